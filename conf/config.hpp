@@ -1,0 +1,101 @@
+#pragma once
+// The one config struct. Every key of the YAML file maps to one field here; defaults live here.
+// conf/gateway.example.yaml documents every key with its default.
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gw::conf {
+
+using duration = std::chrono::milliseconds;
+
+struct listen_address {
+  std::string host;  // "0.0.0.0", "::", "127.0.0.1" (IPv6 written "[::1]:5683" in YAML)
+  std::uint16_t port = 5683;
+  friend bool operator==(const listen_address&, const listen_address&) = default;
+};
+
+struct coap_config {
+  std::vector<listen_address> listen{{"0.0.0.0", 5683}, {"::", 5683}};
+  std::uint32_t max_message_size = 1152;
+  duration separate_response_after{1000};
+  // RFC 7252 §4.8 transmission parameters.
+  duration ack_timeout{2000};
+  double ack_random_factor = 1.5;
+  std::uint32_t max_retransmit = 4;
+  // Memory bound of the duplicate-detection response cache.
+  std::uint64_t dedup_cache_bytes = 16 * 1024 * 1024;
+  std::uint32_t block_size = 1024;  // 16..1024, a power of two
+};
+
+struct tls_config {
+  bool verify = true;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
+struct upstream_config {
+  std::string url = "https://m2.exosite.com";
+  duration timeout{10000};
+  duration connect_timeout{5000};
+  std::uint32_t connections = 16;  // per worker
+  std::uint32_t queue = 1024;      // requests waiting for a connection, per worker
+  duration idle_timeout{30000};
+  tls_config tls;
+};
+
+struct alias_cache_config {
+  duration ttl{300000};
+  duration negative_ttl{30000};
+  std::uint32_t max_entries = 100000;
+};
+
+struct timestamp_config {
+  std::string source = "upstream";  // upstream | local
+};
+
+struct block_config {
+  std::uint64_t max_body = 64 * 1024;
+  std::uint64_t cache_bytes = 32 * 1024 * 1024;
+  std::uint32_t max_transfers = 10000;
+  std::uint32_t max_transfers_per_client = 16;
+};
+
+struct observe_config {
+  duration max_age{120000};  // at most 255 s: notifications carry a one-byte Max-Age
+  duration poll_timeout{60000};
+  std::uint32_t max_observers = 100000;
+  std::uint32_t max_observers_per_client = 64;
+  std::uint32_t max_polls = 1000;
+};
+
+struct log_config {
+  std::string level = "info";  // trace | debug | info | warn | error
+  std::string format = "text";  // text | json
+  bool access = false;
+};
+
+struct metrics_config {
+  std::string listen;  // "host:port"; empty = off
+};
+
+struct shutdown_config {
+  duration grace{5000};
+};
+
+struct config {
+  std::uint32_t workers = 0;  // 0 = one per core
+  log_config log;
+  coap_config coap;
+  upstream_config upstream;
+  alias_cache_config alias_cache;
+  timestamp_config timestamp;
+  block_config block;
+  observe_config observe;
+  metrics_config metrics;
+  shutdown_config shutdown;
+};
+
+}  // namespace gw::conf

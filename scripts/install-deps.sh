@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency from Debian 12 packages.
+# Idempotent: apt-get skips what is already installed. Run as root (or through sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libboost1.81-dev libssl-dev nlohmann-json3-dev libcbor-dev libyaml-cpp-dev catch2
+  libsystemd-dev
+  libcoap3-bin openssl curl python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -q
+  "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
