@@ -1,0 +1,263 @@
+#include "gateway/core/endpoint.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "gateway/coap/codec.hpp"
+#include "gateway/coap/option_registry.hpp"
+
+namespace gw::core {
+namespace {
+
+coap::bytes encode_empty(coap::type type, std::uint16_t mid) {
+  coap::message m;
+  m.type = type;
+  m.code = coap::codes::empty;
+  m.mid = mid;
+  return coap::encode(m);
+}
+
+// RFC 7252 §5.4.1, §5.4.3, §5.4.5: unrecognised options, options with a length outside their
+// range and superfluous occurrences of non-repeatable options are all "unrecognised": critical
+// ones fail the request with 4.02, elective ones are dropped before the handler sees them.
+std::optional<std::string> screen_options(coap::message& msg) {
+  std::vector<coap::option> kept;
+  kept.reserve(msg.options.size());
+  for (std::size_t i = 0; i < msg.options.size(); ++i) {
+    const auto& o = msg.options[i];
+    const auto* def = coap::find_option(o.number);
+    bool repeated = i > 0 && msg.options[i - 1].number == o.number;
+    bool recognised = def != nullptr && o.value.size() >= def->min_length &&
+                      o.value.size() <= def->max_length && (def->repeatable || !repeated);
+    if (recognised) {
+      kept.push_back(o);
+      continue;
+    }
+    if (coap::is_critical(o.number)) {
+      std::string why = def == nullptr              ? "unrecognised critical option "
+                        : repeated && !def->repeatable ? "repeated critical option "
+                                                       : "bad length of critical option ";
+      return why + std::to_string(o.number);
+    }
+  }
+  msg.options = std::move(kept);
+  return std::nullopt;
+}
+
+}  // namespace
+
+endpoint::endpoint(endpoint_config config, std::uint64_t seed)
+    : config_(config),
+      rng_(seed),
+      mid_counter_(static_cast<std::uint16_t>(rng_())),
+      dedup_(config.dedup_cache_bytes),
+      retransmits_(config.tx.max_retransmit) {}
+
+void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
+                           time_point now) {
+  ++stats_.datagrams;
+  auto decoded = coap::decode(datagram);
+  if (!decoded) {
+    ++stats_.malformed;
+    // RFC 7252 §4.2: a CON with a message format error is rejected with RST, when its header is
+    // readable enough to name the MID; anything else is silently dropped (§4.3).
+    auto header = coap::peek_header(datagram);
+    if (header && header->type == coap::type::con) send_empty(from, coap::type::rst, header->mid);
+    return;
+  }
+  auto& msg = *decoded;
+  switch (msg.type) {
+    case coap::type::ack:
+    case coap::type::rst:
+      if (msg.code.is_request()) {
+        ++stats_.malformed;  // §4.2: an ACK or RST never carries a request
+        return;
+      }
+      on_ack_or_reset(from, msg);
+      return;
+    case coap::type::con:
+    case coap::type::non:
+      if (msg.code.is_request()) {
+        on_request(from, std::move(msg), datagram, now);
+        return;
+      }
+      // An empty CON is a ping (§4.3); a response or a reserved class we did not ask for is
+      // rejected the same way. A NON of that kind is dropped.
+      if (msg.type == coap::type::con) send_empty(from, coap::type::rst, msg.mid);
+      return;
+  }
+}
+
+void endpoint::on_request(const peer& from, coap::message request,
+                          std::span<const std::uint8_t> raw, time_point now) {
+  const mid_key key{from, request.mid};
+  const auto fingerprint = request_fingerprint(raw);
+  if (auto* dup = dedup_.find(key, fingerprint)) {
+    // §4.5: same MID and same request: answer again without acting again. While still in
+    // progress with nothing sent yet, the piggybacked answer will follow.
+    ++stats_.duplicates;
+    if (!dup->reply.empty()) sends_.push_back({from, dup->reply});
+    return;
+  }
+
+  ++stats_.requests;
+  const request_id id = next_id_++;
+  const bool con = request.type == coap::type::con;
+  const auto lifetime = con ? config_.tx.exchange_lifetime() : config_.tx.non_lifetime();
+  if (!dedup_.insert(key, fingerprint, id,
+                     con ? dedup_cache::lifetime_class::con : dedup_cache::lifetime_class::non,
+                     now + lifetime)) {
+    ++stats_.overloaded;
+    auto busy = coap::make_error(request, coap::codes::service_unavailable, "overloaded");
+    busy.add_uint_option(coap::opt::max_age, config_.overload_max_age_s);
+    answer_now(from, request, std::move(busy), 0);
+    return;
+  }
+
+  if (raw.size() > config_.max_message_size) {
+    // RFC 7959 §2.9.3: 4.13 with Size1 telling the largest body we take in one message.
+    ++stats_.rejected;
+    auto too_big = coap::make_error(request, coap::codes::request_entity_too_large,
+                                    "message larger than " +
+                                        std::to_string(config_.max_message_size) + " bytes");
+    too_big.add_uint_option(coap::opt::size1, config_.max_message_size);
+    answer_now(from, request, std::move(too_big), id);
+    return;
+  }
+  if (request.has(coap::opt::proxy_uri) || request.has(coap::opt::proxy_scheme)) {
+    ++stats_.rejected;  // §5.7.2: this server is not a forward proxy.
+    answer_now(from, request,
+               coap::make_error(request, coap::codes::proxying_not_supported,
+                                "forward proxying is not supported"),
+               id);
+    return;
+  }
+  if (auto bad = screen_options(request)) {
+    ++stats_.rejected;
+    answer_now(from, request, coap::make_error(request, coap::codes::bad_option, *bad), id);
+    return;
+  }
+  if (draining_) {
+    ++stats_.overloaded;
+    auto busy = coap::make_error(request, coap::codes::service_unavailable, "shutting down");
+    busy.add_uint_option(coap::opt::max_age, config_.overload_max_age_s);
+    answer_now(from, request, std::move(busy), id);
+    return;
+  }
+
+  exchange ex{from, request.mid, request.type, request.token, false, now};
+  if (con) {
+    ex.separate_at = now + config_.separate_response_after;
+    separate_deadlines_.push(ex.separate_at, id);
+  }
+  exchanges_.emplace(id, std::move(ex));
+  forwards_.push_back(forward_action{id, from, std::move(request)});
+}
+
+void endpoint::answer_now(const peer& from, const coap::message& request,
+                          coap::message response, request_id id) {
+  response.token = request.token;
+  if (request.type == coap::type::con) {
+    response.type = coap::type::ack;
+    response.mid = request.mid;
+  } else {
+    response.type = coap::type::non;
+    response.mid = next_mid(from);
+  }
+  auto bytes = coap::encode(response);
+  if (id != 0) dedup_.set_reply({from, request.mid}, id, bytes, true);
+  sends_.push_back({from, std::move(bytes)});
+}
+
+void endpoint::on_response(request_id id, coap::message response, time_point now) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return;
+  const exchange ex = std::move(it->second);
+  exchanges_.erase(it);
+
+  response.token = ex.token;
+  const mid_key request_key{ex.peer, ex.mid};
+  if (ex.type == coap::type::con && !ex.empty_acked) {
+    response.type = coap::type::ack;  // piggybacked (§5.2.1)
+    response.mid = ex.mid;
+    auto bytes = coap::encode(response);
+    dedup_.set_reply(request_key, id, bytes, true);
+    sends_.push_back({ex.peer, std::move(bytes)});
+    return;
+  }
+  if (ex.type == coap::type::con) {
+    // Separate response (§5.2.2): a CON of its own, retransmitted until ACKed. A duplicate of
+    // the request keeps getting the empty ACK, which is already cached.
+    ++stats_.separate_responses;
+    response.type = coap::type::con;
+    response.mid = next_mid(ex.peer);
+    auto bytes = coap::encode(response);
+    sends_.push_back({ex.peer, bytes});
+    retransmits_.add({ex.peer, response.mid}, std::move(bytes),
+                     owner{owner::kind::separate_response, id}, now, initial_timeout());
+    dedup_.set_reply(request_key, id, encode_empty(coap::type::ack, ex.mid), true);
+    return;
+  }
+  response.type = coap::type::non;  // §5.2.3
+  response.mid = next_mid(ex.peer);
+  auto bytes = coap::encode(response);
+  dedup_.set_reply(request_key, id, bytes, true);
+  sends_.push_back({ex.peer, std::move(bytes)});
+}
+
+void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg) {
+  if (msg.type == coap::type::rst) ++stats_.rst_received;
+  // An ACK or RST for something we never sent (or already settled) changes nothing.
+  retransmits_.settle({from, msg.mid});
+}
+
+void endpoint::on_timer(time_point now) {
+  for (auto id : separate_deadlines_.take_due(now)) {
+    auto it = exchanges_.find(id);
+    if (it == exchanges_.end() || it->second.empty_acked) continue;
+    auto& ex = it->second;
+    ex.empty_acked = true;
+    auto ack = encode_empty(coap::type::ack, ex.mid);
+    dedup_.set_reply({ex.peer, ex.mid}, id, ack, false);
+    sends_.push_back({ex.peer, std::move(ack)});
+  }
+
+  std::vector<retransmit_queue::resend> resends;
+  std::vector<owner> given_up;
+  retransmits_.on_timer(now, resends, given_up);
+  for (const auto& r : resends) sends_.push_back({r.peer, *r.datagram});
+  stats_.gave_up += given_up.size();
+
+  dedup_.expire(now);
+}
+
+std::optional<time_point> endpoint::next_deadline() const {
+  std::optional<time_point> next;
+  for (auto t : {separate_deadlines_.next(), retransmits_.next_deadline(), dedup_.next_expiry()}) {
+    if (t && (!next || *t < *next)) next = t;
+  }
+  return next;
+}
+
+void endpoint::send_empty(const peer& to, coap::type type, std::uint16_t mid) {
+  if (type == coap::type::rst) ++stats_.rst_sent;
+  sends_.push_back({to, encode_empty(type, mid)});
+}
+
+std::uint16_t endpoint::next_mid(const peer& to) {
+  // One counter for all peers keeps MIDs unique per peer for 65536 messages; skip any still
+  // awaiting an ACK from this peer.
+  do {
+    ++mid_counter_;
+  } while (retransmits_.contains({to, mid_counter_}));
+  return mid_counter_;
+}
+
+duration endpoint::initial_timeout() {
+  // §4.2: a random duration between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR.
+  std::uniform_real_distribution<double> factor(1.0, config_.tx.ack_random_factor);
+  auto ms = static_cast<double>(config_.tx.ack_timeout.count()) * factor(rng_);
+  return std::chrono::duration_cast<duration>(std::chrono::duration<double, std::milli>(ms));
+}
+
+}  // namespace gw::core

@@ -1,0 +1,27 @@
+#pragma once
+// A remote endpoint as a value: which of our sockets it talked to, and its address and port.
+// No Asio here; gateway/server converts.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace gw::core {
+
+struct peer {
+  std::uint16_t socket = 0;  // index of the local socket the datagram came in on
+  bool v6 = false;
+  std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes
+  std::uint16_t port = 0;
+
+  friend bool operator==(const peer&, const peer&) = default;
+  // "127.0.0.1:5683" or "[::1]:5683"
+  std::string to_string() const;
+};
+
+struct peer_hash {
+  std::size_t operator()(const peer& p) const noexcept;
+};
+
+}  // namespace gw::core

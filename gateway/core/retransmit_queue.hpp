@@ -1,0 +1,62 @@
+#pragma once
+// Our own Confirmable messages awaiting an ACK (RFC 7252 §4.2): separate responses now,
+// notifications later. Holds the back-off state and nothing else; the owner of a message
+// learns of its ACK, RST or give-up through the `owner` value it registered.
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/coap/message.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/deadline_queue.hpp"
+#include "gateway/core/dedup_cache.hpp"
+
+namespace gw::core {
+
+struct owner {
+  enum class kind : std::uint8_t { separate_response, notification } what;
+  std::uint64_t id = 0;
+};
+
+class retransmit_queue {
+ public:
+  struct resend {
+    core::peer peer;
+    const coap::bytes* datagram;  // valid until the queue is next modified
+  };
+
+  explicit retransmit_queue(std::uint32_t max_retransmit) : max_retransmit_(max_retransmit) {}
+
+  // `initial_timeout` is ACK_TIMEOUT scaled by a random factor in [1, ACK_RANDOM_FACTOR].
+  void add(const mid_key& key, coap::bytes datagram, core::owner owner, time_point now,
+           duration initial_timeout);
+  // ACK or RST for one of ours: removes it and says whose it was.
+  std::optional<core::owner> settle(const mid_key& key);
+  bool contains(const mid_key& key) const { return pending_.contains(key); }
+
+  // Datagrams due again are appended to `resends`, messages that ran out of attempts are
+  // dropped and their owners appended to `given_up`.
+  void on_timer(time_point now, std::vector<resend>& resends, std::vector<core::owner>& given_up);
+  std::optional<time_point> next_deadline() const { return deadlines_.next(); }
+
+  std::size_t size() const { return pending_.size(); }
+  std::uint64_t retransmissions() const { return retransmissions_; }
+  void set_max_retransmit(std::uint32_t n) { max_retransmit_ = n; }
+
+ private:
+  struct pending {
+    coap::bytes datagram;
+    core::owner owner;
+    std::uint32_t retransmits = 0;
+    duration timeout;
+    time_point due;
+  };
+
+  std::uint32_t max_retransmit_;
+  std::uint64_t retransmissions_ = 0;
+  std::unordered_map<mid_key, pending, mid_key_hash> pending_;
+  deadline_queue<mid_key> deadlines_;
+};
+
+}  // namespace gw::core

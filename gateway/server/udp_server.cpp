@@ -1,0 +1,87 @@
+#include "gateway/server/udp_server.hpp"
+
+#include <thread>
+
+#include "gateway/server/worker.hpp"
+
+namespace gw::server {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+struct udp_server::impl {
+  server_options options;
+  services_factory factory;
+  std::vector<std::unique_ptr<worker>> workers;
+};
+
+udp_server::udp_server(server_options options, services_factory factory)
+    : impl_(std::make_unique<impl>()) {
+  impl_->options = std::move(options);
+  impl_->factory = std::move(factory);
+  if (impl_->options.workers == 0) impl_->options.workers = 1;
+}
+
+udp_server::~udp_server() = default;
+
+boost::system::result<std::vector<std::string>> udp_server::bind() {
+  auto& opt = impl_->options;
+  for (std::size_t w = 0; w < opt.workers; ++w)
+    impl_->workers.push_back(std::make_unique<worker>(w, opt, impl_->factory));
+
+  std::vector<std::string> bound;
+  for (std::size_t i = 0; i < opt.listen.size(); ++i) {
+    boost::system::error_code ec;
+    auto host = opt.listen[i].host == "localhost" ? std::string("127.0.0.1") : opt.listen[i].host;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) return ec;
+    udp::endpoint at(address, opt.listen[i].port);
+    for (auto& w : impl_->workers) {
+      if (auto err = w->bind(at)) return err;
+      // Port 0: every other worker joins the port the first one was given.
+      at = w->local_endpoint(i);
+    }
+    bound.push_back(at.address().is_v6() ? "[" + at.address().to_string() + "]:" +
+                                               std::to_string(at.port())
+                                         : at.address().to_string() + ":" +
+                                               std::to_string(at.port()));
+  }
+  return bound;
+}
+
+void udp_server::run() {
+  std::vector<std::thread> threads;
+  for (std::size_t w = 1; w < impl_->workers.size(); ++w)
+    threads.emplace_back([this, w] { impl_->workers[w]->run(); });
+  if (!impl_->workers.empty()) impl_->workers[0]->run();
+  for (auto& t : threads) t.join();
+}
+
+void udp_server::stop() {
+  for (auto& w : impl_->workers) w->stop();
+}
+
+server_stats udp_server::stats() const {
+  server_stats sum;
+  for (const auto& w : impl_->workers) {
+    auto s = w->stats();
+    auto& e = sum.endpoint;
+    e.datagrams += s.endpoint.datagrams;
+    e.requests += s.endpoint.requests;
+    e.malformed += s.endpoint.malformed;
+    e.duplicates += s.endpoint.duplicates;
+    e.rst_sent += s.endpoint.rst_sent;
+    e.rst_received += s.endpoint.rst_received;
+    e.separate_responses += s.endpoint.separate_responses;
+    e.gave_up += s.endpoint.gave_up;
+    e.rejected += s.endpoint.rejected;
+    e.overloaded += s.endpoint.overloaded;
+    sum.retransmissions += s.retransmissions;
+    sum.dedup_evictions += s.dedup_evictions;
+    sum.send_errors += s.send_errors;
+    sum.in_flight += s.in_flight;
+  }
+  return sum;
+}
+
+}  // namespace gw::server

@@ -1,0 +1,87 @@
+#pragma once
+// The Asio shell around gateway/core: `workers` threads, each with its own io_context, its own
+// SO_REUSEPORT socket per listen address, its own endpoint and its one timer (share-nothing,
+// DESIGN.md "Concurrency"). Requests the endpoint forwards run as coroutines on the worker.
+// Asio stays out of this header so the rest of the tree compiles fast.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/system/result.hpp>
+
+#include "gateway/coap/message.hpp"
+#include "gateway/core/endpoint.hpp"
+#include "gateway/core/peer.hpp"
+
+namespace gw::server {
+
+struct request_context {
+  core::peer peer;
+  std::size_t worker = 0;
+};
+
+// Answers one request. Runs on the worker's executor; must not throw for bad input (an
+// exception becomes 5.00 and a log line, as a programming error).
+using request_handler =
+    std::function<boost::asio::awaitable<coap::message>(coap::message, request_context)>;
+
+// What each worker needs beyond sockets, built on that worker's executor (upstream pools...).
+struct worker_services {
+  request_handler handle;
+  std::function<void()> shutdown;  // called on the worker thread once it has drained
+};
+using services_factory =
+    std::function<worker_services(boost::asio::any_io_executor, std::size_t worker)>;
+
+struct listen_address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct server_options {
+  std::vector<listen_address> listen;
+  std::size_t workers = 1;
+  core::endpoint_config endpoint;
+  std::chrono::milliseconds grace{5000};
+  std::uint64_t seed = 0;  // per-worker endpoint seeds derive from it
+};
+
+struct server_stats {
+  core::endpoint_stats endpoint;
+  std::uint64_t retransmissions = 0;
+  std::uint64_t dedup_evictions = 0;
+  std::uint64_t send_errors = 0;
+  std::uint64_t in_flight = 0;
+};
+
+class udp_server {
+ public:
+  udp_server(server_options options, services_factory factory);
+  ~udp_server();
+  udp_server(const udp_server&) = delete;
+  udp_server& operator=(const udp_server&) = delete;
+
+  // Binds every listen address on every worker. A port 0 becomes the port the first worker
+  // got, so all workers share it. Returns the bound addresses as "host:port".
+  boost::system::result<std::vector<std::string>> bind();
+
+  // Runs until stop(): then every worker drains (new requests get 5.03, in-flight ones finish,
+  // separate responses get their ACK) for at most `grace`, and run() returns.
+  void run();
+  // Thread-safe.
+  void stop();
+
+  // Sums of every worker's counters; thread-safe (a snapshot taken on each worker).
+  server_stats stats() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace gw::server

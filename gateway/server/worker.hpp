@@ -1,0 +1,57 @@
+#pragma once
+// One share-nothing worker: io_context, sockets, endpoint, one timer. Internal to gw_server.
+#include <array>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "gateway/server/udp_server.hpp"
+
+namespace gw::server {
+
+class worker {
+ public:
+  worker(std::size_t index, const server_options& options, const services_factory& factory);
+
+  boost::system::error_code bind(const boost::asio::ip::udp::endpoint& at);
+  boost::asio::ip::udp::endpoint local_endpoint(std::size_t socket) const;
+
+  // Runs the io_context on the calling thread until the worker has drained.
+  void run();
+  // Thread-safe: posts the drain to the worker.
+  void stop();
+  server_stats stats() const;
+
+ private:
+  boost::asio::awaitable<void> receive_loop(std::size_t socket);
+  boost::asio::awaitable<void> timer_loop();
+  void on_forward(core::forward_action forward);
+  // Sends what the endpoint produced, starts forwards, re-arms the timer.
+  void flush();
+  void begin_drain();
+  void maybe_finish();
+  core::peer to_peer(std::size_t socket, const boost::asio::ip::udp::endpoint& ep) const;
+  static boost::asio::ip::udp::endpoint to_endpoint(const core::peer& p);
+
+  std::size_t index_;
+  std::chrono::milliseconds grace_;
+  boost::asio::io_context io_;
+  std::vector<boost::asio::ip::udp::socket> sockets_;
+  core::endpoint endpoint_;
+  boost::asio::steady_timer timer_;
+  std::optional<core::time_point> armed_;
+  boost::asio::steady_timer grace_timer_;
+  worker_services services_;
+  bool draining_ = false;
+  bool finished_ = false;
+  std::uint64_t send_errors_ = 0;
+
+  mutable std::mutex stats_mutex_;
+  server_stats published_;
+};
+
+}  // namespace gw::server

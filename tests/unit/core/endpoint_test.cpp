@@ -1,0 +1,421 @@
+// The message layer driven by a scripted peer in virtual time.
+#include <catch2/catch.hpp>
+
+#include "gateway/coap/codec.hpp"
+#include "gateway/core/endpoint.hpp"
+
+using namespace gw;
+using namespace std::chrono_literals;
+using core::time_point;
+
+namespace {
+
+const core::peer client{0, false, {127, 0, 0, 1}, 40000};
+const core::peer other_client{0, false, {127, 0, 0, 2}, 40000};
+
+coap::message request(coap::type type, coap::code code, std::uint16_t mid,
+                      coap::bytes token = {0xAB, 0xCD}) {
+  coap::message m;
+  m.type = type;
+  m.code = code;
+  m.mid = mid;
+  m.token = std::move(token);
+  m.add_option(coap::opt::uri_path, "ts");
+  return m;
+}
+
+coap::message decode(const coap::bytes& b) {
+  auto r = coap::decode(b);
+  REQUIRE(r.has_value());
+  return *r;
+}
+
+struct rig {
+  core::endpoint ep;
+  time_point t0{std::chrono::hours(1)};
+
+  explicit rig(core::endpoint_config cfg = {}) : ep(cfg, 42) {}
+
+  void receive(const coap::message& m, time_point now, const core::peer& from = client) {
+    auto b = coap::encode(m);
+    ep.on_datagram(from, b, now);
+  }
+  void receive_bytes(const coap::bytes& b, time_point now) { ep.on_datagram(client, b, now); }
+  std::vector<coap::message> sent() {
+    std::vector<coap::message> out;
+    for (auto& s : ep.take_sends()) out.push_back(decode(s.datagram));
+    return out;
+  }
+  // Advances the clock to every deadline up to `until`, like the server's one timer does.
+  std::vector<std::pair<time_point, coap::message>> run_until(time_point until) {
+    std::vector<std::pair<time_point, coap::message>> out;
+    while (auto next = ep.next_deadline()) {
+      if (*next > until) break;
+      ep.on_timer(*next);
+      for (auto& m : sent()) out.emplace_back(*next, m);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("CON request answered within the threshold is piggybacked") {
+  rig r;
+  r.receive(request(coap::type::con, coap::codes::get, 0x1234), r.t0);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  CHECK(fw[0].request.path_string() == "/ts");
+  CHECK(r.sent().empty());
+
+  r.ep.on_timer(r.t0 + 999ms);
+  CHECK(r.sent().empty());
+
+  auto resp = coap::make_response(fw[0].request, coap::codes::content);
+  resp.set_payload("1700000000");
+  r.ep.on_response(fw[0].id, resp, r.t0 + 999ms);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].type == coap::type::ack);
+  CHECK(out[0].mid == 0x1234);
+  CHECK(out[0].token == coap::bytes{0xAB, 0xCD});
+  CHECK(out[0].code == coap::codes::content);
+  CHECK(out[0].payload_text() == "1700000000");
+}
+
+TEST_CASE("slow handler: empty ACK at the threshold, then a CON response retransmitted") {
+  rig r;
+  r.receive(request(coap::type::con, coap::codes::get, 7), r.t0);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+
+  auto timed = r.run_until(r.t0 + 1s);
+  REQUIRE(timed.size() == 1);
+  CHECK(timed[0].first == r.t0 + 1s);
+  CHECK(timed[0].second.type == coap::type::ack);
+  CHECK(timed[0].second.code == coap::codes::empty);
+  CHECK(timed[0].second.mid == 7);
+
+  const auto t_resp = r.t0 + 3s;
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), t_resp);
+  auto first = r.sent();
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].type == coap::type::con);
+  CHECK(first[0].token == coap::bytes{0xAB, 0xCD});
+  const auto mid = first[0].mid;
+
+  // RFC 7252 §4.2: initial timeout in [ACK_TIMEOUT, ACK_TIMEOUT * 1.5], doubled each time,
+  // MAX_RETRANSMIT = 4 retransmissions, then give up after one more timeout.
+  auto resends = r.run_until(t_resp + 1h);
+  REQUIRE(resends.size() == 4);
+  auto initial = resends[0].first - t_resp;
+  CHECK(initial >= 2s);
+  CHECK(initial <= 3s);
+  for (std::size_t i = 0; i < resends.size(); ++i) {
+    CHECK(resends[i].second.mid == mid);
+    CHECK(resends[i].second.type == coap::type::con);
+    CHECK(resends[i].first - t_resp == initial * ((1 << (i + 1)) - 1));
+  }
+  CHECK(r.ep.stats().gave_up == 1);
+  CHECK(r.ep.idle());
+}
+
+TEST_CASE("an ACK stops the retransmission of a separate response") {
+  rig r;
+  r.receive(request(coap::type::con, coap::codes::get, 7), r.t0);
+  auto fw = r.ep.take_forwards();
+  r.run_until(r.t0 + 1s);
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content),
+                   r.t0 + 2s);
+  auto mid = r.sent().at(0).mid;
+  coap::message ack;
+  ack.type = coap::type::ack;
+  ack.mid = mid;
+  r.receive(ack, r.t0 + 3s);
+  CHECK(r.run_until(r.t0 + 1h).empty());
+  CHECK(r.ep.stats().gave_up == 0);
+}
+
+TEST_CASE("an RST cancels the retransmission it refers to") {
+  rig r;
+  r.receive(request(coap::type::con, coap::codes::get, 7), r.t0);
+  auto fw = r.ep.take_forwards();
+  r.run_until(r.t0 + 1s);
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content),
+                   r.t0 + 2s);
+  auto mid = r.sent().at(0).mid;
+  coap::message rst;
+  rst.type = coap::type::rst;
+  rst.mid = mid;
+  r.receive(rst, r.t0 + 2500ms);
+  CHECK(r.run_until(r.t0 + 1h).empty());
+  CHECK(r.ep.stats().rst_received == 1);
+}
+
+TEST_CASE("a duplicate CON is answered from the cache and never forwarded again") {
+  rig r;
+  auto req = request(coap::type::con, coap::codes::post, 0x37, {});
+  req.set_payload("37");
+  r.receive(req, r.t0);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+
+  // Duplicate while still in progress and before the empty ACK: nothing yet.
+  r.receive(req, r.t0 + 100ms);
+  CHECK(r.ep.take_forwards().empty());
+  CHECK(r.sent().empty());
+
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::changed),
+                   r.t0 + 200ms);
+  auto answer = r.sent();
+  REQUIRE(answer.size() == 1);
+
+  for (int i = 0; i < 3; ++i) {
+    r.receive(req, r.t0 + 2s * (i + 1));
+    CHECK(r.ep.take_forwards().empty());
+    auto again = r.sent();
+    REQUIRE(again.size() == 1);
+    CHECK(again[0] == answer[0]);
+  }
+  CHECK(r.ep.stats().duplicates == 4);
+}
+
+TEST_CASE("a duplicate after the empty ACK gets the empty ACK again") {
+  rig r;
+  auto req = request(coap::type::con, coap::codes::get, 9);
+  r.receive(req, r.t0);
+  REQUIRE(r.ep.take_forwards().size() == 1);
+  r.run_until(r.t0 + 1s);
+  r.receive(req, r.t0 + 2s);
+  auto again = r.sent();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].type == coap::type::ack);
+  CHECK(again[0].code == coap::codes::empty);
+  CHECK(again[0].mid == 9);
+}
+
+TEST_CASE("the same MID with a different request is a new request (CoAPExample's fixed MID)") {
+  rig r;
+  auto write = request(coap::type::con, coap::codes::post, 0x37, {});
+  write.set_payload("1");
+  r.receive(write, r.t0);
+  auto fw1 = r.ep.take_forwards();
+  REQUIRE(fw1.size() == 1);
+  r.ep.on_response(fw1[0].id, coap::make_response(fw1[0].request, coap::codes::changed), r.t0);
+  r.sent();
+
+  auto write2 = write;
+  write2.set_payload("2");
+  r.receive(write2, r.t0 + 5s);
+  auto fw2 = r.ep.take_forwards();
+  REQUIRE(fw2.size() == 1);
+  CHECK(fw2[0].request.payload_text() == "2");
+
+  // Another peer with the same MID and the same bytes is not a duplicate either.
+  r.receive(write2, r.t0 + 6s, other_client);
+  CHECK(r.ep.take_forwards().size() == 1);
+}
+
+TEST_CASE("a request is new again once EXCHANGE_LIFETIME has passed") {
+  rig r;
+  auto req = request(coap::type::con, coap::codes::get, 11);
+  r.receive(req, r.t0);
+  auto fw = r.ep.take_forwards();
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+  r.sent();
+  const auto lifetime = core::transmission_params{}.exchange_lifetime();
+  CHECK(lifetime == 247s);
+  r.run_until(r.t0 + lifetime - 1ms);
+  r.receive(req, r.t0 + lifetime - 1ms);
+  CHECK(r.ep.take_forwards().empty());
+  r.run_until(r.t0 + 2 * lifetime);
+  r.receive(req, r.t0 + 2 * lifetime);
+  CHECK(r.ep.take_forwards().size() == 1);
+}
+
+TEST_CASE("NON request gets a NON response; its duplicate the same response") {
+  rig r;
+  auto req = request(coap::type::non, coap::codes::get, 1, {1, 2, 3, 4});  // ExositeReady SDK
+  r.receive(req, r.t0);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].type == coap::type::non);
+  CHECK(out[0].token == coap::bytes{1, 2, 3, 4});
+  r.receive(req, r.t0 + 1s);
+  CHECK(r.ep.take_forwards().empty());
+  auto again = r.sent();
+  REQUIRE(again.size() == 1);
+  CHECK(again[0] == out[0]);
+  // No separate-response timer for NON.
+  CHECK(r.run_until(r.t0 + 10s).empty());
+}
+
+TEST_CASE("empty CON (ping) is answered with RST; empty NON is ignored") {
+  rig r;
+  coap::message ping;
+  ping.type = coap::type::con;
+  ping.mid = 0x4242;
+  r.receive(ping, r.t0);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].type == coap::type::rst);
+  CHECK(out[0].mid == 0x4242);
+  CHECK(r.ep.take_forwards().empty());
+
+  ping.type = coap::type::non;
+  r.receive(ping, r.t0);
+  CHECK(r.sent().empty());
+}
+
+TEST_CASE("format errors: RST for a CON with a readable header, silence otherwise") {
+  rig r;
+  // CON, TKL 9 (reserved), GET, MID 0x0102.
+  r.receive_bytes({0x49, 0x01, 0x01, 0x02, 1, 2, 3, 4, 5, 6, 7, 8, 9}, r.t0);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].type == coap::type::rst);
+  CHECK(out[0].mid == 0x0102);
+  // Payload marker with no payload, NON: dropped.
+  r.receive_bytes({0x50, 0x01, 0x00, 0x01, 0xFF}, r.t0);
+  CHECK(r.sent().empty());
+  // Version 2: dropped.
+  r.receive_bytes({0x80, 0x01, 0x00, 0x01}, r.t0);
+  CHECK(r.sent().empty());
+  // Too short to have a header.
+  r.receive_bytes({0x40, 0x01}, r.t0);
+  CHECK(r.sent().empty());
+  CHECK(r.ep.stats().malformed == 4);
+  CHECK(r.ep.take_forwards().empty());
+}
+
+TEST_CASE("unrecognised critical option: 4.02 with a diagnostic; elective ones ignored") {
+  rig r;
+  auto req = request(coap::type::con, coap::codes::get, 3);
+  req.add_option(9, coap::bytes{1});  // unassigned, critical
+  r.receive(req, r.t0);
+  CHECK(r.ep.take_forwards().empty());
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::bad_option);
+  CHECK(out[0].type == coap::type::ack);
+  CHECK(out[0].payload_text().find("9") != std::string_view::npos);
+
+  auto elective = request(coap::type::con, coap::codes::get, 4);
+  elective.add_option(2050, coap::bytes{1});  // unassigned, elective (even)
+  r.receive(elective, r.t0);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  CHECK_FALSE(fw[0].request.has(2050));
+
+  // A repeated non-repeatable critical option counts as unrecognised (RFC 7252 §5.4.5).
+  auto repeated = request(coap::type::con, coap::codes::get, 5);
+  repeated.add_uint_option(coap::opt::accept, 0);
+  repeated.add_option(coap::opt::uri_host, "a");
+  repeated.add_option(coap::opt::uri_host, "b");
+  r.receive(repeated, r.t0);
+  CHECK(r.ep.take_forwards().empty());
+  CHECK(r.sent().at(0).code == coap::codes::bad_option);
+}
+
+TEST_CASE("Proxy-Uri is answered 5.05") {
+  rig r;
+  auto req = request(coap::type::con, coap::codes::get, 3);
+  req.add_option(coap::opt::proxy_uri, "coap://example.org/x");
+  r.receive(req, r.t0);
+  CHECK(r.ep.take_forwards().empty());
+  CHECK(r.sent().at(0).code == coap::codes::proxying_not_supported);
+}
+
+TEST_CASE("a request larger than max_message_size is answered 4.13 with Size1") {
+  core::endpoint_config cfg;
+  cfg.max_message_size = 64;
+  rig r(cfg);
+  auto req = request(coap::type::con, coap::codes::post, 3);
+  req.payload.assign(100, 'x');
+  r.receive(req, r.t0);
+  CHECK(r.ep.take_forwards().empty());
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::request_entity_too_large);
+  CHECK(out[0].uint_option(coap::opt::size1) == 64u);
+}
+
+TEST_CASE("a full duplicate cache of running requests answers 5.03 with Max-Age") {
+  core::endpoint_config cfg;
+  cfg.dedup_cache_bytes = 4 * 160;  // four entries
+  rig r(cfg);
+  for (std::uint16_t mid = 1; mid <= 4; ++mid)
+    r.receive(request(coap::type::con, coap::codes::get, mid), r.t0);
+  CHECK(r.ep.take_forwards().size() == 4);
+  r.receive(request(coap::type::con, coap::codes::get, 5), r.t0);
+  CHECK(r.ep.take_forwards().empty());
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::service_unavailable);
+  CHECK(out[0].has(coap::opt::max_age));
+}
+
+TEST_CASE("when the cache is full, answered entries are evicted oldest first") {
+  core::endpoint_config cfg;
+  cfg.dedup_cache_bytes = 2 * 160 + 64;
+  rig r(cfg);
+  for (std::uint16_t mid = 1; mid <= 3; ++mid) {
+    r.receive(request(coap::type::non, coap::codes::get, mid), r.t0);
+    auto fw = r.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+  }
+  r.sent();
+  // MID 1 was evicted: a late retransmission of it runs again; MID 3 is still known.
+  r.receive(request(coap::type::non, coap::codes::get, 3), r.t0);
+  CHECK(r.ep.take_forwards().empty());
+  r.receive(request(coap::type::non, coap::codes::get, 1), r.t0);
+  CHECK(r.ep.take_forwards().size() == 1);
+}
+
+TEST_CASE("a lost separate response is recovered by retransmission, the request runs once") {
+  // Drop the k-th datagram the endpoint sends, for every k: the client, which retransmits its
+  // CON until it sees any ACK, must still get its answer and the handler must run once.
+  for (int drop = 0; drop < 6; ++drop) {
+    rig r;
+    auto req = request(coap::type::con, coap::codes::post, 0x99);
+    int forwards = 0, seen = 0;
+    bool acked = false, answered = false;
+    auto now = r.t0;
+    r.receive(req, now);
+    core::request_id pending = 0;  // ids start at 1
+    for (int step = 0; step < 200 && !answered; ++step) {
+      for (auto& f : r.ep.take_forwards()) {
+        ++forwards;
+        pending = f.id;
+      }
+      if (pending != 0 && now >= r.t0 + 1500ms) {
+        r.ep.on_response(pending, coap::make_response(req, coap::codes::changed), now);
+        pending = 0;
+      }
+      for (auto& s : r.ep.take_sends()) {
+        if (seen++ == drop) continue;
+        auto m = decode(s.datagram);
+        if (m.type == coap::type::ack) acked = true;
+        if (m.code == coap::codes::changed) {
+          answered = true;
+          if (m.type == coap::type::con) {
+            coap::message ack;
+            ack.type = coap::type::ack;
+            ack.mid = m.mid;
+            r.receive(ack, now);
+          }
+        }
+      }
+      now += 500ms;
+      if (!acked && (now - r.t0) % 2s == 0ms) r.receive(req, now);  // client retransmission
+      r.ep.on_timer(now);
+    }
+    INFO("dropped datagram " << drop);
+    CHECK(answered);
+    CHECK(forwards == 1);
+  }
+}

@@ -1,0 +1,192 @@
+#include "translate/dataport.hpp"
+
+#include "http/form.hpp"
+#include "translate/cbor_json.hpp"
+#include "translate/content_format.hpp"
+
+namespace gw::translate {
+namespace {
+
+constexpr std::string_view form_type = "application/x-www-form-urlencoded; charset=utf-8";
+constexpr std::string_view data_path = "/onep:v1/stack/alias";
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    for (std::size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += len;
+  }
+  return true;
+}
+
+// A JSON scalar as the text a dataport stores; nullopt for arrays, maps and null.
+std::optional<std::string> scalar_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  if (v.is_number()) return v.dump();
+  return std::nullopt;
+}
+
+}  // namespace
+
+void add_cik(upstream::request& r, const std::string& cik) {
+  r.headers.push_back({"X-Exosite-CIK", cik});
+}
+
+std::variant<std::string, coap::message> write_value(const coap::message& request) {
+  auto format = request.content_format();
+  if (!format || *format == cf::text_plain) {
+    std::string text(request.payload_text());
+    if (!valid_utf8(text))
+      return coap::make_error(request, coap::codes::bad_request, "value is not UTF-8");
+    return text;
+  }
+  if (*format == cf::cbor) {
+    auto decoded = cbor_to_json(request.payload);
+    if (!decoded)
+      return coap::make_error(request, coap::codes::bad_request,
+                              "bad CBOR: " + decoded.error().to_string());
+    if (auto text = scalar_text(*decoded)) return *text;
+    return coap::make_error(request, coap::codes::bad_request,
+                            "CBOR value must be a text string, number or boolean");
+  }
+  return coap::make_error(request, coap::codes::unsupported_content_format,
+                          "use Content-Format 0 or 60");
+}
+
+upstream::request plan_write(const std::string& cik, const std::string& alias,
+                             const std::string& value) {
+  upstream::request r;
+  r.method = "POST";
+  r.target = std::string(data_path);
+  r.headers.push_back({"Content-Type", std::string(form_type)});
+  add_cik(r, cik);
+  r.body = http::form_encode({{alias, value}});
+  return r;
+}
+
+upstream::request plan_read(const std::string& cik, std::span<const std::string> aliases) {
+  upstream::request r;
+  r.method = "GET";
+  r.target = std::string(data_path) + "?" + http::alias_query(aliases);
+  r.headers.push_back({"Accept", std::string(form_type)});
+  add_cik(r, cik);
+  return r;
+}
+
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_read_body(
+    const upstream::response& r) {
+  auto pairs = http::form_decode(r.body);
+  if (!pairs) return std::nullopt;
+  return std::move(*pairs);
+}
+
+coap::message render_value(const coap::message& request, std::string_view value) {
+  auto msg = coap::make_response(request, coap::codes::content);
+  msg.add_uint_option(coap::opt::content_format, cf::text_plain);
+  msg.set_payload(value);
+  return msg;
+}
+
+upstream::request plan_lookup(const std::string& cik, const std::string& alias) {
+  json body = {{"auth", {{"cik", cik}}},
+               {"calls", json::array({{{"id", 1},
+                                       {"procedure", "lookup"},
+                                       {"arguments", json::array({"alias", alias})}}})}};
+  upstream::request r;
+  r.method = "POST";
+  r.target = "/onep:v1/rpc/process";
+  r.headers.push_back({"Content-Type", "application/json; charset=utf-8"});
+  r.body = body.dump();
+  // A lookup changes nothing upstream: safe to retry on a fresh connection.
+  r.idempotent = true;
+  return r;
+}
+
+alias_state parse_lookup(const upstream::response& r) {
+  if (r.status != 200) return r.status == 401 ? alias_state::unauthorized : alias_state::unknown;
+  auto body = json::parse(r.body, nullptr, false);
+  if (body.is_discarded()) return alias_state::unknown;
+  if (body.is_object()) {
+    // A whole-request failure (upstream-http-api.md: decided from the body, not the status).
+    auto code = body.value("/error/code"_json_pointer, 0);
+    return code == 401 ? alias_state::unauthorized : alias_state::unknown;
+  }
+  if (!body.is_array() || body.empty() || !body[0].is_object()) return alias_state::unknown;
+  auto status = body[0].value("status", "");
+  if (status == "ok") return alias_state::exists;
+  if (status == "invalid" || status == "restricted") return alias_state::missing;
+  if (status == "noauth") return alias_state::unauthorized;
+  return alias_state::unknown;
+}
+
+coap::message render_alias_missing(const coap::message& request) {
+  return coap::make_error(request, coap::codes::forbidden, "no such alias for this CIK");
+}
+
+std::variant<multi_plan, coap::message> plan_multi(const coap::message& request,
+                                                   const std::string& cik) {
+  multi_plan plan;
+  auto queries = request.queries();
+  plan.reads.assign(queries.begin() + (queries.empty() ? 0 : 1), queries.end());
+
+  auto format = request.content_format();
+  if (format && *format != cf::cbor)
+    return coap::make_error(request, coap::codes::unsupported_content_format,
+                            "payload must be CBOR (Content-Format 60)");
+  if (!request.payload.empty()) {
+    auto decoded = cbor_to_json(request.payload);
+    if (!decoded)
+      return coap::make_error(request, coap::codes::bad_request,
+                              "bad CBOR: " + decoded.error().to_string());
+    if (!decoded->is_object())
+      return coap::make_error(request, coap::codes::bad_request,
+                              "payload must be a CBOR map of alias to value");
+    for (const auto& [alias, value] : decoded->items()) {
+      auto text = scalar_text(value);
+      if (!text)
+        return coap::make_error(request, coap::codes::bad_request,
+                                "value of \"" + alias + "\" must be a text string, number or boolean");
+      plan.writes.emplace_back(alias, *text);
+    }
+  }
+
+  auto& r = plan.http;
+  add_cik(r, cik);
+  if (plan.writes.empty()) {
+    r.method = "GET";
+    r.target = std::string(data_path) + "?" + http::alias_query(plan.reads);
+  } else {
+    // A hybrid call when there is something to read (writes happen before reads upstream).
+    r.method = "POST";
+    r.target = std::string(data_path);
+    if (!plan.reads.empty()) r.target += "?" + http::alias_query(plan.reads);
+    r.headers.push_back({"Content-Type", std::string(form_type)});
+    r.body = http::form_encode(plan.writes);
+  }
+  if (!plan.reads.empty()) r.headers.push_back({"Accept", std::string(form_type)});
+  return plan;
+}
+
+coap::message render_multi(const coap::message& request, const multi_plan& plan,
+                           const upstream::response& r) {
+  json answer = json::object();
+  for (const auto& alias : plan.reads) answer[alias] = nullptr;
+  if (r.status == 200) {
+    auto pairs = parse_read_body(r);
+    if (!pairs)
+      return coap::make_error(request, coap::codes::bad_gateway, "unreadable upstream answer");
+    for (auto& [alias, value] : *pairs)
+      if (answer.contains(alias)) answer[alias] = value;
+  }
+  auto msg = coap::make_response(request, coap::codes::content);
+  msg.add_uint_option(coap::opt::content_format, cf::cbor);
+  msg.payload = json_to_cbor(answer);
+  return msg;
+}
+
+}  // namespace gw::translate

@@ -1,0 +1,82 @@
+#include "translate/route_table.hpp"
+
+#include <array>
+
+namespace gw::translate {
+namespace {
+
+using namespace coap::codes;
+
+const std::vector<route>& table() {
+  static const std::vector<route> rows = {
+      {get, {".well-known", "core"}, procedure::discovery, "", "", "40"},
+      {post, {"1a"}, procedure::multi, "/1a", "Multiple Read and Write", "60"},
+      {get, {"1a", "{alias}"}, procedure::read, "", "", "0", true},
+      {post, {"1a", "{alias}"}, procedure::write, "", "", ""},
+      {post, {"provision", "activate", "{vendor}", "{model}", "{sn}"}, procedure::activate,
+       "/provision/activate", "Activate", "0"},
+      {get, {"provision", "download", "{vendor}", "{model}"}, procedure::list_content,
+       "/provision/download", "List Content IDs, Content Info, Download Content", "0"},
+      {get, {"provision", "download", "{vendor}", "{model}", "{id}", "info"},
+       procedure::content_info, "", "", "0"},
+      {get, {"provision", "download", "{vendor}", "{model}", "{id}"}, procedure::download, "",
+       "", "42"},
+      {get, {"ts"}, procedure::timestamp, "/ts", "Timestamp", "0 42"},
+      {post, {"rpc"}, procedure::rpc, "/rpc", "RPC proxy", "60 50"},
+  };
+  return rows;
+}
+
+bool path_matches(const route& r, const std::vector<std::string>& path,
+                  std::vector<std::string>* params) {
+  if (r.pattern.size() != path.size()) return false;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const auto& seg = r.pattern[i];
+    if (seg.starts_with('{')) {
+      if (path[i].empty()) return false;
+      if (params) params->push_back(path[i]);
+    } else if (seg != path[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(procedure p) {
+  static constexpr std::array<std::string_view, 10> names = {
+      "discovery",    "write",        "read",     "multi",     "activate",
+      "list_content", "content_info", "download", "timestamp", "rpc"};
+  return names[static_cast<std::size_t>(p)];
+}
+
+std::span<const route> routes() { return table(); }
+
+route_lookup find_route(coap::code method, const std::vector<std::string>& path) {
+  bool path_known = false;
+  for (const auto& r : table()) {
+    if (!path_matches(r, path, nullptr)) continue;
+    path_known = true;
+    if (r.method != method) continue;
+    route_match m{&r, {}};
+    path_matches(r, path, &m.params);
+    return {std::move(m), {}};
+  }
+  return {std::nullopt, path_known ? coap::codes::method_not_allowed : coap::codes::not_found};
+}
+
+std::string well_known_core() {
+  std::vector<coap::link> links;
+  for (const auto& r : table()) {
+    if (r.link_target.empty()) continue;
+    coap::link l;
+    l.target = std::string(r.link_target);
+    if (!r.title.empty()) l.attributes.emplace_back("title", std::string(r.title));
+    if (!r.ct.empty()) l.attributes.emplace_back("ct", std::string(r.ct));
+    links.push_back(std::move(l));
+  }
+  return coap::serialize(links);
+}
+
+}  // namespace gw::translate

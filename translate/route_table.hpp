@@ -1,0 +1,62 @@
+#pragma once
+// The one route table: method + path pattern -> procedure. It drives dispatch and
+// /.well-known/core, so a route added here is discoverable without editing any string elsewhere.
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/coap/code.hpp"
+#include "gateway/coap/link_format.hpp"
+#include "gateway/coap/message.hpp"
+
+namespace gw::translate {
+
+enum class procedure {
+  discovery,
+  write,
+  read,
+  multi,
+  activate,
+  list_content,
+  content_info,
+  download,
+  timestamp,
+  rpc,
+};
+
+std::string_view to_string(procedure p);
+
+struct route {
+  coap::code method;
+  // Segments; "{name}" captures one segment into route_match::params in order.
+  std::vector<std::string_view> pattern;
+  translate::procedure procedure;
+  // The link /.well-known/core shows for this route (RFC 6690), or an empty target for none.
+  std::string_view link_target;
+  std::string_view title;
+  std::string_view ct;  // Content-Format(s) of its answers, as "0" or "0 42"
+  bool observable = false;
+};
+
+std::span<const route> routes();
+
+struct route_match {
+  const route* matched = nullptr;
+  std::vector<std::string> params;
+};
+
+// matched == nullptr with a code: 4.04 (no route has this path) or 4.05 (a route has the path
+// but not the method; RFC 7252 §5.9.2.6).
+struct route_lookup {
+  std::optional<route_match> match;
+  coap::code error;
+};
+
+route_lookup find_route(coap::code method, const std::vector<std::string>& path);
+
+// The RFC 6690 document served at /.well-known/core.
+std::string well_known_core();
+
+}  // namespace gw::translate

@@ -1,0 +1,106 @@
+#include "translate/status_map.hpp"
+
+#include <array>
+#include <charconv>
+#include <limits>
+
+#include "http/http_date.hpp"
+
+namespace gw::translate {
+namespace {
+
+using namespace coap::codes;
+
+struct row {
+  unsigned status;
+  coap::code code;
+  std::optional<procedure> only;  // a per-procedure exception; first match wins
+};
+
+// The "no device or no content" answers of /provision/download (CoAP API document) come first.
+const std::array<row, 29> table = {{
+    {204, not_found, procedure::list_content},
+    {400, not_found, procedure::list_content},
+    {403, not_found, procedure::list_content},
+    {204, not_found, procedure::content_info},
+    {400, not_found, procedure::content_info},
+    {403, not_found, procedure::content_info},
+    {204, not_found, procedure::download},
+    {400, not_found, procedure::download},
+    {403, not_found, procedure::download},
+    {416, bad_option, procedure::download},  // a block past the end (RFC 7959 §2.2)
+    {200, content, {}},
+    {206, content, {}},
+    {204, changed, {}},
+    {400, bad_request, {}},
+    {401, unauthorized, {}},
+    {403, forbidden, {}},
+    {404, not_found, {}},
+    {405, method_not_allowed, {}},
+    {406, not_acceptable, {}},
+    {409, conflict, {}},
+    {412, precondition_failed, {}},
+    {413, request_entity_too_large, {}},
+    {415, unsupported_content_format, {}},
+    {429, too_many_requests, {}},
+    {500, internal_server_error, {}},
+    {501, not_implemented, {}},
+    {502, bad_gateway, {}},
+    {503, service_unavailable, {}},
+    {504, gateway_timeout, {}},
+}};
+
+std::string reason(unsigned status) {
+  return "upstream answered " + std::to_string(status);
+}
+
+}  // namespace
+
+coap::code map_status(procedure p, unsigned http_status) {
+  for (const auto& r : table) {
+    if (r.status == http_status && (!r.only || *r.only == p)) return r.code;
+  }
+  if (http_status >= 200 && http_status < 300) return content;
+  if (http_status >= 400 && http_status < 500) return bad_request;
+  return bad_gateway;
+}
+
+std::optional<std::uint32_t> retry_after_seconds(const upstream::response& r,
+                                                 std::int64_t now_unix) {
+  auto value = r.find_header("Retry-After");
+  if (!value) return std::nullopt;
+  std::int64_t seconds = 0;
+  auto [end, ec] = std::from_chars(value->data(), value->data() + value->size(), seconds);
+  if (ec != std::errc{} || end != value->data() + value->size()) {
+    auto when = http::parse_http_date(*value);
+    if (!when) return std::nullopt;
+    seconds = *when - now_unix;
+  }
+  if (seconds < 0) seconds = 0;
+  return static_cast<std::uint32_t>(
+      std::min<std::int64_t>(seconds, std::numeric_limits<std::uint32_t>::max()));
+}
+
+coap::message error_response(const coap::message& request, procedure p,
+                             const upstream::response& r, std::int64_t now_unix) {
+  auto code = map_status(p, r.status);
+  auto msg = coap::make_error(request, code, reason(r.status));
+  if (code == service_unavailable || code == too_many_requests) {
+    if (auto s = retry_after_seconds(r, now_unix)) msg.add_uint_option(coap::opt::max_age, *s);
+  }
+  return msg;
+}
+
+coap::message failure_response(const coap::message& request, boost::system::error_code ec) {
+  using upstream::error;
+  if (ec == error::timed_out) return coap::make_error(request, gateway_timeout, "upstream timed out");
+  if (ec == error::queue_full || ec == error::shutting_down) {
+    auto msg = coap::make_error(request, service_unavailable,
+                                ec == error::queue_full ? "upstream busy" : "shutting down");
+    msg.add_uint_option(coap::opt::max_age, 5);
+    return msg;
+  }
+  return coap::make_error(request, bad_gateway, "upstream unreachable: " + ec.message());
+}
+
+}  // namespace gw::translate
