@@ -113,11 +113,13 @@ alias_state parse_lookup(const upstream::response& r) {
   if (body.is_discarded()) return alias_state::unknown;
   if (body.is_object()) {
     // A whole-request failure (upstream-http-api.md: decided from the body, not the status).
-    auto code = body.value("/error/code"_json_pointer, 0);
+    auto code = body.value("/error/code"_json_pointer, json(nullptr));
     return code == 401 ? alias_state::unauthorized : alias_state::unknown;
   }
   if (!body.is_array() || body.empty() || !body[0].is_object()) return alias_state::unknown;
-  auto status = body[0].value("status", "");
+  auto status_field = body[0].value("status", json(nullptr));
+  if (!status_field.is_string()) return alias_state::unknown;
+  auto status = status_field.get<std::string>();
   if (status == "ok") return alias_state::exists;
   if (status == "invalid" || status == "restricted") return alias_state::missing;
   if (status == "noauth") return alias_state::unauthorized;

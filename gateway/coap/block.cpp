@@ -1,0 +1,56 @@
+#include "gateway/coap/block.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace gw::coap {
+
+namespace {
+constexpr std::uint8_t reserved_szx = 7;
+constexpr std::size_t max_block_option_length = 3;
+}  // namespace
+
+std::optional<block_value> decode_block(std::span<const std::uint8_t> value) {
+  if (value.size() > max_block_option_length) return std::nullopt;
+  const auto raw = decode_uint(value);
+  if (!raw) return std::nullopt;
+  block_value block{
+      .num = static_cast<std::uint32_t>(*raw >> 4),
+      .more = ((*raw >> 3) & 1) != 0,
+      .szx = static_cast<std::uint8_t>(*raw & 0x7),
+  };
+  if (block.szx == reserved_szx) return std::nullopt;
+  return block;
+}
+
+bytes encode_block(block_value block) {
+  assert(block.num <= max_block_num);
+  assert(block.szx < reserved_szx);
+  return encode_uint((std::uint64_t{block.num} << 4) | (block.more ? 0x8u : 0u) |
+                     (block.szx & 0x7u));
+}
+
+std::optional<std::uint8_t> szx_for_size(std::size_t size) {
+  for (std::uint8_t szx = 0; szx < reserved_szx; ++szx) {
+    if ((std::size_t{16} << szx) == size) return szx;
+  }
+  return std::nullopt;
+}
+
+// RFC 7959 §2.2-2.4: block NUM covers [NUM * size, NUM * size + size) clipped to the body;
+// M is set when bytes remain after it.
+block_range block_slice(std::size_t body_size, block_value block) {
+  const std::size_t offset = block.offset();
+  if (offset >= body_size && !(block.num == 0 && body_size == 0)) {
+    return block_range{.offset = offset, .length = 0, .more = false, .past_end = true};
+  }
+  const std::size_t length = std::min(block.size(), body_size - offset);
+  return block_range{
+      .offset = offset,
+      .length = length,
+      .more = offset + length < body_size,
+      .past_end = false,
+  };
+}
+
+}  // namespace gw::coap

@@ -1,0 +1,100 @@
+"""Starts the real coap-gateway binary for a test and drives it with libcoap's coap-client."""
+import os
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+BIN_DIR = os.environ.get("GW_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
+
+
+def coap_client_binary():
+    for name in ("coap-client-notls", "coap-client", "coap-client-openssl", "coap-client-gnutls"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RuntimeError("libcoap's coap-client is not installed (Debian package libcoap3-bin)")
+
+
+def read_lines_until(proc, stream, want, deadline_s):
+    """Reads lines from stream until `want` lines matched a prefix, with a deadline (no sleep)."""
+    found = []
+    deadline = time.monotonic() + deadline_s
+    buf = b""
+    fd = stream.fileno()
+    while len(found) < want:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("process did not report ready in time")
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            raise RuntimeError("process exited early (status %s)" % proc.poll())
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            found.append(line.decode(errors="replace"))
+    return found
+
+
+class Gateway:
+    def __init__(self, upstream_url, config_extra="", listen=("127.0.0.1:0",), workers=1,
+                 args=None):
+        self.dir = tempfile.mkdtemp(prefix="gw-test-")
+        self.config_path = os.path.join(self.dir, "gateway.yaml")
+        listen_yaml = "\n".join('    - "%s"' % a for a in listen)
+        with open(self.config_path, "w") as f:
+            f.write("workers: %d\nlog:\n  level: debug\ncoap:\n  listen:\n%s\n" % (workers, listen_yaml))
+            f.write('upstream:\n  url: "%s"\n' % upstream_url)
+            f.write(config_extra)
+        self.stderr_path = os.path.join(self.dir, "stderr.log")
+        self.stderr = open(self.stderr_path, "wb")
+        cmd = [os.path.join(BIN_DIR, "coap-gateway")] + (args or ["--config", self.config_path])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr)
+        lines = read_lines_until(self.proc, self.proc.stdout, len(listen), 30)
+        self.addresses = [l.split("coap://", 1)[1] for l in lines]
+        host, port = self.addresses[0].rsplit(":", 1)
+        self.host = host.strip("[]")
+        self.port = int(port)
+
+    def uri(self, path):
+        host = "[%s]" % self.host if ":" in self.host else self.host
+        return "coap://%s:%d%s" % (host, self.port, path)
+
+    def coap_client(self, path, *args, timeout=10):
+        """Runs coap-client; returns (stdout bytes, stderr text)."""
+        cmd = [coap_client_binary(), "-B", str(timeout)] + list(args) + [self.uri(path)]
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout + 20)
+        return r.stdout, r.stderr.decode(errors="replace")
+
+    def log(self):
+        self.stderr.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.stderr.close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if not self.stderr.closed:
+            self.stderr.close()
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

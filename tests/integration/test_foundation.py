@@ -1,0 +1,186 @@
+"""The CoAP endpoint of the real coap-gateway binary, over loopback, with libcoap's coap-client
+and raw datagrams. No upstream is needed: these paths never leave the gateway."""
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import unittest
+
+import coap
+from gwproc import BIN_DIR, Gateway
+
+# Nothing listens here: an upstream call would fail fast with 5.02.
+DEAD_UPSTREAM = "http://127.0.0.1:9"
+
+
+class Foundation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway(DEAD_UPSTREAM, listen=("127.0.0.1:0", "[::1]:0"), workers=2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+
+    def client(self):
+        c = coap.Client(self.gw.host, self.gw.port)
+        self.addCleanup(c.close)
+        return c
+
+    def test_well_known_core_lists_every_route(self):
+        out, err = self.gw.coap_client("/.well-known/core")
+        body = out.decode()
+        for target in ("</1a>", "</ts>", "</rpc>", "</provision/activate>", "</provision/download>"):
+            self.assertIn(target, body, err)
+
+    def test_well_known_core_is_link_format(self):
+        r = self.client().exchange(coap.request(coap.GET, "/.well-known/core"))
+        self.assertEqual(coap.code_str(r.code), "2.05")
+        self.assertEqual(r.opt_uint(coap.OPT_CONTENT_FORMAT), 40)
+        self.assertEqual(r.type, coap.ACK)
+
+    def test_unknown_path_is_4_04(self):
+        out, err = self.gw.coap_client("/no/such/thing")
+        self.assertIn("4.04", err)
+
+    def test_wrong_method_on_known_path_is_4_05(self):
+        r = self.client().exchange(coap.request(coap.DELETE, "/ts"))
+        self.assertEqual(coap.code_str(r.code), "4.05")
+        self.assertTrue(r.payload)  # a diagnostic
+
+    def test_ping_is_answered_with_rst(self):
+        c = self.client()
+        c.send(coap.Message(coap.CON, 0, 0x1234))
+        r = c.receive()
+        self.assertIsNotNone(r)
+        self.assertEqual((r.type, r.code, r.mid), (coap.RST, 0, 0x1234))
+
+    def test_ipv6_listener(self):
+        self.assertTrue(any(a.startswith("[::1]") for a in self.gw.addresses))
+        port = int(self.gw.addresses[1].rsplit(":", 1)[1])
+        c = coap.Client("::1", port)
+        self.addCleanup(c.close)
+        r = c.exchange(coap.request(coap.GET, "/.well-known/core"))
+        self.assertEqual(coap.code_str(r.code), "2.05")
+
+    def test_malformed_burst_then_valid_request(self):
+        c = self.client()
+        junk = [
+            b"", b"\x40", b"\x40\x01\x00",                 # shorter than a header
+            b"\x80\x01\x00\x01",                             # version 2
+            b"\x49\x01\x00\x02" + b"123456789",              # token length 9
+            b"\x40\x01\x00\x03\xff",                         # payload marker, no payload
+            b"\x40\x01\x00\x04\xf0",                         # option nibble 15
+            b"\x40\x01\x00\x05\xd1",                         # truncated extended delta
+            b"\x40\x00\x00\x06\x01",                         # empty message with a byte
+            bytes(range(256)),
+        ] + [os.urandom(n) for n in range(1, 200)]
+        for j in junk:
+            c.send_raw(j)
+        # Every CON with a readable header got an RST; read them off, then ask for real.
+        req = coap.request(coap.GET, "/.well-known/core", mid=0x7777)
+        r = c.exchange(req)
+        self.assertIsNotNone(r)
+        self.assertEqual(coap.code_str(r.code), "2.05")
+
+    def test_format_error_in_con_gets_rst(self):
+        c = self.client()
+        c.send_raw(b"\x49\x01\xbe\xef" + b"123456789")
+        r = c.receive()
+        self.assertEqual((r.type, r.mid), (coap.RST, 0xBEEF))
+
+    def test_unknown_critical_option_is_4_02(self):
+        out, err = self.gw.coap_client("/.well-known/core", "-O", "9,x")
+        self.assertIn("4.02", err)
+
+    def test_unknown_elective_option_is_ignored(self):
+        r = self.client().exchange(coap.request(coap.GET, "/.well-known/core",
+                                                options=[(2050, b"x")]))
+        self.assertEqual(coap.code_str(r.code), "2.05")
+
+    def test_proxy_uri_is_5_05(self):
+        r = self.client().exchange(coap.request(coap.GET, "/", options=[(35, b"coap://example.org/")]))
+        self.assertEqual(coap.code_str(r.code), "5.05")
+
+    def test_too_large_is_4_13_with_size1(self):
+        r = self.client().exchange(coap.request(coap.POST, "/rpc", payload=b"x" * 1500))
+        self.assertEqual(coap.code_str(r.code), "4.13")
+        self.assertEqual(r.opt_uint(coap.OPT_SIZE1), 1152)
+
+    def test_non_request_gets_non_response(self):
+        c = self.client()
+        req = coap.request(coap.GET, "/.well-known/core", mtype=coap.NON, mid=1,
+                           token=b"\x01\x02\x03\x04")
+        c.send(req)
+        r = c.receive()
+        self.assertEqual(r.type, coap.NON)
+        self.assertEqual(r.token, b"\x01\x02\x03\x04")
+
+    def test_duplicate_gets_identical_answer(self):
+        c = self.client()
+        req = coap.request(coap.GET, "/.well-known/core", mid=0x37, token=b"")
+        first = c.exchange(req)
+        c.send(req)
+        again = c.receive()
+        self.assertEqual(coap.encode(first), coap.encode(again))
+
+    def test_upstream_unreachable_is_5_02(self):
+        r = self.client().exchange(coap.request(coap.GET, "/ts"))
+        self.assertEqual(coap.code_str(r.code), "5.02")
+        self.assertTrue(r.payload)
+
+
+class StartAndStop(unittest.TestCase):
+    def test_sigterm_exits_zero(self):
+        gw = Gateway(DEAD_UPSTREAM)
+        try:
+            self.assertEqual(gw.stop(signal.SIGTERM), 0)
+        finally:
+            gw.close()
+
+    def test_sigint_exits_zero(self):
+        gw = Gateway(DEAD_UPSTREAM)
+        try:
+            self.assertEqual(gw.stop(signal.SIGINT), 0)
+        finally:
+            gw.close()
+
+    def run_gateway(self, *args):
+        return subprocess.run([os.path.join(BIN_DIR, "coap-gateway")] + list(args),
+                              capture_output=True, text=True, timeout=30)
+
+    def test_check_config_accepts_the_example(self):
+        example = os.path.join(os.path.dirname(__file__), "../../conf/gateway.example.yaml")
+        r = self.run_gateway("--check-config", "--config", example)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_bad_config_is_refused_with_file_line_key(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("coap:\n  listen:\n    - \"127.0.0.1:5683\"\n  ack_timeout: forever\nbogus: 1\n")
+        self.addCleanup(os.unlink, f.name)
+        for args in (["--check-config", "--config", f.name], ["--config", f.name]):
+            r = self.run_gateway(*args)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("%s:4: coap.ack_timeout:" % f.name, r.stderr)
+            self.assertIn("%s:5: bogus:" % f.name, r.stderr)
+
+    def test_version_and_help(self):
+        self.assertIn("coap-gateway", self.run_gateway("--version").stdout)
+        self.assertIn("--config", self.run_gateway("--help").stdout)
+        self.assertEqual(self.run_gateway("--frobnicate").returncode, 2)
+
+    def test_port_in_use_fails_at_start(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        self.addCleanup(s.close)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write('coap:\n  listen: ["127.0.0.1:%d"]\n' % s.getsockname()[1])
+        self.addCleanup(os.unlink, f.name)
+        r = self.run_gateway("--config", f.name)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot listen", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

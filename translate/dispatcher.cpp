@@ -1,0 +1,229 @@
+#include "translate/dispatcher.hpp"
+
+#include <chrono>
+
+#include "translate/cik.hpp"
+#include "translate/content_format.hpp"
+#include "translate/dataport.hpp"
+#include "translate/provision.hpp"
+#include "translate/rpc.hpp"
+#include "translate/status_map.hpp"
+#include "translate/timestamp.hpp"
+
+namespace gw::translate {
+
+namespace {
+
+coap::message unauthorized(const coap::message& request, std::string_view why) {
+  return coap::make_error(request, coap::codes::unauthorized, why);
+}
+
+std::int64_t system_unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+dispatcher::dispatcher(upstream::client& client, dispatcher_options options,
+                       dispatcher_clock clock)
+    : client_(client), options_(options), clock_(std::move(clock)), aliases_(options.alias_cache) {
+  if (!clock_.unix_seconds) clock_.unix_seconds = system_unix_seconds;
+}
+
+void dispatcher::set_options(dispatcher_options options) {
+  options_ = options;
+  aliases_.set_options(options.alias_cache);
+}
+
+std::optional<procedure> dispatcher::classify(const coap::message& request) {
+  auto found = find_route(request.code, request.path());
+  if (!found.match) return std::nullopt;
+  return found.match->matched->procedure;
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message request) {
+  auto found = find_route(request.code, request.path());
+  if (!found.match) {
+    co_return coap::make_error(request, found.error,
+                               found.error == coap::codes::not_found ? "no such resource"
+                                                                     : "method not allowed here");
+  }
+  const auto& route = *found.match->matched;
+  const auto& params = found.match->params;
+
+  // Procedures that need no CIK.
+  switch (route.procedure) {
+    case procedure::discovery: {
+      auto msg = coap::make_response(request, coap::codes::content);
+      msg.add_uint_option(coap::opt::content_format, cf::link_format);
+      msg.set_payload(well_known_core());
+      co_return msg;
+    }
+    case procedure::timestamp:
+      co_return co_await async_timestamp(request);
+    case procedure::rpc:  // the CIK travels inside the RPC body
+      co_return co_await async_rpc(request);
+    case procedure::activate:
+      co_return co_await async_simple(request, route.procedure,
+                                      plan_activate(params[0], params[1], params[2]), render_text);
+    default:
+      break;
+  }
+
+  auto queries = request.queries();
+  if (queries.empty()) co_return unauthorized(request, "missing CIK (first Uri-Query)");
+  auto cik = decode_cik(queries.front());
+  if (!cik) co_return unauthorized(request, "malformed CIK: 40 hex characters or 20 bytes");
+
+  switch (route.procedure) {
+    case procedure::write:
+      co_return co_await async_write(request, *cik, params[0]);
+    case procedure::read:
+      co_return co_await async_read(request, *cik, params[0]);
+    case procedure::multi:
+      co_return co_await async_multi(request, *cik);
+    case procedure::list_content:
+      co_return co_await async_simple(request, route.procedure,
+                                      plan_list_content(*cik, params[0], params[1]), render_text);
+    case procedure::content_info:
+      co_return co_await async_simple(
+          request, route.procedure, plan_content_info(*cik, params[0], params[1], params[2]),
+          render_text);
+    case procedure::download:
+      co_return co_await async_simple(request, route.procedure,
+                                      plan_download(*cik, params[0], params[1], params[2]),
+                                      render_download);
+    default:
+      co_return coap::make_error(request, coap::codes::internal_server_error, "unrouted");
+  }
+}
+
+boost::asio::awaitable<dispatcher::call_result> dispatcher::async_call(
+    const coap::message& request, upstream::request http) {
+  auto result = co_await client_.async_send(std::move(http));
+  if (!result) co_return failure_response(request, result.error());
+  co_return std::move(*result);
+}
+
+boost::asio::awaitable<std::variant<bool, coap::message>> dispatcher::async_alias_exists(
+    const coap::message& request, const std::string& cik, const std::string& alias) {
+  if (auto known = aliases_.find(cik, alias, clock_.steady())) co_return *known;
+  auto answer = co_await async_call(request, plan_lookup(cik, alias));
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  switch (parse_lookup(response)) {
+    case alias_state::exists:
+      aliases_.store(cik, alias, true, clock_.steady());
+      co_return true;
+    case alias_state::missing:
+      aliases_.store(cik, alias, false, clock_.steady());
+      co_return false;
+    case alias_state::unauthorized:
+      co_return unauthorized(request, "CIK not accepted upstream");
+    case alias_state::unknown:
+      break;
+  }
+  if (response.status != 200)
+    co_return error_response(request, procedure::read, response, clock_.unix_seconds());
+  co_return coap::make_error(request, coap::codes::bad_gateway, "alias check failed upstream");
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_write(const coap::message& request,
+                                                              const std::string& cik,
+                                                              const std::string& alias) {
+  auto value = write_value(request);
+  if (auto* bad = std::get_if<coap::message>(&value)) co_return std::move(*bad);
+
+  // The data interface answers 204 to a write of a missing alias and writes nothing: check the
+  // alias first (upstream-http-api.md, decision), so the device learns of it as 4.03.
+  auto exists = co_await async_alias_exists(request, cik, alias);
+  if (auto* answer = std::get_if<coap::message>(&exists)) co_return std::move(*answer);
+  if (!std::get<bool>(exists)) co_return render_alias_missing(request);
+
+  auto answer = co_await async_call(request, plan_write(cik, alias, std::get<std::string>(value)));
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status == 204 || response.status == 200)
+    co_return coap::make_response(request, coap::codes::changed);
+  if (response.status == 401) aliases_.forget_cik(cik);
+  co_return error_response(request, procedure::write, response, clock_.unix_seconds());
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_read(const coap::message& request,
+                                                             const std::string& cik,
+                                                             const std::string& alias) {
+  const std::string aliases[] = {alias};
+  auto answer = co_await async_call(request, plan_read(cik, aliases));
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status == 200) {
+    auto pairs = parse_read_body(response);
+    if (!pairs)
+      co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable upstream answer");
+    for (const auto& [name, value] : *pairs) {
+      if (name != alias) continue;
+      aliases_.store(cik, alias, true, clock_.steady());
+      co_return render_value(request, value);
+    }
+  } else if (response.status != 204) {
+    if (response.status == 401) aliases_.forget_cik(cik);
+    co_return error_response(request, procedure::read, response, clock_.unix_seconds());
+  }
+  // No value: an empty dataport (2.05, empty payload) or no such alias (4.03).
+  auto exists = co_await async_alias_exists(request, cik, alias);
+  if (auto* other = std::get_if<coap::message>(&exists)) co_return std::move(*other);
+  if (!std::get<bool>(exists)) co_return render_alias_missing(request);
+  co_return render_value(request, "");
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_multi(const coap::message& request,
+                                                              const std::string& cik) {
+  auto planned = plan_multi(request, cik);
+  if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
+  auto& plan = std::get<multi_plan>(planned);
+  auto answer = co_await async_call(request, plan.http);
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status == 200 || response.status == 204)
+    co_return render_multi(request, plan, response);
+  co_return error_response(request, procedure::multi, response, clock_.unix_seconds());
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_timestamp(const coap::message& request) {
+  if (options_.local_timestamp) co_return render_timestamp(request, clock_.unix_seconds());
+  auto answer = co_await async_call(request, plan_timestamp());
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status != 200)
+    co_return error_response(request, procedure::timestamp, response, clock_.unix_seconds());
+  auto seconds = parse_timestamp(response.body);
+  if (!seconds)
+    co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable upstream answer");
+  co_return render_timestamp(request, *seconds);
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_rpc(const coap::message& request) {
+  auto planned = plan_rpc(request);
+  if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
+  auto& plan = std::get<rpc_plan>(planned);
+  auto answer = co_await async_call(request, plan.http);
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status != 200)
+    co_return error_response(request, procedure::rpc, response, clock_.unix_seconds());
+  co_return render_rpc(request, plan, response);
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_simple(
+    const coap::message& request, procedure p, upstream::request http,
+    coap::message (*render)(const coap::message&, const upstream::response&)) {
+  auto answer = co_await async_call(request, std::move(http));
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status == 200 || response.status == 206) co_return render(request, response);
+  co_return error_response(request, p, response, clock_.unix_seconds());
+}
+
+}  // namespace gw::translate
