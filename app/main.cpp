@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "app/cli.hpp"
+#include "app/demo.hpp"
 #include "app/gateway_app.hpp"
 #include "conf/load.hpp"
 
@@ -39,6 +40,6 @@ int main(int argc, char** argv) {
     std::cout << *cli->config_path << ": ok\n";
     return 0;
   }
-  // DEMO_PENDING
+  if (cli->demo) return gw::app::run_demo(config, cli->config_path.has_value());
   return gw::app::run_gateway(config);
 }

@@ -36,6 +36,7 @@ boost::system::result<std::vector<std::string>> udp_server::bind() {
     auto address = asio::ip::make_address(host, ec);
     if (ec) return ec;
     udp::endpoint at(address, opt.listen[i].port);
+    if (auto busy = worker::probe_free(at)) return busy;
     for (auto& w : impl_->workers) {
       if (auto err = w->bind(at)) return err;
       // Port 0: every other worker joins the port the first one was given.

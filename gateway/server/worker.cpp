@@ -46,6 +46,17 @@ boost::system::error_code worker::bind(const udp::endpoint& at) {
   return {};
 }
 
+boost::system::error_code worker::probe_free(const udp::endpoint& at) {
+  if (at.port() == 0) return {};
+  boost::asio::io_context io;
+  udp::socket probe(io);
+  boost::system::error_code ec;
+  probe.open(at.protocol(), ec);
+  if (!ec && at.address().is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) probe.bind(at, ec);
+  return ec;
+}
+
 udp::endpoint worker::local_endpoint(std::size_t socket) const {
   return sockets_.at(socket).local_endpoint();
 }

@@ -18,6 +18,9 @@ class worker {
   worker(std::size_t index, const server_options& options, const services_factory& factory);
 
   boost::system::error_code bind(const boost::asio::ip::udp::endpoint& at);
+  // Fails with address_in_use when another socket holds `at`. SO_REUSEPORT would otherwise let
+  // a second gateway on the same port silently take half of the traffic.
+  static boost::system::error_code probe_free(const boost::asio::ip::udp::endpoint& at);
   boost::asio::ip::udp::endpoint local_endpoint(std::size_t socket) const;
 
   // Runs the io_context on the calling thread until the worker has drained.

@@ -43,13 +43,17 @@ def read_lines_until(proc, stream, want, deadline_s):
 
 class Gateway:
     def __init__(self, upstream_url, config_extra="", listen=("127.0.0.1:0",), workers=1,
-                 args=None):
+                 args=None, coap_extra="", upstream_extra=""):
+        """config_extra: top-level YAML; coap_extra / upstream_extra: indented lines that go
+        into the coap: and upstream: sections the harness writes itself."""
         self.dir = tempfile.mkdtemp(prefix="gw-test-")
         self.config_path = os.path.join(self.dir, "gateway.yaml")
         listen_yaml = "\n".join('    - "%s"' % a for a in listen)
         with open(self.config_path, "w") as f:
             f.write("workers: %d\nlog:\n  level: debug\ncoap:\n  listen:\n%s\n" % (workers, listen_yaml))
+            f.write(coap_extra)
             f.write('upstream:\n  url: "%s"\n' % upstream_url)
+            f.write(upstream_extra)
             f.write(config_extra)
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stderr = open(self.stderr_path, "wb")

@@ -165,6 +165,17 @@ class StartAndStop(unittest.TestCase):
             self.assertIn("%s:4: coap.ack_timeout:" % f.name, r.stderr)
             self.assertIn("%s:5: bogus:" % f.name, r.stderr)
 
+    def test_second_gateway_on_the_same_port_is_refused(self):
+        # SO_REUSEPORT would let it silently take half of the first one's clients.
+        first = Gateway(DEAD_UPSTREAM, workers=2)
+        self.addCleanup(first.close)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write('coap:\n  listen: ["127.0.0.1:%d"]\n' % first.port)
+        self.addCleanup(os.unlink, f.name)
+        r = self.run_gateway("--config", f.name)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot listen", r.stderr)
+
     def test_version_and_help(self):
         self.assertIn("coap-gateway", self.run_gateway("--version").stdout)
         self.assertIn("--config", self.run_gateway("--help").stdout)

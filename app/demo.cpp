@@ -1,0 +1,86 @@
+#include "app/demo.hpp"
+
+#include <iostream>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "app/demo_state.hpp"
+#include "app/gateway_app.hpp"
+#include "sim/server.hpp"
+
+namespace gw::app {
+
+namespace {
+
+constexpr const char* demo_cik = "a32c85ba9dda45823be416246cf8b433baa068d7";
+
+void print_commands(const conf::config& config) {
+  const auto& first = config.coap.listen.front();
+  std::string host = first.host.find(':') != std::string::npos ? "[" + first.host + "]" : first.host;
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  const std::string base =
+      "coap://" + host + (first.port == 5683 ? "" : ":" + std::to_string(first.port));
+  const std::string q = std::string("?") + demo_cik;
+  const std::string c = "coap-client-notls -B 5 ";
+  std::cout << "\nDemo device: vendor demo, model gateway, sn 0001, CIK " << demo_cik << "\n"
+            << "Try, from another terminal (Debian package libcoap3-bin):\n\n"
+            << "  # Discovery\n  " << c << "-m get " << base << "/.well-known/core\n"
+            << "  # Write\n  " << c << "-m post -e 22.5 '" << base << "/1a/temp" << q << "'\n"
+            << "  # Read\n  " << c << "-m get '" << base << "/1a/temp" << q << "'\n"
+            << "  # Observed Read (then Write from another terminal)\n  "
+            << "coap-client-notls -s 60 -m get '" << base << "/1a/temp" << q << "'\n"
+            << "  # Multiple Read and Write (CBOR map {\"humidity\": \"41\"}; reads temp, humidity)\n  "
+            << "printf '\\xa1\\x68humidity\\x62\\x34\\x31' > /tmp/writes.cbor\n  " << c
+            << "-m post -t 60 -f /tmp/writes.cbor '" << base << "/1a" << q
+            << "&temp&humidity' | xxd\n"
+            << "  # Activate (the second call answers 4.09)\n  " << c << "-m post '" << base
+            << "/provision/activate/demo/gateway/0002'\n"
+            << "  # List Content IDs\n  " << c << "-m get '" << base
+            << "/provision/download/demo/gateway" << q << "'\n"
+            << "  # Get Content Info\n  " << c << "-m get '" << base
+            << "/provision/download/demo/gateway/firmware.bin/info" << q << "'\n"
+            << "  # Download Content (blockwise, 128-byte blocks)\n  " << c << "-b 128 -m get -o firmware.bin '"
+            << base << "/provision/download/demo/gateway/firmware.bin" << q << "'\n"
+            << "  # Timestamp (text; binary with -A 42)\n  " << c << "-m get " << base << "/ts\n"
+            << "  # RPC proxy, JSON in and out\n  " << c
+            << "-m post -t 50 -A 50 -e '{\"auth\":{\"cik\":\"" << demo_cik
+            << "\"},\"calls\":[{\"id\":1,\"procedure\":\"read\",\"arguments\":[{\"alias\":\"temp\"},{}]}]}' "
+            << base << "/rpc\n\n"
+            << std::flush;
+}
+
+}  // namespace
+
+int run_demo(conf::config config, bool keep_listen) {
+  auto seed = sim::load_state_string(demo_state_yaml, "sim/example-state.yaml");
+  if (!seed) {
+    std::cerr << "coap-gateway: demo state: " << seed.error().message << "\n";
+    return 1;
+  }
+  boost::asio::io_context sim_io;
+  sim::server sim(sim_io, std::move(*seed), "127.0.0.1", 0);
+  auto port = sim.start();
+  if (!port) {
+    std::cerr << "coap-gateway: demo simulator: " << port.error().message() << "\n";
+    return 1;
+  }
+  auto guard = boost::asio::make_work_guard(sim_io);
+  std::thread sim_thread([&] { sim_io.run(); });
+
+  config.upstream.url = sim.url();
+  if (!keep_listen) config.coap.listen = {{"127.0.0.1", 5683}, {"::1", 5683}};
+  std::cout << "coap-gateway demo: One Platform simulator on " << sim.url() << "\n";
+  print_commands(config);
+
+  int status = run_gateway(config);
+
+  sim.stop();
+  guard.reset();
+  sim_io.stop();
+  sim_thread.join();
+  return status;
+}
+
+}  // namespace gw::app
