@@ -10,6 +10,7 @@
 #include "gateway/server/udp_server.hpp"
 #include "log/log.hpp"
 #include "translate/dispatcher.hpp"
+#include "translate/observe_bridge.hpp"
 #include "upstream/http_client.hpp"
 
 namespace gw::app {
@@ -29,6 +30,10 @@ server::server_options server_options_from(const conf::config& c) {
   o.endpoint.max_message_size = c.coap.max_message_size;
   o.endpoint.dedup_cache_bytes = c.coap.dedup_cache_bytes;
   o.grace = c.shutdown.grace;
+  o.endpoint.observe.max_observers = c.observe.max_observers;
+  o.endpoint.observe.max_observers_per_client = c.observe.max_observers_per_client;
+  o.endpoint.observe.max_resources = c.observe.max_polls;
+  o.endpoint.observe.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.observe.max_age);
   o.seed = std::random_device{}();
   return o;
 }
@@ -57,10 +62,18 @@ translate::dispatcher_options dispatcher_options_from(const conf::config& c) {
   return o;
 }
 
+translate::observe_bridge_options bridge_options_from(const conf::config& c) {
+  translate::observe_bridge_options o;
+  o.upstream = client_options_from(c);
+  o.poll_timeout = c.observe.poll_timeout;
+  return o;
+}
+
 // What one worker owns besides its sockets. Lives until the worker has drained.
 struct worker_state {
   std::unique_ptr<upstream::http_client> client;
   std::unique_ptr<translate::dispatcher> dispatcher;
+  std::unique_ptr<translate::observe_bridge> observe;
 };
 
 }  // namespace
@@ -82,11 +95,18 @@ int run_gateway(const conf::config& config) {
 
   std::vector<std::shared_ptr<worker_state>> states;
   std::mutex states_mutex;
-  auto factory = [&](asio::any_io_executor executor, std::size_t) {
+  auto factory = [&](asio::any_io_executor executor, std::size_t, server::notifier& notifier) {
     auto state = std::make_shared<worker_state>();
     state->client = std::move(*upstream::make_http_client(executor, client_options_from(config)));
     state->dispatcher = std::make_unique<translate::dispatcher>(*state->client,
                                                                 dispatcher_options_from(config));
+    translate::observe_sink sink{
+        [&notifier](const std::string& r, coap::message m) { notifier.notify(r, std::move(m)); },
+        [&notifier](const std::string& r, coap::message m) {
+          notifier.notify_final(r, std::move(m));
+        }};
+    state->observe = std::make_unique<translate::observe_bridge>(executor, bridge_options_from(config),
+                                                                 std::move(sink));
     {
       std::lock_guard lock(states_mutex);
       states.push_back(state);
@@ -96,7 +116,16 @@ int run_gateway(const conf::config& config) {
                               server::request_context) -> asio::awaitable<coap::message> {
       co_return co_await state->dispatcher->async_handle(std::move(request));
     };
-    services.shutdown = [state] { state->client->close(); };
+    services.on_observe = [state](const core::observe_event& e) {
+      if (e.what == core::observe_event::kind::started)
+        state->observe->on_started(e.resource, e.request);
+      else
+        state->observe->on_stopped(e.resource);
+    };
+    services.shutdown = [state] {
+      state->observe->close();
+      state->client->close();
+    };
     return services;
   };
 

@@ -51,7 +51,9 @@ endpoint::endpoint(endpoint_config config, std::uint64_t seed)
       rng_(seed),
       mid_counter_(static_cast<std::uint16_t>(rng_())),
       dedup_(config.dedup_cache_bytes),
-      retransmits_(config.tx.max_retransmit) {}
+      retransmits_(config.tx.max_retransmit),
+      observers_(config.observe),
+      blocks_(config.block) {}
 
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
                            time_point now) {
@@ -73,7 +75,7 @@ void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datag
         ++stats_.malformed;  // §4.2: an ACK or RST never carries a request
         return;
       }
-      on_ack_or_reset(from, msg);
+      on_ack_or_reset(from, msg, now);
       return;
     case coap::type::con:
     case coap::type::non:
@@ -145,27 +147,45 @@ void endpoint::on_request(const peer& from, coap::message request,
     return;
   }
 
-  exchange ex{from, request.mid, request.type, request.token, false, now};
+  const auto type = request.type;
+  const auto mid = request.mid;
+  const auto token = request.token;
+  // RFC 7959: later blocks, Block1 reassembly and stored representations are answered here.
+  auto routed = blocks_.on_request(from, std::move(request), now);
+  if (auto* a = std::get_if<block_layer::answer>(&routed)) {
+    answer_now(from, type, mid, token, std::move(a->response), id);
+    return;
+  }
+  auto& forwarded = std::get<block_layer::forward>(routed);
+
+  exchange ex{from, mid, type, token, false, now, false, {}};
+  ex.observe = screen_observe(from, forwarded.request);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
     separate_deadlines_.push(ex.separate_at, id);
   }
+  forwards_.push_back(forward_action{id, from, forwarded.request});
+  ex.forwarded = std::move(forwarded);
   exchanges_.emplace(id, std::move(ex));
-  forwards_.push_back(forward_action{id, from, std::move(request)});
 }
 
 void endpoint::answer_now(const peer& from, const coap::message& request,
                           coap::message response, request_id id) {
-  response.token = request.token;
-  if (request.type == coap::type::con) {
+  answer_now(from, request.type, request.mid, request.token, std::move(response), id);
+}
+
+void endpoint::answer_now(const peer& from, coap::type type, std::uint16_t mid,
+                          const coap::bytes& token, coap::message response, request_id id) {
+  response.token = token;
+  if (type == coap::type::con) {
     response.type = coap::type::ack;
-    response.mid = request.mid;
+    response.mid = mid;
   } else {
     response.type = coap::type::non;
     response.mid = next_mid(from);
   }
   auto bytes = coap::encode(response);
-  if (id != 0) dedup_.set_reply({from, request.mid}, id, bytes, true);
+  if (id != 0) dedup_.set_reply({from, mid}, id, bytes, true);
   sends_.push_back({from, std::move(bytes)});
 }
 
@@ -175,7 +195,9 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
   const exchange ex = std::move(it->second);
   exchanges_.erase(it);
 
+  response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now);
   response.token = ex.token;
+  if (ex.observe) register_observer(ex, response, now);
   const mid_key request_key{ex.peer, ex.mid};
   if (ex.type == coap::type::con && !ex.empty_acked) {
     response.type = coap::type::ack;  // piggybacked (§5.2.1)
@@ -205,10 +227,98 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
   sends_.push_back({ex.peer, std::move(bytes)});
 }
 
-void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg) {
-  if (msg.type == coap::type::rst) ++stats_.rst_received;
+void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_point now) {
+  const bool reset = msg.type == coap::type::rst;
+  if (reset) ++stats_.rst_received;
   // An ACK or RST for something we never sent (or already settled) changes nothing.
-  retransmits_.settle({from, msg.mid});
+  auto owner = retransmits_.settle({from, msg.mid});
+  if (!owner || owner->what != owner::kind::notification) return;
+  // RFC 7641 §3.6: an RST to a notification ends the relation; an ACK lets the newest value
+  // that waited behind it go out.
+  if (reset) {
+    observer_gone(observers_.remove(owner->id));
+  } else if (auto next = observers_.on_acked(owner->id, now)) {
+    send_notification(std::move(*next), owner::kind::notification, now);
+  }
+}
+
+bool endpoint::screen_observe(const peer& from, const coap::message& request) {
+  if (request.code != coap::codes::get) return false;
+  // Observe 0 arrives as zero bytes or as one byte 0x00; both read as 0.
+  auto observe = request.uint_option(coap::opt::observe);
+  if (observe == 0u) return true;
+  observer_gone(observers_.remove(from, request.token));
+  return false;
+}
+
+void endpoint::register_observer(const exchange& ex, coap::message& response, time_point now) {
+  if (!response.code.is_success() || draining_) {
+    observer_gone(observers_.remove(ex.peer, ex.token));
+    return;
+  }
+  const auto& request = ex.forwarded.request;
+  auto resource = resource_key(request);
+  auto reg = observers_.on_register(ex.peer, ex.token, resource, response, now);
+  observer_gone(std::move(reg.abandoned));
+  if (!reg.observe) return;  // a limit: a plain answer (RFC 7641 §4.1)
+  response.set_uint_option(coap::opt::observe, *reg.observe);
+  response.set_uint_option(coap::opt::max_age,
+                           static_cast<std::uint64_t>(config_.observe.max_age.count()));
+  if (reg.first) events_.push_back({observe_event::kind::started, resource, request});
+}
+
+void endpoint::observer_gone(std::optional<std::string> last_of_resource) {
+  if (last_of_resource)
+    events_.push_back({observe_event::kind::stopped, std::move(*last_of_resource), {}});
+}
+
+void endpoint::notify(const std::string& resource, coap::message content, time_point now) {
+  if (draining_) return;
+  for (auto& n : observers_.on_change(resource, std::move(content), now))
+    send_notification(std::move(n), owner::kind::notification, now);
+}
+
+void endpoint::notify_final(const std::string& resource, coap::message content, time_point now) {
+  if (draining_) return;
+  auto finals = observers_.on_final(resource, std::move(content));
+  if (finals.empty()) return;
+  for (auto& n : finals) send_notification(std::move(n), owner::kind::final_notification, now);
+  events_.push_back({observe_event::kind::stopped, resource, {}});
+}
+
+void endpoint::send_notification(observe_registry::notification n, owner::kind kind,
+                                 time_point now) {
+  // Notifications are CON, as the API document shows: an observer that never acknowledges is
+  // found out and removed (RFC 7641 §4.5).
+  n.message.type = coap::type::con;
+  n.message.mid = next_mid(n.peer);
+  auto bytes = coap::encode(n.message);
+  sends_.push_back({n.peer, bytes});
+  retransmits_.add({n.peer, n.message.mid}, std::move(bytes), owner{kind, n.id}, now,
+                   initial_timeout());
+}
+
+std::string endpoint::resource_key(const coap::message& request) {
+  // Length-prefixed, so a binary CIK with '&' or '/' in it cannot make two keys collide.
+  std::string key;
+  for (const auto& o : request.options) {
+    if (o.number != coap::opt::uri_path && o.number != coap::opt::uri_query) continue;
+    key += o.number == coap::opt::uri_path ? 'p' : 'q';
+    key += std::to_string(o.value.size());
+    key += ':';
+    key.append(o.value.begin(), o.value.end());
+  }
+  return key;
+}
+
+void endpoint::set_draining(bool draining) {
+  draining_ = draining;
+  if (!draining) return;
+  // Shutdown: observers are sent nothing further and their upstream watches stop.
+  retransmits_.drop(owner::kind::notification);
+  retransmits_.drop(owner::kind::final_notification);
+  for (auto& resource : observers_.clear())
+    events_.push_back({observe_event::kind::stopped, std::move(resource), {}});
 }
 
 void endpoint::on_timer(time_point now) {
@@ -227,13 +337,20 @@ void endpoint::on_timer(time_point now) {
   retransmits_.on_timer(now, resends, given_up);
   for (const auto& r : resends) sends_.push_back({r.peer, *r.datagram});
   stats_.gave_up += given_up.size();
+  for (const auto& o : given_up)
+    if (o.what == owner::kind::notification) observer_gone(observers_.remove(o.id));
+
+  for (auto& n : observers_.on_timer(now))
+    send_notification(std::move(n), owner::kind::notification, now);
 
   dedup_.expire(now);
+  blocks_.on_timer(now);
 }
 
 std::optional<time_point> endpoint::next_deadline() const {
   std::optional<time_point> next;
-  for (auto t : {separate_deadlines_.next(), retransmits_.next_deadline(), dedup_.next_expiry()}) {
+  for (auto t : {separate_deadlines_.next(), retransmits_.next_deadline(), dedup_.next_expiry(),
+                 observers_.next_deadline(), blocks_.next_deadline()}) {
     if (t && (!next || *t < *next)) next = t;
   }
   return next;

@@ -13,14 +13,17 @@
 #include <optional>
 #include <random>
 #include <span>
+#include <string>
 #include <utility>
 #include <unordered_map>
 #include <vector>
 
 #include "gateway/coap/message.hpp"
+#include "gateway/core/block_layer.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/deadline_queue.hpp"
 #include "gateway/core/dedup_cache.hpp"
+#include "gateway/core/observe_registry.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/retransmit_queue.hpp"
 #include "gateway/core/transmission_params.hpp"
@@ -34,6 +37,8 @@ struct endpoint_config {
   std::size_t dedup_cache_bytes = 16 * 1024 * 1024;
   // Max-Age on the 5.03 answered when the endpoint cannot take a request.
   std::uint32_t overload_max_age_s = 5;
+  observe_options observe;
+  block_options block;  // its lifetime should be tx.exchange_lifetime()
 };
 
 struct endpoint_stats {
@@ -54,6 +59,13 @@ struct send_action {
   coap::bytes datagram;
 };
 
+// A resource gained its first observer (start watching it upstream) or lost its last one.
+struct observe_event {
+  enum class kind { started, stopped } what;
+  std::string resource;
+  coap::message request;  // the registering GET, for `started`
+};
+
 struct forward_action {
   request_id id;
   core::peer peer;
@@ -72,11 +84,23 @@ class endpoint {
 
   std::vector<send_action> take_sends() { return std::exchange(sends_, {}); }
   std::vector<forward_action> take_forwards() { return std::exchange(forwards_, {}); }
+  std::vector<observe_event> take_observe_events() { return std::exchange(events_, {}); }
+
+  // A new representation of an observed resource (RFC 7641 §4.2): a CON notification to every
+  // observer, or, for one whose previous notification is unacknowledged, once it is.
+  void notify(const std::string& resource, coap::message content, time_point now);
+  // The resource failed for good (4.01, 4.03 upstream): a last notification without Observe to
+  // every observer, who are then forgotten.
+  void notify_final(const std::string& resource, coap::message content, time_point now);
+  // The key observe_event uses for the resource a request names.
+  static std::string resource_key(const coap::message& request);
+  std::size_t observers() const { return observers_.observers(); }
+  block_stats blocks() const { return blocks_.stats(); }
   std::optional<time_point> next_deadline() const;
 
   // While draining for shutdown, new requests get 5.03 instead of being forwarded; ACKs and
   // RSTs of what is in flight are still taken.
-  void set_draining(bool draining) { draining_ = draining; }
+  void set_draining(bool draining);
   // Nothing forwarded unanswered and no CON awaiting its ACK.
   bool idle() const { return exchanges_.empty() && retransmits_.size() == 0; }
 
@@ -94,14 +118,24 @@ class endpoint {
     coap::bytes token;
     bool empty_acked = false;
     time_point separate_at;
+    bool observe = false;  // a GET with Observe 0: register on a 2.xx answer
+    block_layer::forward forwarded;  // the whole request the handler got
   };
 
   void on_request(const peer& from, coap::message request, std::span<const std::uint8_t> raw,
                   time_point now);
-  void on_ack_or_reset(const peer& from, const coap::message& msg);
+  void on_ack_or_reset(const peer& from, const coap::message& msg, time_point now);
+  // RFC 7641 §3.1, §3.6: Observe 0 registers (once answered), Observe 1 or a plain GET with the
+  // same token ends the relation. Returns whether the exchange should register.
+  bool screen_observe(const peer& from, const coap::message& request);
+  void register_observer(const exchange& ex, coap::message& response, time_point now);
+  void send_notification(observe_registry::notification n, owner::kind kind, time_point now);
+  void observer_gone(std::optional<std::string> last_of_resource);
   // Sends a response from the message layer itself (error answers) and caches it.
   void answer_now(const peer& from, const coap::message& request, coap::message response,
                   request_id id);
+  void answer_now(const peer& from, coap::type type, std::uint16_t mid, const coap::bytes& token,
+                  coap::message response, request_id id);
   void send_empty(const peer& to, coap::type type, std::uint16_t mid);
   std::uint16_t next_mid(const peer& to);
   duration initial_timeout();
@@ -116,6 +150,9 @@ class endpoint {
   retransmit_queue retransmits_;
   std::unordered_map<request_id, exchange> exchanges_;
   deadline_queue<request_id> separate_deadlines_;
+  observe_registry observers_;
+  std::vector<observe_event> events_;
+  block_layer blocks_;
 
   std::vector<send_action> sends_;
   std::vector<forward_action> forwards_;

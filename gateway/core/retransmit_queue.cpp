@@ -17,6 +17,10 @@ std::optional<core::owner> retransmit_queue::settle(const mid_key& key) {
   return owner;
 }
 
+void retransmit_queue::drop(owner::kind what) {
+  std::erase_if(pending_, [what](const auto& entry) { return entry.second.owner.what == what; });
+}
+
 void retransmit_queue::on_timer(time_point now, std::vector<resend>& resends,
                                 std::vector<core::owner>& given_up) {
   for (const auto& key : deadlines_.take_due(now)) {

@@ -15,7 +15,7 @@
 namespace gw::core {
 
 struct owner {
-  enum class kind : std::uint8_t { separate_response, notification } what;
+  enum class kind : std::uint8_t { separate_response, notification, final_notification } what;
   std::uint64_t id = 0;
 };
 
@@ -40,6 +40,8 @@ class retransmit_queue {
   void on_timer(time_point now, std::vector<resend>& resends, std::vector<core::owner>& given_up);
   std::optional<time_point> next_deadline() const { return deadlines_.next(); }
 
+  // Forgets every message of this kind (shutdown: observers are sent nothing further).
+  void drop(owner::kind what);
   std::size_t size() const { return pending_.size(); }
   std::uint64_t retransmissions() const { return retransmissions_; }
   void set_max_retransmit(std::uint32_t n) { max_retransmit_ = n; }

@@ -81,6 +81,7 @@ server_stats udp_server::stats() const {
     sum.dedup_evictions += s.dedup_evictions;
     sum.send_errors += s.send_errors;
     sum.in_flight += s.in_flight;
+    sum.observers += s.observers;
   }
   return sum;
 }

@@ -30,13 +30,24 @@ struct request_context {
 using request_handler =
     std::function<boost::asio::awaitable<coap::message>(coap::message, request_context)>;
 
+// How a worker's services reach back into its endpoint, on the worker's thread only: new
+// representations of observed resources (RFC 7641) become notifications.
+class notifier {
+ public:
+  virtual ~notifier() = default;
+  virtual void notify(const std::string& resource, coap::message content) = 0;
+  virtual void notify_final(const std::string& resource, coap::message content) = 0;
+};
+
 // What each worker needs beyond sockets, built on that worker's executor (upstream pools...).
 struct worker_services {
   request_handler handle;
+  // A resource gained its first observer or lost its last one (core::observe_event).
+  std::function<void(const core::observe_event&)> on_observe;
   std::function<void()> shutdown;  // called on the worker thread once it has drained
 };
-using services_factory =
-    std::function<worker_services(boost::asio::any_io_executor, std::size_t worker)>;
+using services_factory = std::function<worker_services(boost::asio::any_io_executor,
+                                                       std::size_t worker, notifier& notify)>;
 
 struct listen_address {
   std::string host;
@@ -57,6 +68,7 @@ struct server_stats {
   std::uint64_t dedup_evictions = 0;
   std::uint64_t send_errors = 0;
   std::uint64_t in_flight = 0;
+  std::uint64_t observers = 0;
 };
 
 class udp_server {

@@ -24,7 +24,7 @@ worker::worker(std::size_t index, const server_options& options, const services_
       endpoint_(options.endpoint, options.seed + index * 0x9E3779B97F4A7C15ULL),
       timer_(io_),
       grace_timer_(io_),
-      services_(factory(io_.get_executor(), index)) {}
+      services_(factory(io_.get_executor(), index, *this)) {}
 
 boost::system::error_code worker::bind(const udp::endpoint& at) {
   boost::system::error_code ec;
@@ -127,6 +127,8 @@ void worker::flush() {
     if (ec) ++send_errors_;
   }
   for (auto& forward : endpoint_.take_forwards()) on_forward(std::move(forward));
+  for (const auto& event : endpoint_.take_observe_events())
+    if (services_.on_observe) services_.on_observe(event);
 
   if (auto next = endpoint_.next_deadline(); next && (!armed_ || *next < *armed_)) {
     armed_ = next;
@@ -140,6 +142,7 @@ void worker::flush() {
     published_.dedup_evictions = endpoint_.dedup_evictions();
     published_.send_errors = send_errors_;
     published_.in_flight = endpoint_.in_flight();
+    published_.observers = endpoint_.observers();
   }
   if (draining_) maybe_finish();
 }
@@ -176,6 +179,16 @@ void worker::maybe_finish() {
   }
   // run() returns once the io_context runs out of work: the receive and timer loops end now,
   // and handlers still running finish promptly because shutdown() closed the upstream pools.
+}
+
+void worker::notify(const std::string& resource, coap::message content) {
+  endpoint_.notify(resource, std::move(content), core::clock::now());
+  flush();
+}
+
+void worker::notify_final(const std::string& resource, coap::message content) {
+  endpoint_.notify_final(resource, std::move(content), core::clock::now());
+  flush();
 }
 
 server_stats worker::stats() const {

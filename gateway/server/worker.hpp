@@ -13,7 +13,7 @@
 
 namespace gw::server {
 
-class worker {
+class worker final : public notifier {
  public:
   worker(std::size_t index, const server_options& options, const services_factory& factory);
 
@@ -28,6 +28,9 @@ class worker {
   // Thread-safe: posts the drain to the worker.
   void stop();
   server_stats stats() const;
+
+  void notify(const std::string& resource, coap::message content) override;
+  void notify_final(const std::string& resource, coap::message content) override;
 
  private:
   boost::asio::awaitable<void> receive_loop(std::size_t socket);

@@ -1,0 +1,46 @@
+#pragma once
+// The identity of a block-wise transfer: the client plus the parts of its request that stay the
+// same from block to block (RFC 7959 §2.4, §2.5; RFC 9175 §3.3). Token and Message ID are left
+// out on purpose: real clients take a new token per block, and CoAPExample keeps one MID for
+// every request. Block1, Block2, Size1 and Size2 are left out because they change per block.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "gateway/coap/message.hpp"
+#include "gateway/core/peer.hpp"
+
+namespace gw::core {
+
+enum class block_key_kind : std::uint8_t {
+  // The request as one message, its payload included by hash: the response representation of
+  // a POST that arrived in one piece is found again only by a request with the same body.
+  whole_request = 1,
+  // The request without its payload: a Block1 body being reassembled, and the response to the
+  // reassembled request (RFC 7959 §2.7: the Block2 follow-ups leave the Block1 payload out).
+  body_transfer = 2,
+};
+
+struct block_key {
+  core::peer peer;
+  // Kind, method, then number, length and value of each keyed option in message order, then
+  // (whole_request only) the payload hash. Plain bytes, so equality is exact.
+  coap::bytes material;
+
+  friend bool operator==(const block_key&, const block_key&) = default;
+};
+
+struct block_key_hash {
+  std::size_t operator()(const block_key& key) const noexcept;
+};
+
+// Keyed options: method, Uri-Path, Uri-Query, Content-Format, Accept and Request-Tag. An absent
+// Request-Tag and an empty one are different keys (RFC 9175 §3.2).
+block_key make_block_key(const peer& from, const coap::message& request, block_key_kind kind);
+
+// 64-bit FNV-1a, chainable through `seed`. Not collision resistant, and need not be: a key
+// never matches another client's requests, so a collision only confuses the client that made it.
+inline constexpr std::uint64_t hash_seed = 1469598103934665603ULL;
+std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t seed = hash_seed);
+
+}  // namespace gw::core

@@ -1,0 +1,321 @@
+#include "gateway/core/block_layer.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "gateway/core/block_key.hpp"
+
+namespace gw::core {
+namespace {
+
+// RFC 7252 §5.1, RFC 8132 §2: running a safe method again for a later block changes nothing,
+// so its blocks need no server state (RFC 7959 §2.4 "truly stateless").
+bool is_safe(coap::code method) {
+  return method == coap::codes::get || method == coap::codes::fetch;
+}
+
+std::size_t representation_bytes(const coap::message& m) {
+  std::size_t n = m.payload.size();
+  for (const auto& o : m.options) n += o.value.size() + 4;
+  return n;
+}
+
+// Block2 (and Size2) on a message whose payload already holds the block's bytes.
+void mark_block(coap::message& m, coap::block_value block, const coap::block_range& range,
+                std::size_t body_size, bool with_size2) {
+  m.set_option(coap::opt::block2, coap::encode_block({block.num, range.more, block.szx}));
+  if (with_size2) m.set_uint_option(coap::opt::size2, body_size);
+}
+
+// Cuts the block out of `m` in place: no copy of the representation for the common GET.
+void cut_block(coap::message& m, coap::block_value block, const coap::block_range& range,
+               bool with_size2) {
+  const std::size_t body_size = m.payload.size();
+  auto& p = m.payload;
+  p.erase(p.begin() + static_cast<std::ptrdiff_t>(range.offset + range.length), p.end());
+  p.erase(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(range.offset));
+  mark_block(m, block, range, body_size, with_size2);
+}
+
+coap::message copy_block(const coap::message& representation, coap::block_value block,
+                         const coap::block_range& range, bool with_size2) {
+  coap::message m;
+  m.code = representation.code;
+  m.options = representation.options;
+  const auto first = representation.payload.begin() + static_cast<std::ptrdiff_t>(range.offset);
+  m.payload.assign(first, first + static_cast<std::ptrdiff_t>(range.length));
+  mark_block(m, block, range, representation.payload.size(), with_size2);
+  return m;
+}
+
+}  // namespace
+
+coap::block_value negotiate_block2(std::optional<coap::block_value> requested,
+                                   std::uint8_t server_szx) {
+  if (!requested) return {0, false, server_szx};
+  if (requested->szx <= server_szx) return {requested->num, false, requested->szx};
+  // NUM fits in 20 bits and the sizes differ by at most 2^6: no overflow.
+  return {requested->num << (requested->szx - server_szx), false, server_szx};
+}
+
+coap::bytes derive_etag(const coap::message& representation) {
+  std::uint64_t h = hash_bytes(std::span(&representation.code.value, 1));
+  if (const auto* cf = representation.find(coap::opt::content_format)) {
+    // A marker byte first, so that Content-Format 0 (an empty value) differs from none.
+    const std::uint8_t present = 1;
+    h = hash_bytes(cf->value, hash_bytes(std::span(&present, 1), h));
+  }
+  h = hash_bytes(representation.payload, h);
+  const auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
+  return {static_cast<std::uint8_t>(folded >> 24), static_cast<std::uint8_t>(folded >> 16),
+          static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
+}
+
+block_layer::block_layer(block_options options) : block1_(block1_limits{}) {
+  set_options(options);
+}
+
+void block_layer::set_options(block_options options) {
+  const auto szx = coap::szx_for_size(options.block_size);
+  if (!szx) throw std::invalid_argument("block size must be a power of two from 16 to 1024");
+  options_ = options;
+  server_szx_ = *szx;
+  block1_.set_limits({options.max_body, options.lifetime, *szx});
+}
+
+std::variant<block_layer::forward, block_layer::answer> block_layer::on_request(
+    const peer& from, coap::message request, time_point now) {
+  const coap::option* block1_option = request.find(coap::opt::block1);
+  const coap::option* block2_option = request.find(coap::opt::block2);
+  if (block1_option == nullptr && block2_option == nullptr) {
+    return forward{std::move(request), std::nullopt};
+  }
+
+  // RFC 7959 §2.2: SZX 7 is reserved (BERT, RFC 8323, is for reliable transports only); a
+  // critical option whose value cannot be processed fails the request (RFC 7252 §5.4.1).
+  const auto block1 =
+      block1_option != nullptr ? coap::decode_block(block1_option->value) : std::nullopt;
+  const auto block2 =
+      block2_option != nullptr ? coap::decode_block(block2_option->value) : std::nullopt;
+  if ((block1_option != nullptr && !block1) || (block2_option != nullptr && !block2)) {
+    ++counters_.rejected_bad_block;
+    const bool bad1 = block1_option != nullptr && !block1;
+    return answer{coap::make_error(request, coap::codes::bad_option,
+                                   bad1 ? "unsupported Block1 value" : "unsupported Block2 value")};
+  }
+
+  if (block2 && block2->num > 0) {
+    // §2.4: a later block. A Block1 option left over from the Block1 phase is ignored (§2.7
+    // asks clients to leave it out, not all do).
+    if (is_safe(request.code)) return forward{std::move(request), std::nullopt};
+    return from_store(from, request, *block2, now);
+  }
+  if (block1) return on_block1(from, std::move(request), *block1, now);
+  return forward{std::move(request), std::nullopt};
+}
+
+std::variant<block_layer::forward, block_layer::answer> block_layer::on_block1(
+    const peer& from, coap::message request, coap::block_value block, time_point now) {
+  const auto key = make_block_key(from, request, block_key_kind::body_transfer);
+  const auto size1 = request.uint_option(coap::opt::size1);
+  auto outcome = block1_.on_block(key, block, std::move(request.payload), size1,
+                                  {may_start(from), bytes_free()}, now);
+
+  if (auto* next = std::get_if<block1_assembler::continue_with>(&outcome)) {
+    auto response = coap::make_response(request, coap::codes::continue_);  // §2.9.1
+    response.add_option(coap::opt::block1, coap::encode_block(next->echo));
+    return answer{std::move(response)};
+  }
+  if (auto* done = std::get_if<block1_assembler::complete>(&outcome)) {
+    ++counters_.block1_bodies;
+    request.payload = std::move(done->body);
+    request.remove_options(coap::opt::block1);
+    request.remove_options(coap::opt::size1);
+    return forward{std::move(request), done->echo};
+  }
+
+  auto& refused = std::get<block1_assembler::refused>(outcome);
+  switch (refused.why) {
+    case block1_assembler::refusal::incomplete:
+      ++counters_.rejected_incomplete;
+      return answer{
+          coap::make_error(request, coap::codes::request_entity_incomplete, refused.diagnostic)};
+    case block1_assembler::refusal::too_large: {
+      // §2.9.3: Size1 tells the client the largest body we take.
+      ++counters_.rejected_too_large;
+      auto response =
+          coap::make_error(request, coap::codes::request_entity_too_large, refused.diagnostic);
+      response.add_uint_option(coap::opt::size1, options_.max_body);
+      return answer{std::move(response)};
+    }
+    case block1_assembler::refusal::bad_size:
+      ++counters_.rejected_bad_block;
+      return answer{coap::make_error(request, coap::codes::bad_request, refused.diagnostic)};
+    case block1_assembler::refusal::busy:
+      break;
+  }
+  return answer{busy(request, refused.diagnostic)};
+}
+
+block_layer::answer block_layer::from_store(const peer& from, const coap::message& request,
+                                            coap::block_value requested, time_point now) {
+  // CoAPExample resends the whole POST (same payload) per block; after a Block1 phase the
+  // follow-ups carry no body (§2.7). The first key finds the former, the second the latter.
+  auto key = make_block_key(from, request, block_key_kind::whole_request);
+  auto* stored = block2_.find(key, now);
+  if (stored == nullptr) {
+    key = make_block_key(from, request, block_key_kind::body_transfer);
+    stored = block2_.find(key, now);
+  }
+  if (stored == nullptr) {
+    // Never run a non-idempotent request again for a later block: the client must start over.
+    ++counters_.rejected_incomplete;
+    return answer{coap::make_error(request, coap::codes::request_entity_incomplete,
+                                   "no stored response for this request (expired or never "
+                                   "made); ask for block 0 again")};
+  }
+  const auto block = negotiate_block2(requested, server_szx_);
+  const auto& representation = stored->value;
+  const auto range = coap::block_slice(representation.payload.size(), block);
+  if (range.past_end || block.num > coap::max_block_num) {
+    return answer{past_end(request, block, representation.payload.size())};
+  }
+  auto response = copy_block(representation, block, range, request.has(coap::opt::size2));
+  response.token = request.token;
+  ++counters_.blocks_from_store;
+  // Kept after the last block too: a NON client whose last response was lost asks again with
+  // a new MID, which the message layer's dedup cannot recognise.
+  block2_.refresh(*stored, now + options_.lifetime);
+  return answer{std::move(response)};
+}
+
+coap::message block_layer::on_response(const peer& from, const forward& forwarded,
+                                       coap::message response, time_point now) {
+  auto out = shape_response(from, forwarded, std::move(response), now);
+  // §2.3: the response to the final block of a Block1 transfer carries that block's option.
+  if (forwarded.block1) out.set_option(coap::opt::block1, coap::encode_block(*forwarded.block1));
+  return out;
+}
+
+coap::message block_layer::shape_response(const peer& from, const forward& forwarded,
+                                          coap::message response, time_point now) {
+  // The handler cut its own block (Download Content maps Block2 onto upstream Range windows).
+  if (response.has(coap::opt::block2)) return response;
+  const auto& request = forwarded.request;
+  const coap::option* block2_option = request.find(coap::opt::block2);
+  const bool size2_asked = request.has(coap::opt::size2);  // §4: Size2 0 asks for the size
+  const std::size_t size = response.payload.size();
+  if (block2_option == nullptr && !size2_asked && size <= options_.block_size) return response;
+
+  std::optional<coap::block_value> requested;
+  if (block2_option != nullptr) requested = coap::decode_block(block2_option->value);
+  const auto block = negotiate_block2(requested, server_szx_);
+  // An error that fits in one message is not a block of the representation asked for.
+  if (!response.code.is_success() && size <= block.size()) return response;
+  if (block.num == 0 && size <= block.size()) {
+    // One block holds it all: nothing to cut or store. Early negotiation is answered in kind.
+    if (requested)
+      response.set_option(coap::opt::block2, coap::encode_block({0, false, block.szx}));
+    if (size2_asked) response.set_uint_option(coap::opt::size2, size);
+    return response;
+  }
+
+  // §2.4: all blocks of one representation carry the same ETag, so that a client sees when
+  // the representation changed between two of its requests and can start over.
+  if (!response.has(coap::opt::etag)) response.add_option(coap::opt::etag, derive_etag(response));
+  // §4: Size2 on the first block, and whenever the request asks for it.
+  const bool with_size2 = size2_asked || block.num == 0;
+  if (!is_safe(request.code)) {
+    return store_and_slice(from, forwarded, std::move(response), block, with_size2, now);
+  }
+  const auto range = coap::block_slice(size, block);
+  if (range.past_end || block.num > coap::max_block_num) return past_end(request, block, size);
+  cut_block(response, block, range, with_size2);
+  return response;
+}
+
+coap::message block_layer::store_and_slice(const peer& from, const forward& forwarded,
+                                           coap::message representation, coap::block_value block,
+                                           bool with_size2, time_point now) {
+  const auto& request = forwarded.request;
+  const auto range = coap::block_slice(representation.payload.size(), block);
+  if (range.past_end || block.num > coap::max_block_num) {
+    return past_end(request, block, representation.payload.size());
+  }
+  auto first = copy_block(representation, block, range, with_size2);
+  first.token = request.token;
+  if (!range.more) return first;
+
+  // The Block2 follow-ups of a reassembled request come without its body (§2.7).
+  const auto key = make_block_key(
+      from, request,
+      forwarded.block1 ? block_key_kind::body_transfer : block_key_kind::whole_request);
+  // The client asked again (NUM 0): the request ran again and replaces what was stored.
+  const auto* old = block2_.find(key, now);
+  const std::size_t freed = old != nullptr ? old->bytes : 0;
+  representation.token.clear();
+  const std::size_t value_bytes = representation_bytes(representation);
+  const bool count_ok = old != nullptr || may_start(from);
+  if (!count_ok ||
+      transfer_table<coap::message>::footprint(key, value_bytes) > bytes_free() + freed) {
+    block2_.erase(key);
+    // Without the store the client could never fetch the other blocks: refuse the whole.
+    return busy(request, count_ok ? "no memory left for block-wise transfers"
+                                  : "too many block-wise transfers in progress");
+  }
+  block2_.put(key, std::move(representation), value_bytes, now + options_.lifetime);
+  return first;
+}
+
+coap::message block_layer::busy(const coap::message& request, std::string_view why) {
+  ++counters_.rejected_busy;
+  auto response = coap::make_error(request, coap::codes::service_unavailable, why);
+  response.add_uint_option(coap::opt::max_age, options_.busy_max_age_s);  // RFC 7252 §5.9.3.4
+  return response;
+}
+
+coap::message block_layer::past_end(const coap::message& request, coap::block_value block,
+                                    std::size_t body_size) {
+  // §2.2: a NUM no byte of the representation starts at is an option value we cannot process.
+  ++counters_.rejected_bad_block;
+  return coap::make_error(request, coap::codes::bad_option,
+                          "Block2 NUM " + std::to_string(block.num) + " of " +
+                              std::to_string(block.size()) +
+                              "-byte blocks is past the end of the " + std::to_string(body_size) +
+                              "-byte representation");
+}
+
+bool block_layer::may_start(const peer& from) const {
+  return block1_.count(from) + block2_.count(from) < options_.max_transfers_per_client &&
+         block1_.size() + block2_.size() < options_.max_transfers;
+}
+
+std::size_t block_layer::bytes_free() const {
+  const std::size_t used = block1_.bytes() + block2_.bytes();
+  return used >= options_.store_bytes ? 0 : options_.store_bytes - used;
+}
+
+void block_layer::on_timer(time_point now) {
+  block1_.expire(now);
+  block2_.expire(now);
+}
+
+std::optional<time_point> block_layer::next_deadline() const {
+  const auto a = block1_.next_expiry();
+  const auto b = block2_.next_expiry();
+  if (!a) return b;
+  if (!b) return a;
+  return std::min(*a, *b);
+}
+
+block_stats block_layer::stats() const {
+  block_stats s = counters_;
+  s.block1_transfers = block1_.size();
+  s.block2_stored = block2_.size();
+  s.stored_bytes = block1_.bytes() + block2_.bytes();
+  s.expired = block1_.expired() + block2_.expired();
+  return s;
+}
+
+}  // namespace gw::core

@@ -1,0 +1,120 @@
+#pragma once
+// Block-wise transfers (RFC 7959) on the server side, sans-I/O: between the message layer
+// (dedup, ACK/RST, retransmission) and the request handler. The endpoint hands it every
+// request and every handler response:
+//
+//   no Block1/Block2, small response -> passed through untouched, without a copy
+//   Block1 blocks    -> 2.31 Continue until the final block; then the whole request is
+//                       forwarded and its response carries the final Block1 option (§2.5)
+//   large response   -> the first (or requested) block, with Block2, ETag and Size2 (§2.4, §4)
+//   later Block2     -> safe method: forwarded again and the block cut from the fresh
+//                       representation (nothing stored); unsafe method: served from the stored
+//                       representation, never run again (DESIGN.md; CoAPExample re-POSTs)
+//
+// Stored state (Block1 bodies being reassembled, Block2 representations of unsafe requests)
+// expires `lifetime` after its last block and is bounded per client, in total and in bytes; a
+// transfer that would exceed a bound is answered 5.03 with Max-Age.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <variant>
+
+#include "gateway/coap/block.hpp"
+#include "gateway/coap/message.hpp"
+#include "gateway/core/block1_assembler.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/peer.hpp"
+#include "gateway/core/transfer_table.hpp"
+
+namespace gw::core {
+
+struct block_options {
+  std::size_t block_size = 1024;       // the server's preferred block size: 16..1024, power of 2
+  std::size_t max_body = 64 * 1024;    // largest reassembled Block1 request body
+  std::size_t store_bytes = 32 << 20;  // all stored bodies: Block1 partial + Block2 stored
+  std::size_t max_transfers = 10000;   // Block1 in progress + Block2 stored, all clients
+  std::size_t max_transfers_per_client = 16;
+  duration lifetime = std::chrono::seconds(247);  // idle expiry; EXCHANGE_LIFETIME
+  std::uint32_t busy_max_age_s = 5;               // Max-Age on the 5.03 when a limit is hit
+};
+
+struct block_stats {
+  std::size_t block1_transfers = 0;  // request bodies being reassembled
+  std::size_t block2_stored = 0;     // response representations held for unsafe requests
+  std::size_t stored_bytes = 0;      // what both count against store_bytes
+  std::uint64_t block1_bodies = 0;   // reassembled requests forwarded
+  std::uint64_t blocks_from_store = 0;
+  std::uint64_t expired = 0;
+  std::uint64_t rejected_busy = 0;        // 5.03: a transfer or memory limit
+  std::uint64_t rejected_incomplete = 0;  // 4.08
+  std::uint64_t rejected_too_large = 0;   // 4.13
+  std::uint64_t rejected_bad_block = 0;   // 4.00 wrong block size, 4.02 bad option or past end
+};
+
+// RFC 7959 §2.4: the block to answer a request with (`requested`: its Block2 option, if any),
+// at the requested size or the server's if that is smaller. A smaller size keeps the byte
+// offset the client asked for, so NUM is scaled up. M is left false.
+coap::block_value negotiate_block2(std::optional<coap::block_value> requested,
+                                   std::uint8_t server_szx);
+
+// A 4-byte ETag for a representation that has none: a hash of code, Content-Format and
+// payload. Short because it goes out with every block to devices with 64-byte buffers.
+coap::bytes derive_etag(const coap::message& representation);
+
+class block_layer {
+ public:
+  struct forward {
+    coap::message request;
+    // Set when `request` was reassembled from Block1 blocks: the final block's Block1 option,
+    // which on_response puts on the response (RFC 7959 §2.3).
+    std::optional<coap::block_value> block1;
+  };
+  // Token, type and MID are filled in by the endpoint.
+  struct answer {
+    coap::message response;
+  };
+
+  // Precondition (programming error otherwise, std::invalid_argument): block_size is a power of
+  // two from 16 to 1024.
+  explicit block_layer(block_options options);
+
+  // By value, so the common case moves the request through without a copy.
+  std::variant<forward, answer> on_request(const peer& from, coap::message request, time_point now);
+  // The handler's answer to `forwarded` (as returned by on_request); returns what to send.
+  coap::message on_response(const peer& from, const forward& forwarded, coap::message response,
+                            time_point now);
+
+  void on_timer(time_point now);
+  std::optional<time_point> next_deadline() const;
+
+  block_stats stats() const;
+  const block_options& options() const { return options_; }
+  // Applies to transfers started from now on; nothing stored is dropped.
+  void set_options(block_options options);
+
+ private:
+  std::variant<forward, answer> on_block1(const peer& from, coap::message request,
+                                          coap::block_value block, time_point now);
+  answer from_store(const peer& from, const coap::message& request, coap::block_value requested,
+                    time_point now);
+  coap::message shape_response(const peer& from, const forward& forwarded, coap::message response,
+                               time_point now);
+  coap::message store_and_slice(const peer& from, const forward& forwarded,
+                                coap::message representation, coap::block_value block,
+                                bool with_size2, time_point now);
+
+  coap::message busy(const coap::message& request, std::string_view why);
+  coap::message past_end(const coap::message& request, coap::block_value block,
+                         std::size_t body_size);
+  bool may_start(const peer& from) const;
+  std::size_t bytes_free() const;
+
+  block_options options_;
+  std::uint8_t server_szx_ = 6;
+  block1_assembler block1_;
+  transfer_table<coap::message> block2_;
+  block_stats counters_;  // the cumulative fields; the gauges come from the tables
+};
+
+}  // namespace gw::core

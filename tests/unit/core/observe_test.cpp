@@ -1,0 +1,283 @@
+// Observe (RFC 7641) through the endpoint, in virtual time.
+#include <catch2/catch.hpp>
+
+#include "tests/unit/core/endpoint_rig.hpp"
+
+using namespace gw::test;
+
+namespace {
+
+coap::message observe_get(std::uint16_t mid, coap::bytes token, bool one_byte_zero = false,
+                          const char* alias = "temp") {
+  coap::message m;
+  m.type = coap::type::con;
+  m.code = coap::codes::get;
+  m.mid = mid;
+  m.token = std::move(token);
+  // Observe 0 as zero bytes (libcoap) or as one byte 0x00 (libexositecoap): both are real.
+  m.add_option(coap::opt::observe, one_byte_zero ? coap::bytes{0} : coap::bytes{});
+  m.add_option(coap::opt::uri_path, "1a");
+  m.add_option(coap::opt::uri_path, alias);
+  m.add_option(coap::opt::uri_query, "a32c85ba9dda45823be416246cf8b433baa068d7");
+  return m;
+}
+
+coap::message value(std::string_view text) {
+  coap::message m;
+  m.code = coap::codes::content;
+  m.add_uint_option(coap::opt::content_format, 0);
+  m.set_payload(text);
+  return m;
+}
+
+// Registers `token` from `from` and answers the registration with "v0".
+std::string register_observer(rig& r, coap::bytes token, const core::peer& from = client,
+                              std::uint16_t mid = 100) {
+  auto req = observe_get(mid, token);
+  r.receive(req, r.t0, from);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  auto resp = coap::make_response(fw[0].request, coap::codes::content);
+  resp.set_payload("v0");
+  r.ep.on_response(fw[0].id, resp, r.t0);
+  return core::endpoint::resource_key(req);
+}
+
+void ack(rig& r, const coap::message& notification, time_point at, const core::peer& from = client) {
+  coap::message a;
+  a.type = coap::type::ack;
+  a.mid = notification.mid;
+  r.receive(a, at, from);
+}
+
+}  // namespace
+
+TEST_CASE("registration answers with Observe and Max-Age and starts watching the resource") {
+  for (bool one_byte : {false, true}) {
+    rig r;
+    auto req = observe_get(1, {0xA1}, one_byte);
+    r.receive(req, r.t0);
+    auto fw = r.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+    auto out = r.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].type == coap::type::ack);
+    CHECK(out[0].uint_option(coap::opt::observe) == 0u);
+    auto max_age = out[0].find(coap::opt::max_age);
+    REQUIRE(max_age != nullptr);
+    CHECK(max_age->value == coap::bytes{120});  // one byte on the wire
+    auto events = r.ep.take_observe_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].what == core::observe_event::kind::started);
+    CHECK(events[0].request.path_string() == "/1a/temp");
+    CHECK(r.ep.observers() == 1);
+  }
+}
+
+TEST_CASE("an error answer registers nothing") {
+  rig r;
+  r.receive(observe_get(1, {0xA1}), r.t0);
+  auto fw = r.ep.take_forwards();
+  r.ep.on_response(fw[0].id, coap::make_error(fw[0].request, coap::codes::forbidden, "no"), r.t0);
+  auto out = r.sent();
+  CHECK_FALSE(out.at(0).has(coap::opt::observe));
+  CHECK(r.ep.take_observe_events().empty());
+  CHECK(r.ep.observers() == 0);
+}
+
+TEST_CASE("a change is notified to every observer with increasing sequence numbers") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  register_observer(r, {2}, other_client, 101);
+  r.sent();
+  CHECK(r.ep.take_observe_events().size() == 1);  // one watch for both observers
+
+  std::uint32_t last_seq = 0;
+  for (int i = 1; i <= 3; ++i) {
+    r.ep.notify(resource, value("v" + std::to_string(i)), r.t0 + 1s * i);
+    auto out = r.sent();
+    REQUIRE(out.size() == 2);
+    for (auto& n : out) {
+      CHECK(n.type == coap::type::con);
+      CHECK(n.code == coap::codes::content);
+      CHECK(n.payload_text() == "v" + std::to_string(i));
+      CHECK(n.uint_option(coap::opt::content_format) == 0u);
+      CHECK(n.find(coap::opt::max_age)->value == coap::bytes{120});
+      CHECK(*n.uint_option(coap::opt::observe) > last_seq);
+    }
+    CHECK(out[0].token != out[1].token);
+    last_seq = *out[0].uint_option(coap::opt::observe);
+    for (auto& n : out) ack(r, n, r.t0 + 1s * i, n.token == coap::bytes{1} ? client : other_client);
+  }
+}
+
+TEST_CASE("a slow observer gets only the newest value, once it acknowledges") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  r.sent();
+  r.ep.notify(resource, value("a"), r.t0 + 1s);
+  auto first = r.sent();
+  REQUIRE(first.size() == 1);
+  r.ep.notify(resource, value("b"), r.t0 + 1100ms);
+  r.ep.notify(resource, value("c"), r.t0 + 1200ms);
+  CHECK(r.sent().empty());  // nothing queues behind the unacknowledged one
+  ack(r, first[0], r.t0 + 1500ms);
+  auto next = r.sent();
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].payload_text() == "c");
+}
+
+TEST_CASE("an observer that never acknowledges is removed after the retransmissions") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  r.sent();
+  r.ep.take_observe_events();
+  r.ep.notify(resource, value("a"), r.t0 + 1s);
+  CHECK(r.sent().size() == 1);
+  auto resends = r.run_until(r.t0 + 200s);
+  CHECK(resends.size() == 4);  // MAX_RETRANSMIT
+  CHECK(r.ep.observers() == 0);
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].what == core::observe_event::kind::stopped);
+  CHECK(events[0].resource == resource);
+}
+
+TEST_CASE("an RST to a notification removes the observer") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  r.sent();
+  r.ep.notify(resource, value("a"), r.t0 + 1s);
+  auto n = r.sent().at(0);
+  coap::message rst;
+  rst.type = coap::type::rst;
+  rst.mid = n.mid;
+  r.receive(rst, r.t0 + 2s);
+  CHECK(r.ep.observers() == 0);
+  r.ep.notify(resource, value("b"), r.t0 + 3s);
+  CHECK(r.sent().empty());
+}
+
+TEST_CASE("Observe 1, or a plain GET with the same token, ends the relation") {
+  for (bool plain : {false, true}) {
+    rig r;
+    auto resource = register_observer(r, {7});
+    r.sent();
+    r.ep.take_observe_events();
+    auto req = observe_get(200, {7});
+    if (plain)
+      req.remove_options(coap::opt::observe);
+    else
+      req.set_uint_option(coap::opt::observe, 1);
+    r.receive(req, r.t0 + 1s);
+    CHECK(r.ep.observers() == 0);
+    auto events = r.ep.take_observe_events();
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].what == core::observe_event::kind::stopped);
+  }
+}
+
+TEST_CASE("re-registration with the same token keeps one relation and a rising sequence") {
+  rig r;
+  register_observer(r, {9});
+  auto first = r.sent().at(0);
+  register_observer(r, {9}, client, 300);
+  auto second = r.sent().at(0);
+  CHECK(r.ep.observers() == 1);
+  CHECK(*second.uint_option(coap::opt::observe) > *first.uint_option(coap::opt::observe));
+  CHECK(r.ep.take_observe_events().size() == 1);
+}
+
+TEST_CASE("Max-Age passing without a change sends the current value again") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  r.sent();
+  auto timed = r.run_until(r.t0 + 119s);
+  CHECK(timed.empty());
+  timed = r.run_until(r.t0 + 120s);
+  REQUIRE(timed.size() == 1);
+  CHECK(timed[0].second.payload_text() == "v0");
+  CHECK(timed[0].second.type == coap::type::con);
+  ack(r, timed[0].second, r.t0 + 121s);
+  timed = r.run_until(r.t0 + 240s);
+  REQUIRE(timed.size() == 1);
+  CHECK(timed[0].first == r.t0 + 240s);
+}
+
+TEST_CASE("limits refuse the relation, not the answer") {
+  core::endpoint_config cfg;
+  cfg.observe.max_observers_per_client = 1;
+  rig r(cfg);
+  register_observer(r, {1});
+  r.sent();
+  register_observer(r, {2}, client, 101);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::content);
+  CHECK_FALSE(out[0].has(coap::opt::observe));  // RFC 7641 §4.1: a plain 2.05
+  CHECK(r.ep.observers() == 1);
+}
+
+TEST_CASE("a final error goes to every observer without Observe, then they are gone") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  register_observer(r, {2}, other_client, 101);
+  r.sent();
+  r.ep.notify_final(resource, coap::make_error({}, coap::codes::unauthorized, "CIK revoked"),
+                    r.t0 + 5s);
+  auto out = r.sent();
+  REQUIRE(out.size() == 2);
+  for (auto& n : out) {
+    CHECK(n.code == coap::codes::unauthorized);
+    CHECK_FALSE(n.has(coap::opt::observe));
+  }
+  CHECK(r.ep.observers() == 0);
+}
+
+TEST_CASE("draining sends observers nothing further and stops every watch") {
+  rig r;
+  auto resource = register_observer(r, {1});
+  r.sent();
+  r.ep.take_observe_events();
+  r.ep.notify(resource, value("a"), r.t0 + 1s);
+  r.sent();
+  r.ep.set_draining(true);
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].what == core::observe_event::kind::stopped);
+  CHECK(r.run_until(r.t0 + 1h).empty());  // no retransmission, no refresh
+  CHECK(r.ep.idle());
+}
+
+TEST_CASE("sequence freshness with 24-bit wrap-around (RFC 7641 §3.4)") {
+  core::time_point t{};
+  CHECK(core::is_fresher(1, t, 2, t));
+  CHECK_FALSE(core::is_fresher(2, t, 1, t));
+  CHECK(core::is_fresher(0xFFFFFF, t, 0, t));  // wrapped
+  CHECK_FALSE(core::is_fresher(0, t, 0xFFFFFF, t));
+  CHECK(core::is_fresher(5, t, 1, t + 129s));  // the 128-second rule
+  CHECK_FALSE(core::is_fresher(5, t, 1, t + 127s));
+}
+
+TEST_CASE("sequence numbers wrap at 24 bits and every notification stays fresher") {
+  core::endpoint_config cfg;
+  cfg.observe.initial_sequence = 0xFFFFFD;
+  rig r(cfg);
+  auto resource = register_observer(r, {1});
+  CHECK(r.sent().at(0).uint_option(coap::opt::observe) == 0xFFFFFDu);
+  std::uint32_t prev = 0xFFFFFD;
+  auto t = r.t0;
+  std::vector<std::uint32_t> seen;
+  for (int i = 0; i < 5; ++i) {
+    t += 1s;
+    r.ep.notify(resource, value(std::to_string(i)), t);
+    auto n = r.sent().at(0);
+    auto seq = *n.uint_option(coap::opt::observe);
+    CHECK(core::is_fresher(prev, t - 1s, seq, t));
+    seen.push_back(seq);
+    prev = seq;
+    ack(r, n, t);
+  }
+  CHECK(seen == std::vector<std::uint32_t>{0xFFFFFE, 0xFFFFFF, 0, 1, 2});
+}
