@@ -34,6 +34,12 @@ server::server_options server_options_from(const conf::config& c) {
   o.endpoint.observe.max_observers_per_client = c.observe.max_observers_per_client;
   o.endpoint.observe.max_resources = c.observe.max_polls;
   o.endpoint.observe.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.observe.max_age);
+  o.endpoint.block.block_size = c.coap.block_size;
+  o.endpoint.block.max_body = c.block.max_body;
+  o.endpoint.block.store_bytes = c.block.cache_bytes;
+  o.endpoint.block.max_transfers = c.block.max_transfers;
+  o.endpoint.block.max_transfers_per_client = c.block.max_transfers_per_client;
+  o.endpoint.block.lifetime = o.endpoint.tx.exchange_lifetime();
   o.seed = std::random_device{}();
   return o;
 }
@@ -59,6 +65,8 @@ translate::dispatcher_options dispatcher_options_from(const conf::config& c) {
   o.alias_cache.negative_ttl = c.alias_cache.negative_ttl;
   o.alias_cache.max_entries = c.alias_cache.max_entries;
   o.local_timestamp = c.timestamp.source == "local";
+  o.block_size = c.coap.block_size;
+  o.content_cache_bytes = c.block.cache_bytes;
   return o;
 }
 

@@ -27,6 +27,7 @@ struct coap_config {
   // Memory bound of the duplicate-detection response cache.
   std::uint64_t dedup_cache_bytes = 16 * 1024 * 1024;
   std::uint32_t block_size = 1024;  // 16..1024, a power of two
+  friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 
 struct tls_config {
@@ -34,6 +35,7 @@ struct tls_config {
   std::string ca_file;
   std::string cert_file;
   std::string key_file;
+  friend bool operator==(const tls_config&, const tls_config&) = default;
 };
 
 struct upstream_config {
@@ -44,16 +46,19 @@ struct upstream_config {
   std::uint32_t queue = 1024;      // requests waiting for a connection, per worker
   duration idle_timeout{30000};
   tls_config tls;
+  friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };
 
 struct alias_cache_config {
   duration ttl{300000};
   duration negative_ttl{30000};
   std::uint32_t max_entries = 100000;
+  friend bool operator==(const alias_cache_config&, const alias_cache_config&) = default;
 };
 
 struct timestamp_config {
   std::string source = "upstream";  // upstream | local
+  friend bool operator==(const timestamp_config&, const timestamp_config&) = default;
 };
 
 struct block_config {
@@ -61,6 +66,7 @@ struct block_config {
   std::uint64_t cache_bytes = 32 * 1024 * 1024;
   std::uint32_t max_transfers = 10000;
   std::uint32_t max_transfers_per_client = 16;
+  friend bool operator==(const block_config&, const block_config&) = default;
 };
 
 struct observe_config {
@@ -69,20 +75,24 @@ struct observe_config {
   std::uint32_t max_observers = 100000;
   std::uint32_t max_observers_per_client = 64;
   std::uint32_t max_polls = 1000;
+  friend bool operator==(const observe_config&, const observe_config&) = default;
 };
 
 struct log_config {
   std::string level = "info";  // trace | debug | info | warn | error
   std::string format = "text";  // text | json
   bool access = false;
+  friend bool operator==(const log_config&, const log_config&) = default;
 };
 
 struct metrics_config {
   std::string listen;  // "host:port"; empty = off
+  friend bool operator==(const metrics_config&, const metrics_config&) = default;
 };
 
 struct shutdown_config {
   duration grace{5000};
+  friend bool operator==(const shutdown_config&, const shutdown_config&) = default;
 };
 
 struct config {
@@ -96,6 +106,7 @@ struct config {
   observe_config observe;
   metrics_config metrics;
   shutdown_config shutdown;
+  friend bool operator==(const config&, const config&) = default;
 };
 
 }  // namespace gw::conf

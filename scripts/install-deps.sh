@@ -8,6 +8,9 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libcbor-dev libyaml-cpp-dev catch2
   libsystemd-dev
   libcoap3-bin openssl curl python3 procps
+  # deploy/: the Debian package (cpack -G DEB: dpkg-shlibdeps, file), its checks (lintian,
+  # systemd-analyze) and the nginx UDP load-balancer example and its test.
+  dpkg-dev file lintian systemd nginx libnginx-mod-stream
 )
 
 missing=()

@@ -22,26 +22,35 @@ constexpr std::array<row, 7> table = {{
     {"application/cbor", cbor},
 }};
 
+std::string lower_trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  std::string out;
+  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::uint16_t> from_media_type(std::string_view content_type) {
-  auto end = content_type.find(';');
-  auto type = content_type.substr(0, end);
-  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-  while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
-  std::string lower;
-  for (char c : type) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  // text/plain is Content-Format 0 only in UTF-8 (or ASCII, a subset, or unspecified).
-  if (lower == "text/plain" && end != std::string_view::npos) {
-    std::string params;
-    for (char c : content_type.substr(end))
-      params += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (params.find("charset") != std::string::npos && params.find("utf-8") == std::string::npos &&
-        params.find("us-ascii") == std::string::npos)
-      return std::nullopt;
+  auto semicolon = content_type.find(';');
+  const auto type = lower_trimmed(content_type.substr(0, semicolon));
+  // text/plain is Content-Format 0 only in UTF-8 (or its subset US-ASCII, or unspecified).
+  std::string_view params =
+      semicolon == std::string_view::npos ? std::string_view{} : content_type.substr(semicolon + 1);
+  while (!params.empty()) {
+    auto next = params.find(';');
+    auto param = params.substr(0, next);
+    params = next == std::string_view::npos ? std::string_view{} : params.substr(next + 1);
+    auto eq = param.find('=');
+    if (eq == std::string_view::npos || lower_trimmed(param.substr(0, eq)) != "charset") continue;
+    auto charset = lower_trimmed(param.substr(eq + 1));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"')
+      charset = charset.substr(1, charset.size() - 2);
+    if (type == "text/plain" && charset != "utf-8" && charset != "us-ascii") return std::nullopt;
   }
   for (const auto& r : table)
-    if (r.media_type == lower) return r.format;
+    if (r.media_type == type) return r.format;
   return std::nullopt;
 }
 

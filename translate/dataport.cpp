@@ -3,25 +3,14 @@
 #include "http/form.hpp"
 #include "translate/cbor_json.hpp"
 #include "translate/content_format.hpp"
+#include "translate/json_fields.hpp"
+#include "translate/utf8.hpp"
 
 namespace gw::translate {
 namespace {
 
 constexpr std::string_view form_type = "application/x-www-form-urlencoded; charset=utf-8";
 constexpr std::string_view data_path = "/onep:v1/stack/alias";
-
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    for (std::size_t k = 1; k < len; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += len;
-  }
-  return true;
-}
 
 // A JSON scalar as the text a dataport stores; nullopt for arrays, maps and null.
 std::optional<std::string> scalar_text(const json& v) {
@@ -41,7 +30,7 @@ std::variant<std::string, coap::message> write_value(const coap::message& reques
   auto format = request.content_format();
   if (!format || *format == cf::text_plain) {
     std::string text(request.payload_text());
-    if (!valid_utf8(text))
+    if (!is_valid_utf8(text))
       return coap::make_error(request, coap::codes::bad_request, "value is not UTF-8");
     return text;
   }
@@ -113,8 +102,7 @@ alias_state parse_lookup(const upstream::response& r) {
   if (body.is_discarded()) return alias_state::unknown;
   if (body.is_object()) {
     // A whole-request failure (upstream-http-api.md: decided from the body, not the status).
-    auto code = body.value("/error/code"_json_pointer, json(nullptr));
-    return code == 401 ? alias_state::unauthorized : alias_state::unknown;
+    return whole_request_error(body) == 401 ? alias_state::unauthorized : alias_state::unknown;
   }
   if (!body.is_array() || body.empty() || !body[0].is_object()) return alias_state::unknown;
   auto status_field = body[0].value("status", json(nullptr));
@@ -157,6 +145,13 @@ std::variant<multi_plan, coap::message> plan_multi(const coap::message& request,
     }
   }
 
+  if (plan.writes.empty() && plan.reads.empty()) {
+    // Nothing to read or write: the empty answer needs no upstream call.
+    auto msg = coap::make_response(request, coap::codes::content);
+    msg.add_uint_option(coap::opt::content_format, cf::cbor);
+    msg.payload = json_to_cbor(json::object());
+    return msg;
+  }
   auto& r = plan.http;
   add_cik(r, cik);
   if (plan.writes.empty()) {

@@ -28,13 +28,18 @@ std::int64_t system_unix_seconds() {
 
 dispatcher::dispatcher(upstream::client& client, dispatcher_options options,
                        dispatcher_clock clock)
-    : client_(client), options_(options), clock_(std::move(clock)), aliases_(options.alias_cache) {
+    : client_(client),
+      options_(options),
+      clock_(std::move(clock)),
+      aliases_(options.alias_cache),
+      content_(options.content_cache_bytes) {
   if (!clock_.unix_seconds) clock_.unix_seconds = system_unix_seconds;
 }
 
 void dispatcher::set_options(dispatcher_options options) {
   options_ = options;
   aliases_.set_options(options.alias_cache);
+  content_.set_max_bytes(options.content_cache_bytes);
 }
 
 std::optional<procedure> dispatcher::classify(const coap::message& request) {
@@ -52,6 +57,10 @@ boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message req
   }
   const auto& route = *found.match->matched;
   const auto& params = found.match->params;
+  // RFC 7252 §5.10.4: an Accept the route cannot answer in is 4.06, before any upstream call.
+  if (auto accept = request.accept(); accept && !route_answers_in(route, *accept))
+    co_return coap::make_error(request, coap::codes::not_acceptable,
+                               "Accept " + std::to_string(*accept) + " not available here");
 
   // Procedures that need no CIK.
   switch (route.procedure) {
@@ -92,9 +101,7 @@ boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message req
           request, route.procedure, plan_content_info(*cik, params[0], params[1], params[2]),
           render_text);
     case procedure::download:
-      co_return co_await async_simple(request, route.procedure,
-                                      plan_download(*cik, params[0], params[1], params[2]),
-                                      render_download);
+      co_return co_await async_download(request, *cik, params);
     default:
       co_return coap::make_error(request, coap::codes::internal_server_error, "unrouted");
   }
@@ -202,6 +209,70 @@ boost::asio::awaitable<coap::message> dispatcher::async_timestamp(const coap::me
   if (!seconds)
     co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable upstream answer");
   co_return render_timestamp(request, *seconds);
+}
+
+boost::asio::awaitable<coap::message> dispatcher::async_download(
+    const coap::message& request, const std::string& cik, const std::vector<std::string>& params) {
+  const auto& vendor = params[0];
+  const auto& model = params[1];
+  const auto& id = params[2];
+  // The info call authorises the CIK and names the content's version: the cache keys on it.
+  auto answer = co_await async_call(request, plan_content_info(cik, vendor, model, id));
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& info_response = std::get<upstream::response>(answer);
+  if (info_response.status != 200)
+    co_return error_response(request, procedure::download, info_response, clock_.unix_seconds());
+  auto info = parse_content_info(info_response.body);
+  if (!info)
+    co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable content info");
+
+  // Early negotiation (RFC 7959 §2.4): the client's SZX, never above ours; the byte offset it
+  // asked for is kept when it asked for larger blocks than we send.
+  const auto server_szx = coap::szx_for_size(options_.block_size).value_or(6);
+  std::optional<coap::block_value> asked;
+  if (auto* opt = request.find(coap::opt::block2)) asked = coap::decode_block(opt->value);
+  coap::block_value block{0, false, server_szx};
+  if (asked) {
+    block.szx = std::min(asked->szx, server_szx);
+    block.num = static_cast<std::uint32_t>(asked->offset() / block.size());
+  }
+  const bool blockwise = asked.has_value() || info->size > block.size();
+  auto range = coap::block_slice(info->size, block);
+  if (range.past_end)
+    co_return coap::make_error(request, coap::codes::bad_option, "block past the end");
+  if (range.length == 0)
+    co_return render_content(request, *info, blockwise ? std::optional(content_block{block, false})
+                                                        : std::nullopt, "");
+
+  const auto window = options_.download_window;
+  const std::uint64_t first = range.offset / window * window;
+  const std::uint64_t last = std::min<std::uint64_t>(info->size, first + window) - 1;
+  const auto key = vendor + '\0' + model + '\0' + id + '\0' + std::to_string(info->updated) + '\0' +
+                   std::to_string(info->size) + '\0' + std::to_string(first);
+  const std::string* bytes = content_.find(key);
+  std::string fetched;
+  if (!bytes) {
+    auto got = co_await async_call(request,
+                                   plan_download_range(cik, vendor, model, id, first, last));
+    if (auto* failed = std::get_if<coap::message>(&got)) co_return std::move(*failed);
+    auto& r = std::get<upstream::response>(got);
+    if (r.status == 200 && r.body.size() == info->size) {
+      fetched = r.body.substr(first, last - first + 1);  // the server ignored Range
+    } else if (r.status == 206 && r.body.size() == last - first + 1) {
+      fetched = std::move(r.body);
+    } else if (r.status == 200 || r.status == 206) {
+      co_return coap::make_error(request, coap::codes::bad_gateway,
+                                 "content changed size during the download");
+    } else {
+      co_return error_response(request, procedure::download, r, clock_.unix_seconds());
+    }
+    content_.store(key, fetched);
+    bytes = &fetched;
+  }
+  auto slice = std::string_view(*bytes).substr(range.offset - first, range.length);
+  co_return render_content(request, *info,
+                           blockwise ? std::optional(content_block{block, range.more}) : std::nullopt,
+                           slice);
 }
 
 boost::asio::awaitable<coap::message> dispatcher::async_rpc(const coap::message& request) {

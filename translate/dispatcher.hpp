@@ -5,12 +5,14 @@
 #include <cstdint>
 #include <functional>
 #include <variant>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "gateway/coap/message.hpp"
 #include "gateway/core/clock.hpp"
 #include "translate/alias_cache.hpp"
+#include "translate/content_cache.hpp"
 #include "translate/route_table.hpp"
 #include "upstream/client.hpp"
 
@@ -19,6 +21,10 @@ namespace gw::translate {
 struct dispatcher_options {
   alias_cache_options alias_cache;
   bool local_timestamp = false;  // timestamp.source: local
+  std::size_t block_size = 1024;  // coap.block_size: the largest block Download Content sends
+  std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
+  // Download Content asks upstream for this many bytes at a time (a multiple of 1024).
+  std::size_t download_window = 16 * 1024;
 };
 
 struct dispatcher_clock {
@@ -55,6 +61,9 @@ class dispatcher {
   boost::asio::awaitable<coap::message> async_multi(const coap::message& request,
                                                     const std::string& cik);
   boost::asio::awaitable<coap::message> async_timestamp(const coap::message& request);
+  boost::asio::awaitable<coap::message> async_download(const coap::message& request,
+                                                       const std::string& cik,
+                                                       const std::vector<std::string>& params);
   boost::asio::awaitable<coap::message> async_rpc(const coap::message& request);
   // Procedures with one call whose 200 is rendered by `render` and the rest by the code table.
   boost::asio::awaitable<coap::message> async_simple(
@@ -65,6 +74,7 @@ class dispatcher {
   dispatcher_options options_;
   dispatcher_clock clock_;
   alias_cache aliases_;
+  content_cache content_;
 };
 
 }  // namespace gw::translate

@@ -19,8 +19,9 @@ const std::vector<route>& table() {
        "/provision/download", "List Content IDs, Content Info, Download Content", "0"},
       {get, {"provision", "download", "{vendor}", "{model}", "{id}", "info"},
        procedure::content_info, "", "", "0"},
+      // Download Content answers in the Content-Format of the content's own type.
       {get, {"provision", "download", "{vendor}", "{model}", "{id}"}, procedure::download, "",
-       "", "42"},
+       "", ""},
       {get, {"ts"}, procedure::timestamp, "/ts", "Timestamp", "0 42"},
       {post, {"rpc"}, procedure::rpc, "/rpc", "RPC proxy", "60 50"},
   };
@@ -64,6 +65,19 @@ route_lookup find_route(coap::code method, const std::vector<std::string>& path)
     return {std::move(m), {}};
   }
   return {std::nullopt, path_known ? coap::codes::method_not_allowed : coap::codes::not_found};
+}
+
+bool route_answers_in(const route& r, std::uint16_t format) {
+  if (r.ct.empty()) return true;
+  const auto wanted = std::to_string(format);
+  std::string_view rest = r.ct;
+  while (!rest.empty()) {
+    auto space = rest.find(' ');
+    if (rest.substr(0, space) == wanted) return true;
+    if (space == std::string_view::npos) break;
+    rest.remove_prefix(space + 1);
+  }
+  return false;
 }
 
 std::string well_known_core() {

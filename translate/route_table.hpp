@@ -36,7 +36,7 @@ struct route {
   // The link /.well-known/core shows for this route (RFC 6690), or an empty target for none.
   std::string_view link_target;
   std::string_view title;
-  std::string_view ct;  // Content-Format(s) of its answers, as "0" or "0 42"
+  std::string_view ct;  // Content-Format(s) of its answers, as "0" or "0 42"; "" = any/none
   bool observable = false;
 };
 
@@ -55,6 +55,9 @@ struct route_lookup {
 };
 
 route_lookup find_route(coap::code method, const std::vector<std::string>& path);
+
+// Whether the route can answer in Content-Format `format` (always, for a route whose ct is "").
+bool route_answers_in(const route& r, std::uint16_t format);
 
 // The RFC 6690 document served at /.well-known/core.
 std::string well_known_core();

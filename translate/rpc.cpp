@@ -2,14 +2,15 @@
 
 #include "translate/cbor_json.hpp"
 #include "translate/content_format.hpp"
+#include "translate/json_fields.hpp"
 
 namespace gw::translate {
 namespace {
 
 coap::code whole_request_error_code(const json& body) {
-  auto code = body.value("/error/code"_json_pointer, json(nullptr));
-  if (!code.is_number_integer()) return coap::codes::bad_gateway;
-  switch (code.get<std::int64_t>()) {
+  auto code = whole_request_error(body);
+  if (!code) return coap::codes::bad_gateway;
+  switch (*code) {
     case 401: return coap::codes::unauthorized;
     case 400:
     case -1: return coap::codes::bad_request;
@@ -26,7 +27,8 @@ std::variant<rpc_plan, coap::message> plan_rpc(const coap::message& request) {
     return coap::make_error(request, coap::codes::not_acceptable, "Accept 50 or 60");
 
   rpc_plan plan;
-  plan.answer_format = accept.value_or(format == cf::json ? cf::json : cf::cbor);
+  // DESIGN.md: CBOR back unless JSON is asked for with Accept, whatever the request's format.
+  plan.answer_format = accept.value_or(cf::cbor);
   auto& r = plan.http;
   r.method = "POST";
   r.target = "/onep:v1/rpc/process";

@@ -100,6 +100,9 @@ coap::message failure_response(const coap::message& request, boost::system::erro
     msg.add_uint_option(coap::opt::max_age, 5);
     return msg;
   }
+  // A request the client itself refused to send (a CR or LF in a header, say) is our fault.
+  if (ec == error::bad_request)
+    return coap::make_error(request, internal_server_error, "request not sendable upstream");
   return coap::make_error(request, bad_gateway, "upstream unreachable: " + ec.message());
 }
 

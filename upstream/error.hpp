@@ -14,6 +14,9 @@ enum class error {
   connection_closed,   // the server closed the connection before a complete answer
   queue_full,          // every connection busy and the wait queue full
   shutting_down,       // the client is being closed
+  bad_request,         // refused before sending: method, target or a header is not HTTP/1.1
+  bad_url,             // make_http_client(): the base URL is not http(s)://host[:port][/prefix]
+  bad_tls_config,      // make_http_client(): a CA, certificate or key file cannot be loaded
 };
 
 const boost::system::error_category& error_category();

@@ -1,0 +1,259 @@
+#include "conf/schema.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "conf/value_syntax.hpp"
+
+namespace gw::conf {
+namespace {
+
+template <auto Member, auto... Rest>
+constexpr auto& member_of(auto& object) {
+  if constexpr (sizeof...(Rest) == 0) {
+    return object.*Member;
+  } else {
+    return member_of<Rest...>(object.*Member);
+  }
+}
+
+// at<&config::coap, &coap_config::ack_timeout> is the field_ref of config.coap.ack_timeout.
+template <auto... Members>
+constexpr auto& at(config& c) {
+  return member_of<Members...>(c);
+}
+
+constexpr double ms = 1;
+constexpr double s = 1000 * ms;
+constexpr double min = 60 * s;
+constexpr double h = 60 * min;
+constexpr double day = 24 * h;
+constexpr double KiB = 1024;
+constexpr double MiB = 1024 * KiB;
+constexpr double GiB = 1024 * MiB;
+
+std::string separate_below_ack(const config& c) {
+  if (c.coap.separate_response_after < c.coap.ack_timeout) return {};
+  return "must be below coap.ack_timeout (" + format_duration(c.coap.ack_timeout) +
+         "), or the empty ACK would come after the client's first retransmission";
+}
+
+std::string block_size_power_of_two(const config& c) {
+  auto size = c.coap.block_size;
+  if ((size & (size - 1)) == 0) return {};
+  // RFC 7959 §2.2: SZX encodes sizes 2^(SZX+4) only.
+  return "must be one of 16, 32, 64, 128, 256, 512, 1024 (RFC 7959 §2.2)";
+}
+
+std::string max_age_whole_seconds(const config& c) {
+  if (c.observe.max_age.count() % 1000 == 0) return {};
+  return "must be whole seconds: Max-Age is sent in seconds (RFC 7252 §5.10.5)";
+}
+
+// One row per key, laid out as a table: path and kind; field, range and choices; doc line;
+// the extra rule, if any.
+// clang-format off
+constexpr key_spec table[] = {
+    {"workers", value_kind::count,
+     at<&config::workers>, {0, 256}, {},
+     "worker threads, each with its own socket, timers and upstream pool; 0 = one per CPU core"},
+
+    {"log.level", value_kind::choice,
+     at<&config::log, &log_config::level>, {}, "trace|debug|info|warn|error",
+     "least severe message that is logged"},
+    {"log.format", value_kind::choice,
+     at<&config::log, &log_config::format>, {}, "text|json",
+     "text for people, json (one object per line) for log collectors"},
+    {"log.access", value_kind::boolean,
+     at<&config::log, &log_config::access>, {}, {},
+     "log one line per CoAP request (CIKs masked)"},
+
+    {"coap.listen", value_kind::listen_list,
+     at<&config::coap, &coap_config::listen>, {}, {},
+     "UDP addresses to serve CoAP on; quote IPv6 forms; port 0 picks a free port"},
+    {"coap.max_message_size", value_kind::size,
+     at<&config::coap, &coap_config::max_message_size>, {64, 65507}, {},
+     "largest CoAP datagram received or sent, in bytes"},
+    {"coap.separate_response_after", value_kind::duration,
+     at<&config::coap, &coap_config::separate_response_after>, {0, 60 * s}, {},
+     "upstream wait before an empty ACK and a separate response (RFC 7252 §5.2.2)",
+     separate_below_ack, "coap.ack_timeout"},
+    {"coap.ack_timeout", value_kind::duration,
+     at<&config::coap, &coap_config::ack_timeout>, {100 * ms, 60 * s}, {},
+     "ACK_TIMEOUT: first wait before a CON is sent again (RFC 7252 §4.8)"},
+    {"coap.ack_random_factor", value_kind::real,
+     at<&config::coap, &coap_config::ack_random_factor>, {1.0, 4.0}, {},
+     "ACK_RANDOM_FACTOR: spread of the first wait (RFC 7252 §4.8)"},
+    {"coap.max_retransmit", value_kind::count,
+     at<&config::coap, &coap_config::max_retransmit>, {0, 20}, {},
+     "MAX_RETRANSMIT: times a CON is sent again before giving up (RFC 7252 §4.8)"},
+    {"coap.dedup_cache_bytes", value_kind::size,
+     at<&config::coap, &coap_config::dedup_cache_bytes>, {64 * KiB, 4 * GiB}, {},
+     "memory bound of the replies kept to answer duplicate requests (RFC 7252 §4.5)"},
+    {"coap.block_size", value_kind::count,
+     at<&config::coap, &coap_config::block_size>, {16, 1024}, {},
+     "largest block the gateway sends or asks for (RFC 7959)",
+     block_size_power_of_two, {}},
+
+    {"upstream.url", value_kind::url,
+     at<&config::upstream, &upstream_config::url>, {}, {},
+     "base URL of the One Platform HTTP API"},
+    {"upstream.timeout", value_kind::duration,
+     at<&config::upstream, &upstream_config::timeout>, {100 * ms, 10 * min}, {},
+     "deadline of one upstream answer; past it the client gets 5.04"},
+    {"upstream.connect_timeout", value_kind::duration,
+     at<&config::upstream, &upstream_config::connect_timeout>, {100 * ms, 5 * min}, {},
+     "deadline of resolving, connecting and the TLS handshake"},
+    {"upstream.connections", value_kind::count,
+     at<&config::upstream, &upstream_config::connections>, {1, 10000}, {},
+     "keep-alive connections per worker"},
+    {"upstream.queue", value_kind::count,
+     at<&config::upstream, &upstream_config::queue>, {0, 1000000}, {},
+     "requests waiting for a free connection, per worker; beyond it 5.03"},
+    {"upstream.idle_timeout", value_kind::duration,
+     at<&config::upstream, &upstream_config::idle_timeout>, {1 * s, 1 * h}, {},
+     "an unused keep-alive connection is closed after this long"},
+    {"upstream.tls.verify", value_kind::boolean,
+     at<&config::upstream, &upstream_config::tls, &tls_config::verify>, {}, {},
+     "verify the server certificate and host name"},
+    {"upstream.tls.ca_file", value_kind::text,
+     at<&config::upstream, &upstream_config::tls, &tls_config::ca_file>, {}, {},
+     "PEM file of trusted CAs; empty = the system store"},
+    {"upstream.tls.cert_file", value_kind::text,
+     at<&config::upstream, &upstream_config::tls, &tls_config::cert_file>, {}, {},
+     "PEM client certificate; empty = none"},
+    {"upstream.tls.key_file", value_kind::text,
+     at<&config::upstream, &upstream_config::tls, &tls_config::key_file>, {}, {},
+     "PEM private key of cert_file"},
+
+    {"alias_cache.ttl", value_kind::duration,
+     at<&config::alias_cache, &alias_cache_config::ttl>, {0, 1 * day}, {},
+     "how long an alias found upstream is remembered; 0 = not at all"},
+    {"alias_cache.negative_ttl", value_kind::duration,
+     at<&config::alias_cache, &alias_cache_config::negative_ttl>, {0, 1 * day}, {},
+     "how long a missing alias is remembered; 0 = not at all"},
+    {"alias_cache.max_entries", value_kind::count,
+     at<&config::alias_cache, &alias_cache_config::max_entries>, {0, 10000000}, {},
+     "aliases remembered at most"},
+
+    {"timestamp.source", value_kind::choice,
+     at<&config::timestamp, &timestamp_config::source>, {}, "upstream|local",
+     "clock behind /ts: the One Platform's, or this host's"},
+
+    {"block.max_body", value_kind::size,
+     at<&config::block, &block_config::max_body>, {1 * KiB, 64 * MiB}, {},
+     "largest request body assembled from Block1 transfers (RFC 7959)"},
+    {"block.cache_bytes", value_kind::size,
+     at<&config::block, &block_config::cache_bytes>, {0, 16 * GiB}, {},
+     "memory bound of response bodies kept for Block2 follow-ups"},
+    {"block.max_transfers", value_kind::count,
+     at<&config::block, &block_config::max_transfers>, {1, 1000000}, {},
+     "blockwise transfers in progress at most"},
+    {"block.max_transfers_per_client", value_kind::count,
+     at<&config::block, &block_config::max_transfers_per_client>, {1, 10000}, {},
+     "blockwise transfers in progress at most for one client"},
+
+    {"observe.max_age", value_kind::duration,
+     at<&config::observe, &observe_config::max_age>, {1 * s, 255 * s}, {},
+     "Max-Age of notifications; one byte on the wire, so at most 255s",
+     max_age_whole_seconds, {}},
+    {"observe.poll_timeout", value_kind::duration,
+     at<&config::observe, &observe_config::poll_timeout>, {1 * s, 300 * s}, {},
+     "long-poll timeout asked of the upstream for each observation"},
+    {"observe.max_observers", value_kind::count,
+     at<&config::observe, &observe_config::max_observers>, {0, 10000000}, {},
+     "observations registered at most"},
+    {"observe.max_observers_per_client", value_kind::count,
+     at<&config::observe, &observe_config::max_observers_per_client>, {0, 100000}, {},
+     "observations registered at most for one client"},
+    {"observe.max_polls", value_kind::count,
+     at<&config::observe, &observe_config::max_polls>, {1, 100000}, {},
+     "upstream long-polls open at once"},
+
+    {"metrics.listen", value_kind::optional_listen,
+     at<&config::metrics, &metrics_config::listen>, {}, {},
+     "host:port of the Prometheus metrics endpoint; empty = off"},
+
+    {"shutdown.grace", value_kind::duration,
+     at<&config::shutdown, &shutdown_config::grace>, {0, 10 * min}, {},
+     "on SIGTERM, time in-flight requests get to finish"},
+};
+// clang-format on
+
+// Each kind stores into one field type, and every upper bound fits the field.
+constexpr bool table_is_consistent() {
+  for (const key_spec& k : table) {
+    bool ok = false;
+    switch (k.kind) {
+      case value_kind::count:
+      case value_kind::size:
+        ok = (k.stores<std::uint32_t>() &&
+              k.range.hi <= std::numeric_limits<std::uint32_t>::max()) ||
+             k.stores<std::uint64_t>();
+        break;
+      case value_kind::duration:
+        ok = k.stores<duration>();
+        break;
+      case value_kind::real:
+        ok = k.stores<double>();
+        break;
+      case value_kind::boolean:
+        ok = k.stores<bool>();
+        break;
+      case value_kind::text:
+      case value_kind::choice:
+      case value_kind::url:
+      case value_kind::optional_listen:
+        ok = k.stores<std::string>();
+        break;
+      case value_kind::listen_list:
+        ok = k.stores<std::vector<listen_address>>();
+        break;
+    }
+    if (!ok || k.range.lo > k.range.hi) return false;
+  }
+  return true;
+}
+static_assert(table_is_consistent());
+
+}  // namespace
+
+std::span<const key_spec> schema() {
+  return table;
+}
+
+const key_spec* find_key(std::string_view path) {
+  for (const key_spec& k : table) {
+    if (k.path == path) return &k;
+  }
+  return nullptr;
+}
+
+bool is_section(std::string_view path) {
+  if (path.empty()) return true;
+  for (const key_spec& k : table) {
+    if (k.path.size() > path.size() && k.path.starts_with(path) && k.path[path.size()] == '.') {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<std::string_view> names_under(std::string_view section) {
+  std::vector<std::string_view> names;
+  for (const key_spec& k : table) {
+    std::string_view rest = k.path;
+    if (!section.empty()) {
+      if (!rest.starts_with(section) || rest.size() <= section.size() ||
+          rest[section.size()] != '.') {
+        continue;
+      }
+      rest.remove_prefix(section.size() + 1);
+    }
+    std::string_view name = rest.substr(0, rest.find('.'));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace gw::conf

@@ -1,0 +1,238 @@
+#pragma once
+// The one list of metrics the gateway exports (STYLE.md §4). Each metric is written once, in
+// GW_METRICS_LIST below; everything else is generated from that line:
+//   - `metric`, an enum with one enumerator per metric (list order = exposition order);
+//   - `catalogue`, the descriptor table text_format renders HELP and TYPE lines from;
+//   - one typed handle per metric (`metrics::requests_total`), which shard, snapshot and
+//     registry take. The handle's type carries the kind and the label count, so adding to a
+//     gauge, observing a counter or passing three labels where two are named does not compile.
+//
+// No Asio, no Beast and no other folder of the tree here: any layer may include this header.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string_view>
+
+namespace gw::metrics {
+
+enum class kind : std::uint8_t { counter, gauge, histogram };
+
+// worker: each worker's shard holds its share and a snapshot adds the shares up (a worker's
+// requests, the connections of its upstream pool). process: one value for the whole process,
+// set on the registry (the start time), never summed.
+enum class scope : std::uint8_t { worker, process };
+
+inline constexpr std::size_t max_labels = 2;
+inline constexpr std::size_t max_buckets = 16;
+
+// Upper bounds (`le`, seconds) for request and upstream durations. A duplicate answered from
+// the cache takes well under 1 ms; 30 s is above the default upstream.timeout (10 s), so only
+// misconfigured or stuck calls land in +Inf.
+inline constexpr double duration_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,    1,     2.5,  5,     10,   30};
+inline constexpr std::span<const double> no_buckets{};
+
+// X(handle, kind, scope, "name", (label names...), buckets, "help")
+// Counters end in _total; label values must come from small fixed sets (procedure names, CoAP
+// codes, HTTP statuses, error names), never from peers, CIKs or paths.
+#define GW_METRICS_LIST(X)                                                                        \
+  X(requests_total, counter, worker, "coap_gateway_requests_total", ("procedure", "code"),        \
+    no_buckets, "CoAP requests answered, by procedure (read, write, rpc, ... or none) and code")  \
+  X(upstream_requests_total, counter, worker, "coap_gateway_upstream_requests_total", ("status"), \
+    no_buckets, "Upstream HTTP requests completed, by HTTP status or error name")                 \
+  X(request_duration_seconds, histogram, worker, "coap_gateway_request_duration_seconds", (),     \
+    duration_buckets, "Time from a CoAP request's arrival to its response")                       \
+  X(upstream_duration_seconds, histogram, worker, "coap_gateway_upstream_duration_seconds", (),   \
+    duration_buckets, "Upstream HTTP request time, queue wait included, long-polls excluded")     \
+  X(duplicates_total, counter, worker, "coap_gateway_duplicates_total", (), no_buckets,           \
+    "Duplicate CoAP messages answered from the cache or ignored, never executed again")           \
+  X(retransmissions_total, counter, worker, "coap_gateway_retransmissions_total", (), no_buckets, \
+    "Confirmable messages sent again because no ACK came in time")                                \
+  X(separate_responses_total, counter, worker, "coap_gateway_separate_responses_total", (),       \
+    no_buckets, "Responses sent after an empty ACK because the upstream was slow")                \
+  X(malformed_total, counter, worker, "coap_gateway_malformed_total", (), no_buckets,             \
+    "Datagrams that did not decode as CoAP messages")                                             \
+  X(rst_sent_total, counter, worker, "coap_gateway_rst_sent_total", (), no_buckets,               \
+    "Reset messages sent")                                                                        \
+  X(rst_received_total, counter, worker, "coap_gateway_rst_received_total", (), no_buckets,       \
+    "Reset messages received")                                                                    \
+  X(gave_up_total, counter, worker, "coap_gateway_gave_up_total", (), no_buckets,                 \
+    "Confirmable messages abandoned after MAX_RETRANSMIT attempts without an ACK")                \
+  X(overloaded_total, counter, worker, "coap_gateway_overloaded_total", (), no_buckets,           \
+    "Requests refused with 5.03 because the gateway was at capacity or draining")                 \
+  X(dedup_evictions_total, counter, worker, "coap_gateway_dedup_evictions_total", (), no_buckets, \
+    "Dedup cache entries evicted before EXCHANGE_LIFETIME to stay within its size")               \
+  X(observations_active, gauge, worker, "coap_gateway_observations_active", (), no_buckets,       \
+    "Observe relations registered")                                                               \
+  X(longpolls_active, gauge, worker, "coap_gateway_longpolls_active", (), no_buckets,             \
+    "Upstream long-polls open")                                                                   \
+  X(block_transfers_active, gauge, worker, "coap_gateway_block_transfers_active", (), no_buckets, \
+    "Blockwise transfers in progress")                                                            \
+  X(upstream_connections_open, gauge, worker, "coap_gateway_upstream_connections_open", (),       \
+    no_buckets, "Upstream HTTP connections open, idle ones included")                             \
+  X(upstream_queue_waits_total, counter, worker, "coap_gateway_upstream_queue_waits_total", (),   \
+    no_buckets, "Upstream requests that had to wait for a free connection")                       \
+  X(process_start_time_seconds, gauge, process, "process_start_time_seconds", (), no_buckets,     \
+    "Start time of the process since the Unix epoch in seconds")
+
+// Turns the parenthesised label names of a list entry into a braced list.
+#define GW_METRICS_BRACED(...) \
+  { __VA_ARGS__ }
+
+enum class metric : std::uint16_t {
+#define GW_METRICS_ENUMERATOR(handle, ...) handle,
+  GW_METRICS_LIST(GW_METRICS_ENUMERATOR)
+#undef GW_METRICS_ENUMERATOR
+};
+
+#define GW_METRICS_ONE(...) +1
+inline constexpr std::size_t metric_count = 0 GW_METRICS_LIST(GW_METRICS_ONE);
+#undef GW_METRICS_ONE
+
+struct label_names {
+  std::array<std::string_view, max_labels> names{};
+  std::size_t count = 0;
+};
+
+struct descriptor {
+  std::string_view name;
+  kind type;
+  scope where;
+  label_names labels;
+  std::span<const double> buckets;
+  std::string_view help;
+
+  constexpr std::span<const std::string_view> label_list() const {
+    return {labels.names.data(), labels.count};
+  }
+};
+
+namespace detail {
+
+consteval label_names make_labels(std::initializer_list<std::string_view> names) {
+  if (names.size() > max_labels) throw "more labels than max_labels";
+  label_names out;
+  for (auto name : names) out.names[out.count++] = name;
+  return out;
+}
+
+}  // namespace detail
+
+inline constexpr std::array<descriptor, metric_count> catalogue{{
+#define GW_METRICS_DESCRIPTOR(handle, k, s, name, labels, buckets, help) \
+  {name, kind::k, scope::s, detail::make_labels(GW_METRICS_BRACED labels), buckets, help},
+    GW_METRICS_LIST(GW_METRICS_DESCRIPTOR)
+#undef GW_METRICS_DESCRIPTOR
+}};
+
+constexpr const descriptor& describe(metric m) {
+  return catalogue[static_cast<std::size_t>(m)];
+}
+
+// Typed handles. `id` indexes the catalogue; Labels is the number of label names.
+template <std::size_t Labels>
+struct counter_id {
+  metric id;
+};
+template <std::size_t Labels>
+struct gauge_id {
+  metric id;
+};
+template <std::size_t Labels>
+struct histogram_id {
+  metric id;
+};
+struct process_gauge_id {
+  metric id;
+};
+
+namespace detail {
+
+// Which handle type a list entry gets. Combinations without a specialisation (a labelled gauge,
+// a process-wide counter) have no storage yet: listing one fails to compile until it gets some.
+template <kind K, scope S, std::size_t Labels>
+struct handle_for;
+template <std::size_t Labels>
+struct handle_for<kind::counter, scope::worker, Labels> {
+  using type = counter_id<Labels>;
+};
+template <>
+struct handle_for<kind::gauge, scope::worker, 0> {
+  using type = gauge_id<0>;
+};
+template <>
+struct handle_for<kind::histogram, scope::worker, 0> {
+  using type = histogram_id<0>;
+};
+template <>
+struct handle_for<kind::gauge, scope::process, 0> {
+  using type = process_gauge_id;
+};
+
+}  // namespace detail
+
+#define GW_METRICS_HANDLE(handle, k, s, name, labels, buckets, help)                        \
+  inline constexpr detail::handle_for<                                                      \
+      kind::k, scope::s, detail::make_labels(GW_METRICS_BRACED labels).count>::type handle{ \
+      metric::handle};
+GW_METRICS_LIST(GW_METRICS_HANDLE)
+#undef GW_METRICS_HANDLE
+
+namespace detail {
+
+// Where a shard or the registry keeps a metric's values: one dense array per storage class.
+enum class storage : std::uint8_t { counter, labelled_counter, gauge, histogram, process_gauge };
+
+constexpr storage storage_of(const descriptor& d) {
+  if (d.where == scope::process) return storage::process_gauge;
+  switch (d.type) {
+    case kind::counter:
+      return d.labels.count == 0 ? storage::counter : storage::labelled_counter;
+    case kind::gauge:
+      return storage::gauge;
+    case kind::histogram:
+      return storage::histogram;
+  }
+  return storage::counter;
+}
+
+// Position of `m` among the metrics of its storage class.
+constexpr std::size_t slot_of(metric m) {
+  const auto s = storage_of(describe(m));
+  std::size_t slot = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(m); ++i) {
+    if (storage_of(catalogue[i]) == s) ++slot;
+  }
+  return slot;
+}
+
+constexpr std::size_t slots(storage s) {
+  std::size_t n = 0;
+  for (const auto& d : catalogue) {
+    if (storage_of(d) == s) ++n;
+  }
+  return n;
+}
+
+// What the handle types cannot check: histogram bounds fit and ascend, names are unique.
+constexpr bool catalogue_is_consistent() {
+  for (std::size_t i = 0; i < catalogue.size(); ++i) {
+    const auto& d = catalogue[i];
+    if ((d.type == kind::histogram) == d.buckets.empty()) return false;
+    if (d.buckets.size() > max_buckets) return false;
+    for (std::size_t b = 1; b < d.buckets.size(); ++b) {
+      if (!(d.buckets[b - 1] < d.buckets[b])) return false;
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (catalogue[j].name == d.name) return false;
+    }
+  }
+  return true;
+}
+static_assert(catalogue_is_consistent());
+
+}  // namespace detail
+
+}  // namespace gw::metrics

@@ -1,0 +1,181 @@
+#include "upstream/connection.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include <openssl/ssl.h>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/core/string.hpp>
+
+#include "upstream/connection_impl.hpp"
+
+namespace gw::upstream {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using boost::system::error_code;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// RFC 9110 §5.6.2 tchar.
+bool is_token(std::string_view text) {
+  static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           extra.find(c) != std::string_view::npos;
+  });
+}
+
+// RFC 9110 §8.6: a request whose method gives content a meaning carries Content-Length even
+// when it is 0; some servers answer 411 otherwise.
+bool method_expects_content(std::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH";
+}
+
+}  // namespace
+
+error_code check_request(const request& req) {
+  if (!is_token(req.method)) return error::bad_request;
+  if (!req.target.empty() && req.target.front() != '/') return error::bad_request;
+  if (!std::all_of(req.target.begin(), req.target.end(),
+                   [](char c) { return c > 0x20 && c < 0x7f; })) {
+    return error::bad_request;
+  }
+  for (const auto& h : req.headers) {
+    if (!is_token(h.name)) return error::bad_request;
+    if (h.value.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+      return error::bad_request;
+    }
+  }
+  return {};
+}
+
+http_request make_message(const request& req, const base_url& origin, std::string_view user_agent) {
+  http_request msg;
+  msg.version(11);
+  if (const auto verb = http::string_to_verb(req.method); verb != http::verb::unknown) {
+    msg.method(verb);
+  } else {
+    msg.method_string(req.method);
+  }
+  msg.target(origin.prefix + (req.target.empty() ? std::string("/") : req.target));
+  msg.set(http::field::host, origin.host_field());
+  msg.set(http::field::user_agent, user_agent);
+  for (const auto& h : req.headers) {
+    // Host and the message framing belong to the client (RFC 9112 §6); a caller's copy could
+    // contradict them and desynchronise the connection.
+    if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
+        beast::iequals(h.name, "transfer-encoding")) {
+      continue;
+    }
+    if (beast::iequals(h.name, "user-agent")) {
+      msg.set(http::field::user_agent, h.value);
+    } else {
+      msg.insert(h.name, h.value);
+    }
+  }
+  msg.body() = req.body;
+  if (!req.body.empty() || method_expects_content(req.method)) {
+    msg.content_length(req.body.size());
+  }
+  return msg;
+}
+
+response to_response(http_response&& msg) {
+  response out;
+  out.status = msg.result_int();
+  for (const auto& field : msg) {
+    out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  }
+  out.body = std::move(msg.body());
+  return out;
+}
+
+connection::impl::impl(asio::any_io_executor executor, const base_url& url, ssl::context* tls,
+                       bool verify)
+    : origin(url), verify_host(verify) {
+  if (tls) {
+    secure.emplace(std::move(executor), *tls);
+  } else {
+    plain.emplace(std::move(executor));
+  }
+}
+
+connection::connection(asio::any_io_executor executor, const base_url& origin, ssl::context* tls,
+                       bool verify_host)
+    : impl_(std::make_unique<impl>(std::move(executor), origin, tls, verify_host)) {}
+
+connection::~connection() = default;
+
+asio::awaitable<error_code> connection::async_connect(
+    std::vector<asio::ip::tcp::endpoint> endpoints, clock::time_point deadline) {
+  auto& self = *impl_;
+  auto& tcp = self.tcp();
+  tcp.expires_at(deadline);
+  auto [connect_ec, endpoint] = co_await tcp.async_connect(endpoints, use_tuple);
+  if (connect_ec) co_return self.fail(connect_ec, error::connect_failed);
+  error_code ignored;
+  tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+
+  if (self.secure) {
+    // RFC 6066 §3: SNI names hosts only, never IP literals.
+    if (!self.origin.host_is_address() &&
+        SSL_set_tlsext_host_name(self.secure->native_handle(), self.origin.host.c_str()) != 1) {
+      co_return self.fail({}, error::tls_failed);
+    }
+    if (self.verify_host) {
+      self.secure->set_verify_callback(ssl::host_name_verification(self.origin.host), ignored);
+    }
+    auto [handshake_ec] =
+        co_await self.secure->async_handshake(ssl::stream_base::client, use_tuple);
+    if (handshake_ec) co_return self.fail(handshake_ec, error::tls_failed);
+  }
+  tcp.expires_never();
+  self.connected = true;
+  co_return error_code{};
+}
+
+asio::awaitable<result> connection::async_exchange(const request& req, std::string_view user_agent,
+                                                   clock::time_point deadline) {
+  auto msg = make_message(req, impl_->origin, user_agent);
+  if (impl_->secure) return impl_->exchange_tls(std::move(msg), deadline);
+  return impl_->exchange_plain(std::move(msg), deadline);
+}
+
+bool connection::connected() const {
+  return impl_->connected;
+}
+
+bool connection::reusable() const {
+  return impl_->reusable;
+}
+
+bool connection::answer_started() const {
+  return impl_->answer_started;
+}
+
+bool connection::peer_closed() {
+  auto& socket = impl_->tcp().socket();
+  if (!socket.is_open()) return true;
+  error_code ec;
+  socket.non_blocking(true, ec);
+  if (ec) return true;
+  char byte = 0;
+  socket.receive(asio::buffer(&byte, 1), asio::socket_base::message_peek, ec);
+  error_code ignored;
+  socket.non_blocking(false, ignored);
+  // would_block is the only answer of a healthy idle connection: EOF, a reset or unsolicited
+  // bytes (a 408, a TLS close_notify) all mean the server is done with it.
+  return ec != asio::error::would_block;
+}
+
+void connection::close() {
+  impl_->aborted = true;
+  impl_->tcp().close();
+}
+
+}  // namespace gw::upstream

@@ -1,0 +1,10 @@
+#include "upstream/connection_impl.hpp"
+
+namespace gw::upstream {
+
+boost::asio::awaitable<result> connection::impl::exchange_plain(http_request msg,
+                                                                clock::time_point deadline) {
+  return exchange(*plain, std::move(msg), deadline);
+}
+
+}  // namespace gw::upstream
