@@ -1,0 +1,169 @@
+"""Block-wise transfers (RFC 7959) through the real gateway against the real onep-sim: Download
+Content with libcoap's coap-client -b, large RPC answers and requests, and CoAPExample's habit of
+resending the whole POST for each further block."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import cbor_mini
+import coap
+from gwproc import Gateway, coap_client_binary
+from simproc import DEMO_CIK, SimProcess
+
+
+def pattern(n):
+    return bytes(i % 251 for i in range(n))  # onep-sim's `size: N` content
+
+
+def block2(num, more, szx):
+    return coap.uint_bytes((num << 4) | (8 if more else 0) | szx)
+
+
+def parse_block(value):
+    v = coap.bytes_uint(value)
+    return v >> 4, bool(v & 8), v & 7
+
+
+class Blockwise(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = SimProcess()
+        cls.gw = Gateway(cls.sim.url)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.sim.close()
+
+    def setUp(self):
+        self.sim.reset()
+
+    def client(self):
+        c = coap.Client(self.gw.host, self.gw.port)
+        self.addCleanup(c.close)
+        return c
+
+    def download(self, name, block_size):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "out")
+            _, err = self.gw.coap_client(
+                "/provision/download/demo/gateway/%s?%s" % (name, DEMO_CIK),
+                "-b", str(block_size), "-o", out)
+            if not os.path.exists(out):  # coap-client writes no file for an empty body
+                self.assertNotRegex(err, r"[45]\.\d\d")
+                return b"", err
+            with open(out, "rb") as f:
+                return f.read(), err
+
+    def test_downloads_of_every_size_and_block_size(self):
+        for name, size in (("empty.bin", 0), ("k1.bin", 1024), ("k1p1.bin", 1025),
+                           ("firmware.bin", 5000)):
+            for block_size in (16, 64, 128, 1024):
+                with self.subTest(name=name, block_size=block_size):
+                    self.sim.reset()
+                    data, err = self.download(name, block_size)
+                    self.assertEqual(data, pattern(size), err)
+                    # The upstream is asked for Range windows, never the whole file per block.
+                    sent = self.sim.stats()["endpoints"]["download"]["bytes_out"]
+                    self.assertLessEqual(sent, 2 * size)
+
+    def test_one_byte_text_download(self):
+        data, err = self.download("readme.txt", 16)
+        self.assertTrue(data.startswith(b"onep-sim demo content"), err)
+
+    def test_early_negotiation_as_in_the_api_document(self):
+        c = self.client()
+        path = "/provision/download/demo/gateway/firmware.bin"
+        num, got, etags = 0, b"", set()
+        while True:
+            r = c.exchange(coap.request(coap.GET, path, [DEMO_CIK],
+                                        options=[(coap.OPT_BLOCK2, block2(num, False, 3))]))
+            self.assertEqual(coap.code_str(r.code), "2.05")
+            n, more, szx = parse_block(r.opt(coap.OPT_BLOCK2))
+            self.assertEqual((n, szx), (num, 3))
+            if num == 0:
+                self.assertEqual(r.opt_uint(coap.OPT_SIZE2), 5000)
+            etags.add(r.opt(coap.OPT_ETAG))
+            got += r.payload
+            if not more:
+                break
+            num += 1
+        self.assertEqual(got, pattern(5000))
+        self.assertEqual(len(etags), 1)
+
+    def test_block_past_the_end_is_4_02(self):
+        r = self.client().exchange(coap.request(
+            coap.GET, "/provision/download/demo/gateway/k1.bin", [DEMO_CIK],
+            options=[(coap.OPT_BLOCK2, block2(64, False, 0))]))
+        self.assertEqual(coap.code_str(r.code), "4.02")
+
+    def rpc_reading_many(self, n):
+        return {"auth": {"cik": DEMO_CIK},
+                "calls": [{"id": i, "procedure": "read",
+                           "arguments": [{"alias": "temp"}, {"limit": 1}]} for i in range(n)]}
+
+    def test_large_rpc_answer_goes_out_in_blocks_and_runs_once(self):
+        # 30 long values, then one small RPC read of all of them: an answer of about 2.5 KiB.
+        for i in range(30):
+            status, _, _ = self.sim.request(
+                "POST", "/onep:v1/stack/alias", "humidity=%s%02d" % ("x" * 70, i),
+                {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual(status, 204)
+        self.sim.reset()
+        # CoAPExample: the identical POST again (same MID, same payload) with only Block2 changed.
+        c = self.client()
+        body = cbor_mini.dumps({"auth": {"cik": DEMO_CIK},
+                                "calls": [{"id": 1, "procedure": "read",
+                                           "arguments": [{"alias": "humidity"}, {"limit": 30}]}]})
+        num, got = 0, b""
+        while True:
+            opts = [(coap.OPT_CONTENT_FORMAT, bytes([60]))]
+            if num:
+                opts.append((coap.OPT_BLOCK2, block2(num, False, 6)))
+            r = c.exchange(coap.request(coap.POST, "/rpc", payload=body, mid=0x37, token=b"",
+                                        options=opts))
+            self.assertEqual(coap.code_str(r.code), "2.05")
+            got += r.payload
+            n, more, _ = parse_block(r.opt(coap.OPT_BLOCK2))
+            self.assertEqual(n, num)
+            if not more:
+                break
+            num += 1
+        self.assertGreater(num, 0)
+        answer = cbor_mini.loads(got)
+        self.assertEqual(len(answer[0]["result"]), 30)
+        self.assertEqual(self.sim.stats()["endpoints"]["rpc"]["requests"], 1)
+
+    def test_large_rpc_request_and_answer_with_coap_client(self):
+        # Block1 up and Block2 down on one exchange, libcoap doing both.
+        calls = self.rpc_reading_many(80)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(calls, f)
+        self.addCleanup(os.unlink, f.name)
+        self.assertGreater(os.path.getsize(f.name), 2048)
+        out, err = self.gw.coap_client("/rpc", "-m", "post", "-b", "256", "-t", "50", "-A", "50",
+                                       "-f", f.name)
+        answer = json.loads(out)
+        self.assertEqual(len(answer), 80, err)
+        self.assertEqual(self.sim.stats()["endpoints"]["rpc"]["requests"], 1)
+        self.assertEqual(json.loads(self.sim.requests()[-1]["body"]), calls)
+
+    def test_block1_out_of_order_is_4_08(self):
+        c = self.client()
+        r = c.exchange(coap.request(coap.POST, "/rpc", payload=b"x" * 64,
+                                    options=[(coap.OPT_BLOCK1, coap.uint_bytes((1 << 4) | 8 | 2))]))
+        self.assertEqual(coap.code_str(r.code), "4.08")
+
+    def test_body_over_max_body_is_4_13_with_size1(self):
+        c = self.client()
+        r = c.exchange(coap.request(coap.POST, "/rpc", payload=b"x" * 64,
+                                    options=[(coap.OPT_BLOCK1, coap.uint_bytes(8 | 2)),
+                                             (coap.OPT_SIZE1, coap.uint_bytes(10 << 20))]))
+        self.assertEqual(coap.code_str(r.code), "4.13")
+        self.assertEqual(r.opt_uint(coap.OPT_SIZE1), 64 * 1024)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,204 @@
+"""Observed Read (RFC 7641) through the real gateway, bridged to onep-sim's long-polls: raw
+observers and libcoap's coap-client -s."""
+import os
+import select
+import subprocess
+import tempfile
+import time
+import unittest
+
+import coap
+from gwproc import Gateway, coap_client_binary
+from simproc import DEMO_CIK, SimProcess
+
+ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap")
+FORM = {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"}
+
+
+class Observer(coap.Client):
+    def register(self, alias="humidity", observe=b"", token=None):
+        self.token = token or coap.os_token()
+        req = coap.request(coap.GET, "/1a/" + alias, [DEMO_CIK], token=self.token,
+                           options=[(coap.OPT_OBSERVE, observe)])
+        return self.exchange(req)
+
+    def deregister(self, alias="humidity"):
+        req = coap.request(coap.GET, "/1a/" + alias, [DEMO_CIK], token=self.token,
+                           options=[(coap.OPT_OBSERVE, b"\x01")])
+        return self.exchange(req)
+
+    def next_notification(self, timeout=10.0, ack=True, skip=b"initial"):
+        """The next notification for our token. The long-poll starts one second back (upstream
+        timestamps have one-second resolution), so the value current at registration may come
+        once more; `skip` passes over it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.receive(deadline - time.monotonic())
+            if m is None:
+                return None
+            if m.token != self.token:
+                continue
+            skipped = skip is not None and m.payload == skip
+            if (ack or skipped) and m.type == coap.CON:
+                self.send(coap.Message(coap.ACK, 0, m.mid))
+            if skipped:
+                continue
+            return m
+        return None
+
+
+def next_second():
+    """Upstream timestamps have one-second resolution and writes to one dataport faster than
+    once a second are undefined upstream: a test that writes twice waits for the next second."""
+    now = time.time()
+    time.sleep(max(0.0, int(now) + 1 - now))
+
+
+class Observe(unittest.TestCase):
+    upstream_extra = ""
+
+    @classmethod
+    def setUpClass(cls):
+        # One dataport per test, so a poll left by one test never hides another's.
+        cls.state = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        cls.state.write("devices:\n  - vendor: demo\n    model: gateway\n    sn: \"0001\"\n"
+                        "    cik: %s\n    dataports:\n" % DEMO_CIK)
+        for alias in ALIASES:
+            cls.state.write("      %s: \"initial\"\n" % alias)
+        cls.state.close()
+        cls.sim = SimProcess(state=cls.state.name)
+        cls.gw = Gateway(cls.sim.url, coap_extra="  ack_timeout: 300ms\n  separate_response_after: 200ms\n  max_retransmit: 1\n",
+                         config_extra="observe:\n  poll_timeout: 2s\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.sim.close()
+        os.unlink(cls.state.name)
+
+    def observer(self):
+        o = Observer(self.gw.host, self.gw.port)
+        self.addCleanup(o.close)
+        return o
+
+    def longpolls(self):
+        return self.sim.stats()["longpolls_active"]
+
+    def wait_longpolls(self, n):
+        # Other tests' observers may still hold polls of their own: counts are relative to
+        # the baseline each test takes before it registers.
+        self.sim.wait_for(lambda: self.longpolls() == self.baseline + n, timeout=15)
+
+    def setUp(self):
+        self.baseline = self.longpolls()
+
+    def write_through_gateway(self, value, alias="humidity"):
+        c = coap.Client(self.gw.host, self.gw.port)
+        try:
+            r = c.exchange(coap.request(coap.POST, "/1a/" + alias, [DEMO_CIK], value.encode()))
+            self.assertEqual(coap.code_str(r.code), "2.04")
+        finally:
+            c.close()
+
+    def write_on_sim(self, value, alias="humidity"):
+        status, _, _ = self.sim.request("POST", "/onep:v1/stack/alias", "%s=%s" % (alias, value), FORM)
+        self.assertEqual(status, 204)
+
+    def test_registration_answers_value_with_observe(self):
+        o = self.observer()
+        for encoding in (b"", b"\x00"):  # Observe 0 as zero bytes and as one byte
+            r = o.register(alias="reg", observe=encoding)
+            self.assertEqual(coap.code_str(r.code), "2.05")
+            self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
+            self.assertEqual(r.opt(coap.OPT_MAX_AGE), bytes([120]))
+        o.deregister(alias="reg")
+
+    def test_hundred_observers_one_longpoll_every_write_reaches_all(self):
+        observers = [self.observer() for _ in range(100)]
+        for o in observers:
+            r = o.register(alias="hundred")
+            self.assertEqual(coap.code_str(r.code), "2.05")
+            self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
+        self.wait_longpolls(1)
+        self.assertEqual(self.longpolls(), self.baseline + 1)  # one long-poll, not 100
+
+        for value, write in (("gw-1", self.write_through_gateway), ("sim-2", self.write_on_sim)):
+            write(value, alias="hundred")
+            for o in observers:
+                n = o.next_notification()
+                self.assertIsNotNone(n, "an observer missed %s" % value)
+                self.assertEqual(n.payload.decode(), value)
+                self.assertEqual(n.type, coap.CON)
+                self.assertEqual(n.opt_uint(coap.OPT_CONTENT_FORMAT), 0)
+                self.assertEqual(n.opt(coap.OPT_MAX_AGE), bytes([120]))
+
+        # The last observer leaving closes the long-poll.
+        for o in observers:
+            self.assertEqual(coap.code_str(o.deregister(alias="hundred").code), "2.05")
+        self.wait_longpolls(0)
+
+    def test_observer_that_stops_acking_is_dropped(self):
+        o = self.observer()
+        o.register(alias="unacked")
+        self.wait_longpolls(1)
+        self.write_on_sim("unacked", alias="unacked")
+        first = o.next_notification(ack=False)
+        self.assertEqual(first.payload, b"unacked")
+        # ACK_TIMEOUT 300 ms and one retransmission: the same notification once more, then gone.
+        again = o.next_notification(ack=False)
+        self.assertEqual(again.mid, first.mid)
+        self.wait_longpolls(0)
+
+    def test_rst_to_a_notification_ends_the_observation(self):
+        o = self.observer()
+        o.register(alias="reset")
+        self.wait_longpolls(1)
+        self.write_on_sim("reset-me", alias="reset")
+        n = o.next_notification(ack=False)
+        o.send(coap.Message(coap.RST, 0, n.mid))
+        self.wait_longpolls(0)
+
+    def test_write_between_two_longpolls_is_notified(self):
+        o = self.observer()
+        o.register(alias="between")
+        self.wait_longpolls(1)
+        # The next poll fails once, so the gateway waits (backs off) with no poll outstanding.
+        self.sim.fault(match="/onep:v1/stack/alias?between", action="status", status=503, times=1)
+        self.write_on_sim("kick", alias="between")  # ends the current poll; the next one gets 503
+        self.assertEqual(o.next_notification().payload, b"kick")
+        self.wait_longpolls(0)
+        next_second()
+        self.write_on_sim("while-no-poll", alias="between")
+        n = o.next_notification(timeout=15)
+        self.assertIsNotNone(n)
+        self.assertEqual(n.payload, b"while-no-poll")
+        o.deregister(alias="between")
+        self.sim.clear_faults()
+
+    def test_coap_client_observe(self):
+        proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-B", "30",
+                                 self.gw.uri("/1a/libcoap?" + DEMO_CIK)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        fd = proc.stdout.fileno()
+
+        def read_until(text, timeout=15):
+            buf, deadline = b"", time.monotonic() + timeout
+            while text not in buf:
+                left = deadline - time.monotonic()
+                self.assertGreater(left, 0, "coap-client never printed %r (got %r)" % (text, buf))
+                ready, _, _ = select.select([fd], [], [], left)
+                if ready:
+                    chunk = __import__("os").read(fd, 4096)
+                    self.assertTrue(chunk, "coap-client exited")
+                    buf += chunk
+            return buf
+
+        read_until(b"")  # registration answered with the current value
+        self.wait_longpolls(1)
+        self.write_through_gateway("observed-by-libcoap", alias="libcoap")
+        read_until(b"observed-by-libcoap")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
