@@ -74,7 +74,7 @@ int run_demo(conf::config config, bool keep_listen) {
   std::cout << "coap-gateway demo: One Platform simulator on " << sim.url() << "\n";
   print_commands(config);
 
-  int status = run_gateway(config);
+  int status = run_gateway(config, std::nullopt);
 
   sim.stop();
   guard.reset();

@@ -41,5 +41,5 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (cli->demo) return gw::app::run_demo(config, cli->config_path.has_value());
-  return gw::app::run_gateway(config);
+  return gw::app::run_gateway(config, cli->config_path);
 }

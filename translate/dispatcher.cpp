@@ -109,6 +109,7 @@ boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message req
 
 boost::asio::awaitable<dispatcher::call_result> dispatcher::async_call(
     const coap::message& request, upstream::request http) {
+  if (!http.timeout) http.timeout = options_.upstream_timeout;
   auto result = co_await client_.async_send(std::move(http));
   if (!result) co_return failure_response(request, result.error());
   co_return std::move(*result);

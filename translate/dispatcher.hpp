@@ -2,6 +2,7 @@
 // Runs one CoAP request: finds its route, sequences the procedure's plans through the upstream
 // client and renders the answer. The only coroutine code in translate/; everything it calls is
 // a pure function.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <variant>
@@ -25,6 +26,8 @@ struct dispatcher_options {
   std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).
   std::size_t download_window = 16 * 1024;
+  // upstream.timeout, set on every call so that a reload changes it for the next one.
+  std::chrono::milliseconds upstream_timeout{10000};
 };
 
 struct dispatcher_clock {

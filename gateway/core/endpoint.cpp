@@ -55,6 +55,14 @@ endpoint::endpoint(endpoint_config config, std::uint64_t seed)
       observers_(config.observe),
       blocks_(config.block) {}
 
+void endpoint::set_config(const endpoint_config& config) {
+  config_ = config;
+  retransmits_.set_max_retransmit(config.tx.max_retransmit);
+  dedup_.set_max_bytes(config.dedup_cache_bytes);
+  observers_.set_options(config.observe);
+  blocks_.set_options(config.block);
+}
+
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
                            time_point now) {
   ++stats_.datagrams;

@@ -109,6 +109,9 @@ class endpoint {
   std::uint64_t dedup_evictions() const { return dedup_.evictions(); }
   std::size_t in_flight() const { return exchanges_.size(); }
   const endpoint_config& config() const { return config_; }
+  // A reload: new limits and timings apply to what starts from now on; nothing in flight is
+  // dropped.
+  void set_config(const endpoint_config& config);
 
  private:
   struct exchange {

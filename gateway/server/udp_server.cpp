@@ -62,6 +62,10 @@ void udp_server::stop() {
   for (auto& w : impl_->workers) w->stop();
 }
 
+void udp_server::reconfigure(const core::endpoint_config& config) {
+  for (auto& w : impl_->workers) w->reconfigure(config);
+}
+
 server_stats udp_server::stats() const {
   server_stats sum;
   for (const auto& w : impl_->workers) {
@@ -82,6 +86,7 @@ server_stats udp_server::stats() const {
     sum.send_errors += s.send_errors;
     sum.in_flight += s.in_flight;
     sum.observers += s.observers;
+    sum.block_transfers += s.block_transfers;
   }
   return sum;
 }

@@ -69,6 +69,7 @@ struct server_stats {
   std::uint64_t send_errors = 0;
   std::uint64_t in_flight = 0;
   std::uint64_t observers = 0;
+  std::uint64_t block_transfers = 0;
 };
 
 class udp_server {
@@ -87,6 +88,9 @@ class udp_server {
   void run();
   // Thread-safe.
   void stop();
+
+  // Thread-safe: every worker applies the new limits and timings (a reload).
+  void reconfigure(const core::endpoint_config& config);
 
   // Sums of every worker's counters; thread-safe (a snapshot taken on each worker).
   server_stats stats() const;

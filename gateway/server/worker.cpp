@@ -143,6 +143,8 @@ void worker::flush() {
     published_.send_errors = send_errors_;
     published_.in_flight = endpoint_.in_flight();
     published_.observers = endpoint_.observers();
+    auto blocks = endpoint_.blocks();
+    published_.block_transfers = blocks.block1_transfers + blocks.block2_stored;
   }
   if (draining_) maybe_finish();
 }
@@ -179,6 +181,13 @@ void worker::maybe_finish() {
   }
   // run() returns once the io_context runs out of work: the receive and timer loops end now,
   // and handlers still running finish promptly because shutdown() closed the upstream pools.
+}
+
+void worker::reconfigure(const core::endpoint_config& config) {
+  asio::post(io_, [this, config] {
+    endpoint_.set_config(config);
+    flush();
+  });
 }
 
 void worker::notify(const std::string& resource, coap::message content) {

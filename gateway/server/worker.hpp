@@ -27,6 +27,7 @@ class worker final : public notifier {
   void run();
   // Thread-safe: posts the drain to the worker.
   void stop();
+  void reconfigure(const core::endpoint_config& config);
   server_stats stats() const;
 
   void notify(const std::string& resource, coap::message content) override;

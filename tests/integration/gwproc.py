@@ -43,7 +43,7 @@ def read_lines_until(proc, stream, want, deadline_s):
 
 class Gateway:
     def __init__(self, upstream_url, config_extra="", listen=("127.0.0.1:0",), workers=1,
-                 args=None, coap_extra="", upstream_extra=""):
+                 args=None, coap_extra="", upstream_extra="", env=None, metrics=False):
         """config_extra: top-level YAML; coap_extra / upstream_extra: indented lines that go
         into the coap: and upstream: sections the harness writes itself."""
         self.dir = tempfile.mkdtemp(prefix="gw-test-")
@@ -54,13 +54,17 @@ class Gateway:
             f.write(coap_extra)
             f.write('upstream:\n  url: "%s"\n' % upstream_url)
             f.write(upstream_extra)
+            if metrics:
+                f.write('metrics:\n  listen: "127.0.0.1:0"\n')
             f.write(config_extra)
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.stderr = open(self.stderr_path, "wb")
         cmd = [os.path.join(BIN_DIR, "coap-gateway")] + (args or ["--config", self.config_path])
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr)
-        lines = read_lines_until(self.proc, self.proc.stdout, len(listen), 30)
-        self.addresses = [l.split("coap://", 1)[1] for l in lines]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
+                                     env=dict(os.environ, **(env or {})))
+        lines = read_lines_until(self.proc, self.proc.stdout, len(listen) + (1 if metrics else 0), 30)
+        self.addresses = [l.split("coap://", 1)[1] for l in lines if "coap://" in l]
+        self.metrics_url = next((l.split(" on ", 1)[1] for l in lines if "metrics on" in l), None)
         host, port = self.addresses[0].rsplit(":", 1)
         self.host = host.strip("[]")
         self.port = int(port)
@@ -74,6 +78,22 @@ class Gateway:
         cmd = [coap_client_binary(), "-B", str(timeout)] + list(args) + [self.uri(path)]
         r = subprocess.run(cmd, capture_output=True, timeout=timeout + 20)
         return r.stdout, r.stderr.decode(errors="replace")
+
+    def rewrite_config(self, text):
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def config_text(self):
+        with open(self.config_path) as f:
+            return f.read()
+
+    def wait_for_log(self, text, timeout=15):
+        """Waits until the gateway's log contains `text` (polling its file; no fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise TimeoutError("%r not logged; log:\n%s" % (text, self.log()[-2000:]))
+            time.sleep(0.02)
 
     def log(self):
         self.stderr.flush()

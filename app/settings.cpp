@@ -1,0 +1,114 @@
+#include "app/settings.hpp"
+
+#include <random>
+#include <thread>
+
+#include "log/log.hpp"
+
+namespace gw::app {
+
+core::endpoint_config endpoint_config_from(const conf::config& c) {
+  core::endpoint_config e;
+  e.tx.ack_timeout = c.coap.ack_timeout;
+  e.tx.ack_random_factor = c.coap.ack_random_factor;
+  e.tx.max_retransmit = c.coap.max_retransmit;
+  e.separate_response_after = c.coap.separate_response_after;
+  e.max_message_size = c.coap.max_message_size;
+  e.dedup_cache_bytes = c.coap.dedup_cache_bytes;
+  e.observe.max_observers = c.observe.max_observers;
+  e.observe.max_observers_per_client = c.observe.max_observers_per_client;
+  e.observe.max_resources = c.observe.max_polls;
+  e.observe.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.observe.max_age);
+  e.block.block_size = c.coap.block_size;
+  e.block.max_body = c.block.max_body;
+  e.block.store_bytes = c.block.cache_bytes;
+  e.block.max_transfers = c.block.max_transfers;
+  e.block.max_transfers_per_client = c.block.max_transfers_per_client;
+  e.block.lifetime = e.tx.exchange_lifetime();
+  return e;
+}
+
+server::server_options server_options_from(const conf::config& c) {
+  server::server_options o;
+  for (const auto& l : c.coap.listen) o.listen.push_back({l.host, l.port});
+  o.workers = c.workers != 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
+  o.endpoint = endpoint_config_from(c);
+  o.grace = c.shutdown.grace;
+  o.seed = std::random_device{}();
+  return o;
+}
+
+upstream::client_options client_options_from(const conf::config& c) {
+  upstream::client_options o;
+  o.base_url = c.upstream.url;
+  o.timeout = c.upstream.timeout;
+  o.connect_timeout = c.upstream.connect_timeout;
+  o.max_connections = c.upstream.connections;
+  o.max_queue = c.upstream.queue;
+  o.idle_timeout = c.upstream.idle_timeout;
+  o.verify_peer = c.upstream.tls.verify;
+  o.ca_file = c.upstream.tls.ca_file;
+  o.cert_file = c.upstream.tls.cert_file;
+  o.key_file = c.upstream.tls.key_file;
+  return o;
+}
+
+translate::dispatcher_options dispatcher_options_from(const conf::config& c) {
+  translate::dispatcher_options o;
+  o.alias_cache.ttl = c.alias_cache.ttl;
+  o.alias_cache.negative_ttl = c.alias_cache.negative_ttl;
+  o.alias_cache.max_entries = c.alias_cache.max_entries;
+  o.local_timestamp = c.timestamp.source == "local";
+  o.block_size = c.coap.block_size;
+  o.content_cache_bytes = c.block.cache_bytes;
+  o.upstream_timeout = c.upstream.timeout;
+  return o;
+}
+
+translate::observe_bridge_options bridge_options_from(const conf::config& c) {
+  translate::observe_bridge_options o;
+  o.upstream = client_options_from(c);
+  o.poll_timeout = c.observe.poll_timeout;
+  return o;
+}
+
+void apply_logging(const conf::config& c) {
+  log::level lvl;
+  if (log::parse_level(c.log.level, lvl)) log::set_level(lvl);
+  log::set_json(c.log.format == "json");
+}
+
+std::vector<std::string> restart_only_changes(const conf::config& running,
+                                              const conf::config& loaded) {
+  std::vector<std::string> keys;
+  auto check = [&keys](bool changed, const char* key) {
+    if (changed) keys.emplace_back(key);
+  };
+  check(running.coap.listen != loaded.coap.listen, "coap.listen");
+  check(running.workers != loaded.workers, "workers");
+  check(running.metrics.listen != loaded.metrics.listen, "metrics.listen");
+  check(running.upstream.url != loaded.upstream.url, "upstream.url");
+  check(running.upstream.tls != loaded.upstream.tls, "upstream.tls");
+  check(running.upstream.connections != loaded.upstream.connections, "upstream.connections");
+  check(running.upstream.queue != loaded.upstream.queue, "upstream.queue");
+  check(running.upstream.idle_timeout != loaded.upstream.idle_timeout, "upstream.idle_timeout");
+  check(running.upstream.connect_timeout != loaded.upstream.connect_timeout,
+        "upstream.connect_timeout");
+  return keys;
+}
+
+conf::config effective_after_reload(const conf::config& running, const conf::config& loaded) {
+  auto e = loaded;
+  e.coap.listen = running.coap.listen;
+  e.workers = running.workers;
+  e.metrics.listen = running.metrics.listen;
+  e.upstream.url = running.upstream.url;
+  e.upstream.tls = running.upstream.tls;
+  e.upstream.connections = running.upstream.connections;
+  e.upstream.queue = running.upstream.queue;
+  e.upstream.idle_timeout = running.upstream.idle_timeout;
+  e.upstream.connect_timeout = running.upstream.connect_timeout;
+  return e;
+}
+
+}  // namespace gw::app

@@ -1,0 +1,28 @@
+#pragma once
+// The one mapping from the config file to each component's options, and the list of keys a
+// reload cannot change.
+#include <string>
+#include <vector>
+
+#include "conf/config.hpp"
+#include "gateway/server/udp_server.hpp"
+#include "translate/dispatcher.hpp"
+#include "translate/observe_bridge.hpp"
+#include "upstream/http_client.hpp"
+
+namespace gw::app {
+
+server::server_options server_options_from(const conf::config& c);
+core::endpoint_config endpoint_config_from(const conf::config& c);
+upstream::client_options client_options_from(const conf::config& c);
+translate::dispatcher_options dispatcher_options_from(const conf::config& c);
+translate::observe_bridge_options bridge_options_from(const conf::config& c);
+void apply_logging(const conf::config& c);
+
+// Keys whose new values only a restart applies (sockets, threads, connection pools).
+std::vector<std::string> restart_only_changes(const conf::config& running,
+                                              const conf::config& loaded);
+// `loaded` with those keys kept at their running values: what a reload puts in effect.
+conf::config effective_after_reload(const conf::config& running, const conf::config& loaded);
+
+}  // namespace gw::app

@@ -1,0 +1,176 @@
+"""Running the gateway as a service: systemd notifications, reload on SIGHUP, graceful stop with
+a slow upstream call in flight, and the Prometheus metrics endpoint."""
+import os
+import signal
+import socket
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import coap
+from gwproc import Gateway
+from simproc import DEMO_CIK, SimProcess
+
+
+class NotifySocket:
+    """A test-owned sd_notify socket (AF_UNIX datagrams), as systemd provides NOTIFY_SOCKET."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+
+    def expect(self, prefix, timeout=15):
+        """Messages up to and including the first that starts with `prefix`."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no %r notification; got %r" % (prefix, seen))
+            self.sock.settimeout(left)
+            msg = self.sock.recv(4096).decode()
+            seen.append(msg)
+            if msg.startswith(prefix):
+                return seen
+
+    def close(self):
+        self.sock.close()
+        os.unlink(self.path)
+        os.rmdir(self.dir)
+
+
+def scrape(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.read().decode()
+
+
+def metric(text, name, labels=""):
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + (("{" + labels) if labels else "")) and not line.startswith("#"):
+            head = line.rsplit(" ", 1)[0]
+            if labels or head == name or head.startswith(name + "{"):
+                total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+class Production(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sim = SimProcess()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sim.close()
+
+    def setUp(self):
+        self.sim.clear_faults()
+
+    def gateway(self, **kw):
+        gw = Gateway(self.sim.url, **kw)
+        self.addCleanup(gw.close)
+        return gw
+
+    def ask(self, gw, method, path, queries=(), payload=b""):
+        c = coap.Client(gw.host, gw.port)
+        try:
+            return c.exchange(coap.request(method, path, queries, payload))
+        finally:
+            c.close()
+
+    def test_sd_notify_ready_reloading_watchdog_stopping(self):
+        notify = NotifySocket()
+        self.addCleanup(notify.close)
+        gw = self.gateway(env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"})
+        seen = notify.expect("READY=1")
+        self.assertEqual(seen[-1], "READY=1")
+        notify.expect("WATCHDOG=1")  # every WATCHDOG_USEC / 2
+        gw.proc.send_signal(signal.SIGHUP)
+        seen = notify.expect("RELOADING=1")
+        self.assertIn("MONOTONIC_USEC=", seen[-1])
+        notify.expect("READY=1")
+        gw.proc.send_signal(signal.SIGTERM)
+        notify.expect("STOPPING=1")
+        self.assertEqual(gw.proc.wait(30), 0)
+
+    def test_reload_applies_a_new_log_level_and_refuses_a_broken_file(self):
+        gw = self.gateway()
+        base = gw.config_text()
+        self.assertIn("level: debug", base)
+        gw.rewrite_config(base.replace("level: debug", "level: info\n  access: true"))
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_for_log("configuration reloaded")
+        self.assertEqual(coap.code_str(self.ask(gw, coap.GET, "/1a/temp", [DEMO_CIK]).code), "2.05")
+        gw.wait_for_log("access: 127.0.0.1:")
+        self.assertIn("cik=a32c", gw.log())
+        self.assertNotIn(DEMO_CIK, gw.log())  # never a CIK in clear
+
+        gw.rewrite_config(base + "coap:\n  bogus: 1\n")
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_for_log("reload refused")
+        # The old configuration keeps serving.
+        self.assertEqual(coap.code_str(self.ask(gw, coap.GET, "/ts").code), "2.05")
+
+        gw.rewrite_config(base.replace("workers: 1", "workers: 2"))
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_for_log("workers changed: takes effect after a restart")
+
+    def test_sigterm_lets_a_slow_call_finish_and_exits_zero(self):
+        gw = self.gateway(coap_extra="  separate_response_after: 200ms\n",
+                          config_extra="shutdown:\n  grace: 10s\n")
+        self.sim.fault(match="/onep:v1/stack/alias", delay_ms=1500, times=1)
+        c = coap.Client(gw.host, gw.port)
+        self.addCleanup(c.close)
+        req = coap.request(coap.POST, "/1a/humidity", [DEMO_CIK], b"during-stop")
+        c.send(req)
+        ack = c.receive()
+        self.assertEqual((ack.type, ack.code), (coap.ACK, 0))  # the write is under way upstream
+        gw.proc.send_signal(signal.SIGTERM)
+        gw.wait_for_log("draining")
+        # A new request during the drain is turned away, to be retried elsewhere.
+        late = coap.Client(gw.host, gw.port)
+        self.addCleanup(late.close)
+        r = late.exchange(coap.request(coap.GET, "/ts"))
+        self.assertEqual(coap.code_str(r.code), "5.03")
+        self.assertIsNotNone(r.opt(coap.OPT_MAX_AGE))
+        answer = c.receive(timeout=15)
+        self.assertEqual(coap.code_str(answer.code), "2.04")
+        c.send(coap.Message(coap.ACK, 0, answer.mid))
+        self.assertEqual(gw.proc.wait(30), 0)
+        self.assertEqual(self.sim.dataport(DEMO_CIK, "humidity")["values"][-1][1], "during-stop")
+
+    def test_metrics_move_with_traffic(self):
+        gw = self.gateway(metrics=True)
+        base = gw.metrics_url.rsplit("/", 1)[0]
+        self.assertEqual(scrape(base + "/healthz")[0], 200)
+        self.assertEqual(scrape(base + "/readyz")[0], 200)
+        _, before = scrape(gw.metrics_url)
+        self.assertIn("# TYPE coap_gateway_requests_total counter", before)
+        for _ in range(3):
+            self.assertEqual(coap.code_str(self.ask(gw, coap.GET, "/1a/temp", [DEMO_CIK]).code),
+                             "2.05")
+        self.ask(gw, coap.GET, "/no/such")
+        c = coap.Client(gw.host, gw.port)
+        self.addCleanup(c.close)
+        c.send_raw(b"\x49\x01\x00\x01" + b"123456789")  # malformed CON: RST
+        self.assertEqual(c.receive().type, coap.RST)
+        _, after = scrape(gw.metrics_url)
+        self.assertEqual(metric(after, "coap_gateway_requests_total",
+                                'procedure="read",code="2.05"') -
+                         metric(before, "coap_gateway_requests_total",
+                                'procedure="read",code="2.05"'), 3)
+        self.assertGreaterEqual(metric(after, "coap_gateway_requests_total",
+                                       'procedure="none",code="4.04"'), 1)
+        self.assertGreater(metric(after, "coap_gateway_upstream_requests_total"),
+                           metric(before, "coap_gateway_upstream_requests_total"))
+        self.assertGreater(metric(after, "coap_gateway_malformed_total"),
+                           metric(before, "coap_gateway_malformed_total"))
+        self.assertGreater(metric(after, "coap_gateway_request_duration_seconds_count"),
+                           metric(before, "coap_gateway_request_duration_seconds_count"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
