@@ -140,13 +140,21 @@ class Client:
         self.send_raw(encode(m))
 
     def receive(self, timeout=5.0):
-        """The next datagram as a Message, or None when nothing came within timeout."""
-        self.sock.settimeout(timeout)
-        try:
-            data, _ = self.sock.recvfrom(65536)
-        except socket.timeout:
-            return None
-        return decode(data)
+        """The next datagram as a Message, or None when nothing came within timeout. Datagrams
+        that are not CoAP (a balancer's empty datagram, say) are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.sock.settimeout(max(0.0, deadline - time.monotonic()))
+            try:
+                data, _ = self.sock.recvfrom(65536)
+            except (socket.timeout, ConnectionRefusedError):
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            try:
+                return decode(data)
+            except (ValueError, IndexError, struct.error):
+                continue
 
     def exchange(self, m, timeout=10.0):
         """Sends a request and returns its response, ACKing a separate CON response."""
