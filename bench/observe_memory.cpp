@@ -1,0 +1,68 @@
+// Heap bytes per observation on the CoAP side (the endpoint's observe registry), excluding the
+// shared upstream long-poll. Registers N observers of one resource through the real endpoint
+// and prints the heap growth per observer (glibc mallinfo2).
+//   build/bin/bench_observe_memory [N]
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "gateway/coap/codec.hpp"
+#include "gateway/core/endpoint.hpp"
+
+using namespace gw;
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
+  core::endpoint_config cfg;
+  cfg.observe.max_observers = n;
+  cfg.observe.max_observers_per_client = n;
+  core::endpoint ep(cfg, 1);
+  const core::time_point now{};
+
+  auto observe_get = [](std::uint16_t mid, std::uint32_t t, bool observe) {
+    coap::message m;
+    m.type = coap::type::con;
+    m.code = coap::codes::get;
+    m.mid = mid;
+    m.token = {static_cast<std::uint8_t>(t >> 24), static_cast<std::uint8_t>(t >> 16),
+               static_cast<std::uint8_t>(t >> 8), static_cast<std::uint8_t>(t)};
+    if (observe) m.add_option(coap::opt::observe, coap::bytes{});
+    m.add_option(coap::opt::uri_path, "1a");
+    m.add_option(coap::opt::uri_path, "temp");
+    m.add_option(coap::opt::uri_query, "a32c85ba9dda45823be416246cf8b433baa068d7");
+    return coap::encode(m);
+  };
+
+  // Each observer answered at once; the duplicate cache keeps those answers too, so it is
+  // measured on its own first and subtracted.
+  auto run = [&](int count, std::uint32_t first_peer, bool observe) {
+    for (int i = 0; i < count; ++i) {
+      core::peer p{0, false, {10, 0, 0, 1}, static_cast<std::uint16_t>(first_peer + i)};
+      p.address[2] = static_cast<std::uint8_t>((first_peer + i) >> 16);
+      auto bytes = observe_get(static_cast<std::uint16_t>(i), first_peer + i, observe);
+      ep.on_datagram(p, bytes, now);
+      for (auto& f : ep.take_forwards()) {
+        auto r = coap::make_response(f.request, coap::codes::content);
+        r.set_payload("21.5");
+        ep.on_response(f.id, std::move(r), now);
+      }
+      ep.take_sends();
+      ep.take_observe_events();
+    }
+  };
+
+  auto heap = [] { return mallinfo2().uordblks; };
+  const auto h0 = heap();
+  run(n, 0, false);
+  const auto h1 = heap();
+  run(n, 1u << 20, true);
+  const auto h2 = heap();
+  const double plain = static_cast<double>(h1 - h0) / n;
+  const double observed = static_cast<double>(h2 - h1) / n;
+  std::printf("observers: %zu\n", ep.observers());
+  std::printf("heap per plain request (duplicate cache entry): %.0f bytes\n", plain);
+  std::printf("heap per observed request (cache entry + observation): %.0f bytes\n", observed);
+  std::printf("heap per observation: %.0f bytes\n", observed - plain);
+  return 0;
+}
