@@ -32,7 +32,7 @@ std::size_t block_key_hash::operator()(const block_key& key) const noexcept {
   return static_cast<std::size_t>(hash_bytes(key.material, peer_hash{}(key.peer)));
 }
 
-block_key make_block_key(const peer& from, const coap::message& request, block_key_kind kind) {
+block_key make_block_key(const peer& from, const coap::message& request) {
   block_key key{from, {}};
   auto& m = key.material;
   std::size_t length = 2 + 8;
@@ -40,7 +40,6 @@ block_key make_block_key(const peer& from, const coap::message& request, block_k
     if (is_keyed(o.number)) length += 4 + o.value.size();
   }
   m.reserve(length);
-  m.push_back(static_cast<std::uint8_t>(kind));
   m.push_back(request.code.value);
   // Option values can be up to 1034 bytes long, so the length needs two bytes; with the length
   // in front, no two different option lists serialise to the same bytes.
@@ -49,10 +48,6 @@ block_key make_block_key(const peer& from, const coap::message& request, block_k
     put_u16(m, o.number);
     put_u16(m, o.value.size());
     m.insert(m.end(), o.value.begin(), o.value.end());
-  }
-  if (kind == block_key_kind::whole_request) {
-    const std::uint64_t h = hash_bytes(request.payload);
-    for (int shift = 56; shift >= 0; shift -= 8) m.push_back(static_cast<std::uint8_t>(h >> shift));
   }
   return key;
 }

@@ -12,19 +12,12 @@
 
 namespace gw::core {
 
-enum class block_key_kind : std::uint8_t {
-  // The request as one message, its payload included by hash: the response representation of
-  // a POST that arrived in one piece is found again only by a request with the same body.
-  whole_request = 1,
-  // The request without its payload: a Block1 body being reassembled, and the response to the
-  // reassembled request (RFC 7959 §2.7: the Block2 follow-ups leave the Block1 payload out).
-  body_transfer = 2,
-};
 
 struct block_key {
   core::peer peer;
-  // Kind, method, then number, length and value of each keyed option in message order, then
-  // (whole_request only) the payload hash. Plain bytes, so equality is exact.
+  // Method, then number, length and value of each keyed option in message order; never the
+  // payload (Block1 bodies arrive in pieces, Block2 follow-ups may leave the body out, §2.7).
+  // Plain bytes, so equality is exact.
   coap::bytes material;
 
   friend bool operator==(const block_key&, const block_key&) = default;
@@ -36,7 +29,7 @@ struct block_key_hash {
 
 // Keyed options: method, Uri-Path, Uri-Query, Content-Format, Accept and Request-Tag. An absent
 // Request-Tag and an empty one are different keys (RFC 9175 §3.2).
-block_key make_block_key(const peer& from, const coap::message& request, block_key_kind kind);
+block_key make_block_key(const peer& from, const coap::message& request);
 
 // 64-bit FNV-1a, chainable through `seed`. Not collision resistant, and need not be: a key
 // never matches another client's requests, so a collision only confuses the client that made it.

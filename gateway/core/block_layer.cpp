@@ -117,7 +117,7 @@ std::variant<block_layer::forward, block_layer::answer> block_layer::on_request(
 
 std::variant<block_layer::forward, block_layer::answer> block_layer::on_block1(
     const peer& from, coap::message request, coap::block_value block, time_point now) {
-  const auto key = make_block_key(from, request, block_key_kind::body_transfer);
+  const auto key = make_block_key(from, request);
   const auto size1 = request.uint_option(coap::opt::size1);
   auto outcome = block1_.on_block(key, block, std::move(request.payload), size1,
                                   {may_start(from), bytes_free()}, now);
@@ -160,14 +160,13 @@ std::variant<block_layer::forward, block_layer::answer> block_layer::on_block1(
 
 block_layer::answer block_layer::from_store(const peer& from, const coap::message& request,
                                             coap::block_value requested, time_point now) {
-  // CoAPExample resends the whole POST (same payload) per block; after a Block1 phase the
-  // follow-ups carry no body (§2.7). The first key finds the former, the second the latter.
-  auto key = make_block_key(from, request, block_key_kind::whole_request);
+  // CoAPExample resends the whole POST (same payload) per block; libcoap, and every client
+  // after a Block1 phase (§2.7), sends the follow-ups without the body.
+  const auto key = make_block_key(from, request);
   auto* stored = block2_.find(key, now);
-  if (stored == nullptr) {
-    key = make_block_key(from, request, block_key_kind::body_transfer);
-    stored = block2_.find(key, now);
-  }
+  if (stored != nullptr && !request.payload.empty() && stored->value.body_hash &&
+      hash_bytes(request.payload) != *stored->value.body_hash)
+    stored = nullptr;  // another request to the same resource: not this representation
   if (stored == nullptr) {
     // Never run a non-idempotent request again for a later block: the client must start over.
     ++counters_.rejected_incomplete;
@@ -176,7 +175,7 @@ block_layer::answer block_layer::from_store(const peer& from, const coap::messag
                                    "made); ask for block 0 again")};
   }
   const auto block = negotiate_block2(requested, server_szx_);
-  const auto& representation = stored->value;
+  const auto& representation = stored->value.message;
   const auto range = coap::block_slice(representation.payload.size(), block);
   if (range.past_end || block.num > coap::max_block_num) {
     return answer{past_end(request, block, representation.payload.size())};
@@ -247,10 +246,7 @@ coap::message block_layer::store_and_slice(const peer& from, const forward& forw
   first.token = request.token;
   if (!range.more) return first;
 
-  // The Block2 follow-ups of a reassembled request come without its body (§2.7).
-  const auto key = make_block_key(
-      from, request,
-      forwarded.block1 ? block_key_kind::body_transfer : block_key_kind::whole_request);
+  const auto key = make_block_key(from, request);
   // The client asked again (NUM 0): the request ran again and replaces what was stored.
   const auto* old = block2_.find(key, now);
   const std::size_t freed = old != nullptr ? old->bytes : 0;
@@ -258,13 +254,17 @@ coap::message block_layer::store_and_slice(const peer& from, const forward& forw
   const std::size_t value_bytes = representation_bytes(representation);
   const bool count_ok = old != nullptr || may_start(from);
   if (!count_ok ||
-      transfer_table<coap::message>::footprint(key, value_bytes) > bytes_free() + freed) {
+      transfer_table<stored_representation>::footprint(key, value_bytes) > bytes_free() + freed) {
     block2_.erase(key);
     // Without the store the client could never fetch the other blocks: refuse the whole.
     return busy(request, count_ok ? "no memory left for block-wise transfers"
                                   : "too many block-wise transfers in progress");
   }
-  block2_.put(key, std::move(representation), value_bytes, now + options_.lifetime);
+  // After a Block1 phase the request's body is the reassembled one; follow-ups have none.
+  const auto body_hash =
+      forwarded.block1 ? std::nullopt : std::optional(hash_bytes(request.payload));
+  block2_.put(key, stored_representation{std::move(representation), body_hash}, value_bytes,
+              now + options_.lifetime);
   return first;
 }
 

@@ -113,7 +113,15 @@ class block_layer {
   block_options options_;
   std::uint8_t server_szx_ = 6;
   block1_assembler block1_;
-  transfer_table<coap::message> block2_;
+  // A response representation kept for the Block2 follow-ups of an unsafe request, keyed
+  // without the request's body: libcoap sends follow-ups without it, CoAPExample with it. A
+  // follow-up that does carry a body must carry the same one (`body_hash`).
+  struct stored_representation {
+    coap::message message;
+    // Unset after a Block1 phase: a follow-up may repeat the last Block1 block instead.
+    std::optional<std::uint64_t> body_hash;
+  };
+  transfer_table<stored_representation> block2_;
   block_stats counters_;  // the cumulative fields; the gauges come from the tables
 };
 

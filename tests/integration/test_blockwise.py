@@ -58,9 +58,9 @@ class Blockwise(unittest.TestCase):
                 return f.read(), err
 
     def test_downloads_of_every_size_and_block_size(self):
-        for name, size in (("empty.bin", 0), ("k1.bin", 1024), ("k1p1.bin", 1025),
-                           ("firmware.bin", 5000)):
-            for block_size in (16, 64, 128, 1024):
+        for name, size in (("empty.bin", 0), ("one.bin", 1), ("k1.bin", 1024),
+                           ("k1p1.bin", 1025), ("firmware.bin", 5000), ("big.bin", 300000)):
+            for block_size in (16, 32, 64, 128, 256, 512, 1024):
                 with self.subTest(name=name, block_size=block_size):
                     self.sim.reset()
                     data, err = self.download(name, block_size)
@@ -104,6 +104,31 @@ class Blockwise(unittest.TestCase):
                 "calls": [{"id": i, "procedure": "read",
                            "arguments": [{"alias": "temp"}, {"limit": 1}]} for i in range(n)]}
 
+    def write_long_values(self, alias, count, length):
+        for i in range(count):
+            status, _, _ = self.sim.request(
+                "POST", "/onep:v1/stack/alias", "%s=%s%04d" % (alias, "x" * length, i),
+                {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual(status, 204)
+
+    def test_20kb_rpc_answer_reassembled_by_coap_client(self):
+        self.write_long_values("empty", 200, 100)
+        self.sim.reset()
+        calls = {"auth": {"cik": DEMO_CIK},
+                 "calls": [{"id": 1, "procedure": "read",
+                            "arguments": [{"alias": "empty"}, {"limit": 200}]}]}
+        with tempfile.TemporaryDirectory() as d:
+            body, out = os.path.join(d, "calls.cbor"), os.path.join(d, "answer.cbor")
+            with open(body, "wb") as f:
+                f.write(cbor_mini.dumps(calls))
+            _, err = self.gw.coap_client("/rpc", "-m", "post", "-t", "60", "-f", body, "-o", out)
+            with open(out, "rb") as f:
+                raw = f.read()
+        self.assertGreater(len(raw), 20000, err)
+        answer = cbor_mini.loads(raw)
+        self.assertEqual(len(answer[0]["result"]), 200)
+        self.assertEqual(self.sim.stats()["endpoints"]["rpc"]["requests"], 1)
+
     def test_large_rpc_answer_goes_out_in_blocks_and_runs_once(self):
         # 30 long values, then one small RPC read of all of them: an answer of about 2.5 KiB.
         for i in range(30):
@@ -138,15 +163,15 @@ class Blockwise(unittest.TestCase):
 
     def test_large_rpc_request_and_answer_with_coap_client(self):
         # Block1 up and Block2 down on one exchange, libcoap doing both.
-        calls = self.rpc_reading_many(80)
+        calls = self.rpc_reading_many(170)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(calls, f)
         self.addCleanup(os.unlink, f.name)
-        self.assertGreater(os.path.getsize(f.name), 2048)
+        self.assertGreater(os.path.getsize(f.name), 10000)
         out, err = self.gw.coap_client("/rpc", "-m", "post", "-b", "256", "-t", "50", "-A", "50",
                                        "-f", f.name)
         answer = json.loads(out)
-        self.assertEqual(len(answer), 80, err)
+        self.assertEqual(len(answer), 170, err)
         self.assertEqual(self.sim.stats()["endpoints"]["rpc"]["requests"], 1)
         self.assertEqual(json.loads(self.sim.requests()[-1]["body"]), calls)
 
