@@ -16,12 +16,14 @@ namespace {
 
 constexpr const char* demo_cik = "a32c85ba9dda45823be416246cf8b433baa068d7";
 
-void print_commands(const conf::config& config) {
-  const auto& first = config.coap.listen.front();
-  std::string host = first.host.find(':') != std::string::npos ? "[" + first.host + "]" : first.host;
+// `address` is the first bound "host:port" ("[::1]:5683" for IPv6).
+void print_commands(const std::string& address) {
+  auto colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
   if (host == "0.0.0.0") host = "127.0.0.1";
-  const std::string base =
-      "coap://" + host + (first.port == 5683 ? "" : ":" + std::to_string(first.port));
+  if (host == "[::]") host = "[::1]";
+  const std::string base = "coap://" + host + (port == "5683" ? "" : ":" + port);
   const std::string q = std::string("?") + demo_cik;
   const std::string c = "coap-client-notls -B 5 ";
   std::cout << "\nDemo device: vendor demo, model gateway, sn 0001, CIK " << demo_cik << "\n"
@@ -72,9 +74,10 @@ int run_demo(conf::config config, bool keep_listen) {
   config.upstream.url = sim.url();
   if (!keep_listen) config.coap.listen = {{"127.0.0.1", 5683}, {"::1", 5683}};
   std::cout << "coap-gateway demo: One Platform simulator on " << sim.url() << "\n";
-  print_commands(config);
 
-  int status = run_gateway(config, std::nullopt);
+  int status = run_gateway(config, std::nullopt, [](const std::vector<std::string>& addresses) {
+    if (!addresses.empty()) print_commands(addresses.front());
+  });
 
   sim.stop();
   guard.reset();

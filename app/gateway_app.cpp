@@ -69,7 +69,8 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
 
 }  // namespace
 
-int run_gateway(const conf::config& initial, std::optional<std::string> config_path) {
+int run_gateway(const conf::config& initial, std::optional<std::string> config_path,
+                on_listening listening) {
   apply_logging(initial);
   // Fail at start, not on the first request, when the upstream settings cannot work.
   if (auto probe = upstream::make_http_client(asio::io_context{}.get_executor(),
@@ -181,6 +182,7 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
   }
   if (!metrics_url.empty()) std::cout << "coap-gateway metrics on " << metrics_url << "\n";
   std::cout << std::flush;
+  if (listening) listening(*bound);
   GW_LOG(info, "gateway", "upstream " + running.upstream.url);
   ready = true;
   systemd::notify_ready();

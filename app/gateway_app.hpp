@@ -2,14 +2,21 @@
 // Wires the configured pieces together: per-worker upstream clients and dispatchers behind the
 // UDP server, metrics, systemd notifications, signals (SIGTERM/SIGINT stop, SIGHUP reloads) and
 // the ready line. Everything main() needs beyond argv.
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "conf/config.hpp"
 
 namespace gw::app {
 
+// Called once every socket is bound, with the bound "host:port" addresses (the demo prints its
+// commands with the real ports).
+using on_listening = std::function<void(const std::vector<std::string>& addresses)>;
+
 // Runs until SIGINT/SIGTERM; returns the process exit status. `config_path` is re-read on SIGHUP.
-int run_gateway(const conf::config& config, std::optional<std::string> config_path);
+int run_gateway(const conf::config& config, std::optional<std::string> config_path,
+                on_listening listening = {});
 
 }  // namespace gw::app
