@@ -26,31 +26,33 @@ void print_commands(const std::string& address) {
   const std::string base = "coap://" + host + (port == "5683" ? "" : ":" + port);
   const std::string q = std::string("?") + demo_cik;
   const std::string c = "coap-client-notls -B 5 ";
-  std::cout << "\nDemo device: vendor demo, model gateway, sn 0001, CIK " << demo_cik << "\n"
-            << "Try, from another terminal (Debian package libcoap3-bin):\n\n"
-            << "  # Discovery\n  " << c << "-m get " << base << "/.well-known/core\n"
-            << "  # Write\n  " << c << "-m post -e 22.5 '" << base << "/1a/temp" << q << "'\n"
-            << "  # Read\n  " << c << "-m get '" << base << "/1a/temp" << q << "'\n"
-            << "  # Observed Read (then Write from another terminal)\n  "
-            << "coap-client-notls -s 60 -m get '" << base << "/1a/temp" << q << "'\n"
-            << "  # Multiple Read and Write (CBOR map {\"humidity\": \"41\"}; reads temp, humidity)\n  "
-            << "printf '\\xa1\\x68humidity\\x62\\x34\\x31' > /tmp/writes.cbor\n  " << c
-            << "-m post -t 60 -f /tmp/writes.cbor '" << base << "/1a" << q
-            << "&temp&humidity' | xxd\n"
-            << "  # Activate (the second call answers 4.09)\n  " << c << "-m post '" << base
-            << "/provision/activate/demo/gateway/0002'\n"
-            << "  # List Content IDs\n  " << c << "-m get '" << base
-            << "/provision/download/demo/gateway" << q << "'\n"
-            << "  # Get Content Info\n  " << c << "-m get '" << base
-            << "/provision/download/demo/gateway/firmware.bin/info" << q << "'\n"
-            << "  # Download Content (blockwise, 128-byte blocks)\n  " << c << "-b 128 -m get -o firmware.bin '"
-            << base << "/provision/download/demo/gateway/firmware.bin" << q << "'\n"
-            << "  # Timestamp (text; binary with -A 42)\n  " << c << "-m get " << base << "/ts\n"
-            << "  # RPC proxy, JSON in and out\n  " << c
-            << "-m post -t 50 -A 50 -e '{\"auth\":{\"cik\":\"" << demo_cik
-            << "\"},\"calls\":[{\"id\":1,\"procedure\":\"read\",\"arguments\":[{\"alias\":\"temp\"},{}]}]}' "
-            << base << "/rpc\n\n"
-            << std::flush;
+  std::cout
+      << "\nDemo device: vendor demo, model gateway, sn 0001, CIK " << demo_cik << "\n"
+      << "Try, from another terminal (Debian package libcoap3-bin):\n\n"
+      << "  # Discovery\n  " << c << "-m get " << base << "/.well-known/core\n"
+      << "  # Write\n  " << c << "-m post -e 22.5 '" << base << "/1a/temp" << q << "'\n"
+      << "  # Read\n  " << c << "-m get '" << base << "/1a/temp" << q << "'\n"
+      << "  # Observed Read (then Write from another terminal)\n  "
+      << "coap-client-notls -s 60 -m get '" << base << "/1a/temp" << q << "'\n"
+      << "  # Multiple Read and Write (CBOR map {\"humidity\": \"41\"}; reads temp, humidity)\n  "
+      << "printf '\\xa1\\x68humidity\\x62\\x34\\x31' > /tmp/writes.cbor\n  " << c
+      << "-m post -t 60 -f /tmp/writes.cbor '" << base << "/1a" << q << "&temp&humidity' | xxd\n"
+      << "  # Activate (the second call answers 4.09)\n  " << c << "-m post '" << base
+      << "/provision/activate/demo/gateway/0002'\n"
+      << "  # List Content IDs\n  " << c << "-m get '" << base << "/provision/download/demo/gateway"
+      << q << "'\n"
+      << "  # Get Content Info\n  " << c << "-m get '" << base
+      << "/provision/download/demo/gateway/firmware.bin/info" << q << "'\n"
+      << "  # Download Content (blockwise, 128-byte blocks)\n  " << c
+      << "-b 128 -m get -o firmware.bin '" << base
+      << "/provision/download/demo/gateway/firmware.bin" << q << "'\n"
+      << "  # Timestamp (text; binary with -A 42)\n  " << c << "-m get " << base << "/ts\n"
+      << "  # RPC proxy, JSON in and out\n  " << c
+      << "-m post -t 50 -A 50 -e '{\"auth\":{\"cik\":\"" << demo_cik
+      << "\"},\"calls\":[{\"id\":1,\"procedure\":\"read\",\"arguments\":[{\"alias\":\"temp\"},{}]}]"
+         "}' "
+      << base << "/rpc\n\n"
+      << std::flush;
 }
 
 }  // namespace

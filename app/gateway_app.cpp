@@ -84,9 +84,9 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
 
   conf::config running = initial;
   metrics::registry registry;
-  registry.set(metrics::process_start_time_seconds,
-               std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                   .count());
+  registry.set(
+      metrics::process_start_time_seconds,
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 
   std::vector<std::shared_ptr<worker_state>> states;
   std::mutex states_mutex;
@@ -96,8 +96,8 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
     state->shard = &registry.add_shard();
     state->client = std::move(*upstream::make_http_client(executor, client_options_from(running)));
     state->metered = std::make_unique<metered_client>(*state->client, *state->shard);
-    state->dispatcher = std::make_unique<translate::dispatcher>(*state->metered,
-                                                                dispatcher_options_from(running));
+    state->dispatcher =
+        std::make_unique<translate::dispatcher>(*state->metered, dispatcher_options_from(running));
     translate::observe_sink sink{
         [&notifier](const std::string& r, coap::message m) { notifier.notify(r, std::move(m)); },
         [&notifier](const std::string& r, coap::message m) {
@@ -190,13 +190,15 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
 
   stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
-    GW_LOG(info, "gateway", std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+    GW_LOG(info, "gateway",
+           std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
     ready = false;
     systemd::notify_stopping();
     reload_signal.cancel();
     udp.stop();
-    GW_LOG(info, "gateway", "draining: new requests get 5.03 for at most " +
-                                std::to_string(running.shutdown.grace.count()) + " ms");
+    GW_LOG(info, "gateway",
+           "draining: new requests get 5.03 for at most " +
+               std::to_string(running.shutdown.grace.count()) + " ms");
   });
 
   std::function<void()> wait_reload = [&] {
@@ -216,13 +218,13 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
         udp.reconfigure(endpoint_config_from(running));
         std::lock_guard lock(states_mutex);
         for (const auto& state : states) {
-          asio::post(state->executor, [state, d = dispatcher_options_from(running),
-                                       b = bridge_options_from(running),
-                                       access = running.log.access] {
-            state->dispatcher->set_options(d);
-            state->observe->set_options(b);
-            state->access_log = access;
-          });
+          asio::post(state->executor,
+                     [state, d = dispatcher_options_from(running), b = bridge_options_from(running),
+                      access = running.log.access] {
+                       state->dispatcher->set_options(d);
+                       state->observe->set_options(b);
+                       state->access_log = access;
+                     });
         }
         GW_LOG(info, "gateway", "configuration reloaded from " + *config_path);
       }

@@ -13,14 +13,22 @@ std::string status_label(const upstream::result& r) {
   if (r) return std::to_string(r->status);
   if (r.error().category() != upstream::error_category()) return "io_error";
   switch (static_cast<upstream::error>(r.error().value())) {
-    case upstream::error::connect_failed: return "connect_failed";
-    case upstream::error::tls_failed: return "tls_failed";
-    case upstream::error::timed_out: return "timed_out";
-    case upstream::error::protocol_error: return "protocol_error";
-    case upstream::error::connection_closed: return "connection_closed";
-    case upstream::error::queue_full: return "queue_full";
-    case upstream::error::shutting_down: return "shutting_down";
-    default: return "other_error";
+    case upstream::error::connect_failed:
+      return "connect_failed";
+    case upstream::error::tls_failed:
+      return "tls_failed";
+    case upstream::error::timed_out:
+      return "timed_out";
+    case upstream::error::protocol_error:
+      return "protocol_error";
+    case upstream::error::connection_closed:
+      return "connection_closed";
+    case upstream::error::queue_full:
+      return "queue_full";
+    case upstream::error::shutting_down:
+      return "shutting_down";
+    default:
+      return "other_error";
   }
 }
 

@@ -19,7 +19,9 @@ namespace {
 
 using boost::system::error_code;
 
-error_code last_errno() { return error_code(errno, boost::system::system_category()); }
+error_code last_errno() {
+  return error_code(errno, boost::system::system_category());
+}
 
 error_code invalid_argument() {
   return make_error_code(boost::system::errc::invalid_argument);
@@ -97,9 +99,13 @@ error_code notify(std::string_view state) {
   }
 }
 
-error_code notify_ready() { return notify("READY=1"); }
+error_code notify_ready() {
+  return notify("READY=1");
+}
 
-error_code notify_stopping() { return notify("STOPPING=1"); }
+error_code notify_stopping() {
+  return notify("STOPPING=1");
+}
 
 error_code notify_reloading() {
   return notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
@@ -112,7 +118,9 @@ error_code notify_status(std::string_view text) {
   return notify(state);
 }
 
-error_code notify_watchdog() { return notify("WATCHDOG=1"); }
+error_code notify_watchdog() {
+  return notify("WATCHDOG=1");
+}
 
 std::optional<std::chrono::microseconds> watchdog_interval(const char* watchdog_usec,
                                                            const char* watchdog_pid,
@@ -122,8 +130,7 @@ std::optional<std::chrono::microseconds> watchdog_interval(const char* watchdog_
   if (!parse_decimal(std::string_view(watchdog_usec), usec) || usec == 0) return std::nullopt;
   if (watchdog_pid != nullptr) {
     long pid = 0;
-    if (!parse_decimal(std::string_view(watchdog_pid), pid) || pid != self_pid)
-      return std::nullopt;
+    if (!parse_decimal(std::string_view(watchdog_pid), pid) || pid != self_pid) return std::nullopt;
   }
   // sd_watchdog_enabled(3): ping at half the timeout, so one late ping is not yet fatal.
   // Half of a uint64 always fits the signed 64-bit rep of microseconds.

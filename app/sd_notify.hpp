@@ -32,15 +32,14 @@ boost::system::error_code notify_status(std::string_view text);
 // WATCHDOG=1: the keep-alive ping that WatchdogSec= expects.
 boost::system::error_code notify_watchdog();
 
-// The interval at which to call notify_watchdog(): half of $WATCHDOG_USEC, as sd_watchdog_enabled(3)
-// recommends. nullopt when the watchdog is off: $WATCHDOG_USEC unset, empty, zero or not a
-// decimal number, or $WATCHDOG_PID set but not this process's pid (the variables were inherited
-// from a parent that systemd watches, not meant for us).
+// The interval at which to call notify_watchdog(): half of $WATCHDOG_USEC, as
+// sd_watchdog_enabled(3) recommends. nullopt when the watchdog is off: $WATCHDOG_USEC unset, empty,
+// zero or not a decimal number, or $WATCHDOG_PID set but not this process's pid (the variables were
+// inherited from a parent that systemd watches, not meant for us).
 std::optional<std::chrono::microseconds> watchdog_interval();
 
 // The rule behind watchdog_interval(), on explicit values (nullptr = variable unset).
 std::optional<std::chrono::microseconds> watchdog_interval(const char* watchdog_usec,
-                                                           const char* watchdog_pid,
-                                                           long self_pid);
+                                                           const char* watchdog_pid, long self_pid);
 
 }  // namespace gw::app::systemd

@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
   std::size_t sent = 0;
   for (int i = 0; i < n; ++i) {
     m.mid = static_cast<std::uint16_t>(i);
-    core::peer p{0, false, {10, 0, static_cast<std::uint8_t>(i >> 16), 1},
-                 static_cast<std::uint16_t>(i)};
+    core::peer p{
+        0, false, {10, 0, static_cast<std::uint8_t>(i >> 16), 1}, static_cast<std::uint16_t>(i)};
     auto bytes = coap::encode(m);
     ep.on_datagram(p, bytes, now);
     for (auto& f : ep.take_forwards())

@@ -79,7 +79,7 @@ struct observe_config {
 };
 
 struct log_config {
-  std::string level = "info";  // trace | debug | info | warn | error
+  std::string level = "info";   // trace | debug | info | warn | error
   std::string format = "text";  // text | json
   bool access = false;
   friend bool operator==(const log_config&, const log_config&) = default;

@@ -11,7 +11,7 @@ namespace gw::conf {
 
 struct config_error {
   std::string file;
-  int line = 0;  // 1-based; 0 when the file could not be read at all
+  int line = 0;     // 1-based; 0 when the file could not be read at all
   std::string key;  // "coap.ack_timeout"
   std::string problem;
   std::string to_string() const;  // "FILE:LINE: key: problem"

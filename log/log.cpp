@@ -22,10 +22,18 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -51,9 +59,15 @@ bool parse_level(std::string_view text, level& out) {
   return false;
 }
 
-void set_level(level l) { current.store(l); }
-level current_level() { return current.load(std::memory_order_relaxed); }
-void set_json(bool json) { json_format.store(json); }
+void set_level(level l) {
+  current.store(l);
+}
+level current_level() {
+  return current.load(std::memory_order_relaxed);
+}
+void set_json(bool json) {
+  json_format.store(json);
+}
 
 void write(level l, std::string_view component, std::string_view message) {
   const auto idx = static_cast<int>(l);

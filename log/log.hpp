@@ -14,7 +14,9 @@ bool parse_level(std::string_view text, level& out);
 void set_level(level l);
 level current_level();
 void set_json(bool json);
-inline bool enabled(level l) { return l >= current_level(); }
+inline bool enabled(level l) {
+  return l >= current_level();
+}
 
 // Writes one line atomically with respect to other threads.
 void write(level l, std::string_view component, std::string_view message);
@@ -24,9 +26,9 @@ std::string mask(std::string_view secret);
 
 }  // namespace gw::log
 
-#define GW_LOG(lvl, component, expr)                                        \
-  do {                                                                      \
-    if (::gw::log::enabled(::gw::log::level::lvl)) {                        \
+#define GW_LOG(lvl, component, expr)                                         \
+  do {                                                                       \
+    if (::gw::log::enabled(::gw::log::level::lvl)) {                         \
       ::gw::log::write(::gw::log::level::lvl, component, std::string(expr)); \
-    }                                                                       \
+    }                                                                        \
   } while (0)

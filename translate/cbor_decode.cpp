@@ -40,7 +40,6 @@ struct item_head {
   bool indefinite() const { return info == indefinite_info; }
 };
 
-
 // RFC 4648 §5 alphabet, no padding, as RFC 8949 §6.1 asks for byte strings.
 std::string base64url(std::string_view bytes) {
   static constexpr char alphabet[] =

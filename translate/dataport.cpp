@@ -82,10 +82,11 @@ coap::message render_value(const coap::message& request, std::string_view value)
 }
 
 upstream::request plan_lookup(const std::string& cik, const std::string& alias) {
-  json body = {{"auth", {{"cik", cik}}},
-               {"calls", json::array({{{"id", 1},
-                                       {"procedure", "lookup"},
-                                       {"arguments", json::array({"alias", alias})}}})}};
+  json body = {
+      {"auth", {{"cik", cik}}},
+      {"calls",
+       json::array(
+           {{{"id", 1}, {"procedure", "lookup"}, {"arguments", json::array({"alias", alias})}}})}};
   upstream::request r;
   r.method = "POST";
   r.target = "/onep:v1/rpc/process";
@@ -139,8 +140,9 @@ std::variant<multi_plan, coap::message> plan_multi(const coap::message& request,
     for (const auto& [alias, value] : decoded->items()) {
       auto text = scalar_text(value);
       if (!text)
-        return coap::make_error(request, coap::codes::bad_request,
-                                "value of \"" + alias + "\" must be a text string, number or boolean");
+        return coap::make_error(
+            request, coap::codes::bad_request,
+            "value of \"" + alias + "\" must be a text string, number or boolean");
       plan.writes.emplace_back(alias, *text);
     }
   }

@@ -26,8 +26,7 @@ std::int64_t system_unix_seconds() {
 
 }  // namespace
 
-dispatcher::dispatcher(upstream::client& client, dispatcher_options options,
-                       dispatcher_clock clock)
+dispatcher::dispatcher(upstream::client& client, dispatcher_options options, dispatcher_clock clock)
     : client_(client),
       options_(options),
       clock_(std::move(clock)),
@@ -51,9 +50,9 @@ std::optional<procedure> dispatcher::classify(const coap::message& request) {
 boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message request) {
   auto found = find_route(request.code, request.path());
   if (!found.match) {
-    co_return coap::make_error(request, found.error,
-                               found.error == coap::codes::not_found ? "no such resource"
-                                                                     : "method not allowed here");
+    co_return coap::make_error(
+        request, found.error,
+        found.error == coap::codes::not_found ? "no such resource" : "method not allowed here");
   }
   const auto& route = *found.match->matched;
   const auto& params = found.match->params;
@@ -97,9 +96,9 @@ boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message req
       co_return co_await async_simple(request, route.procedure,
                                       plan_list_content(*cik, params[0], params[1]), render_text);
     case procedure::content_info:
-      co_return co_await async_simple(
-          request, route.procedure, plan_content_info(*cik, params[0], params[1], params[2]),
-          render_text);
+      co_return co_await async_simple(request, route.procedure,
+                                      plan_content_info(*cik, params[0], params[1], params[2]),
+                                      render_text);
     case procedure::download:
       co_return co_await async_download(request, *cik, params);
     default:
@@ -107,8 +106,8 @@ boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message req
   }
 }
 
-boost::asio::awaitable<dispatcher::call_result> dispatcher::async_call(
-    const coap::message& request, upstream::request http) {
+boost::asio::awaitable<dispatcher::call_result> dispatcher::async_call(const coap::message& request,
+                                                                       upstream::request http) {
   if (!http.timeout) http.timeout = options_.upstream_timeout;
   auto result = co_await client_.async_send(std::move(http));
   if (!result) co_return failure_response(request, result.error());
@@ -242,8 +241,8 @@ boost::asio::awaitable<coap::message> dispatcher::async_download(
   if (range.past_end)
     co_return coap::make_error(request, coap::codes::bad_option, "block past the end");
   if (range.length == 0)
-    co_return render_content(request, *info, blockwise ? std::optional(content_block{block, false})
-                                                        : std::nullopt, "");
+    co_return render_content(
+        request, *info, blockwise ? std::optional(content_block{block, false}) : std::nullopt, "");
 
   const auto window = options_.download_window;
   const std::uint64_t first = range.offset / window * window;
@@ -253,8 +252,8 @@ boost::asio::awaitable<coap::message> dispatcher::async_download(
   const std::string* bytes = content_.find(key);
   std::string fetched;
   if (!bytes) {
-    auto got = co_await async_call(request,
-                                   plan_download_range(cik, vendor, model, id, first, last));
+    auto got =
+        co_await async_call(request, plan_download_range(cik, vendor, model, id, first, last));
     if (auto* failed = std::get_if<coap::message>(&got)) co_return std::move(*failed);
     auto& r = std::get<upstream::response>(got);
     if (r.status == 200 && r.body.size() == info->size) {
@@ -271,9 +270,9 @@ boost::asio::awaitable<coap::message> dispatcher::async_download(
     bytes = &fetched;
   }
   auto slice = std::string_view(*bytes).substr(range.offset - first, range.length);
-  co_return render_content(request, *info,
-                           blockwise ? std::optional(content_block{block, range.more}) : std::nullopt,
-                           slice);
+  co_return render_content(
+      request, *info, blockwise ? std::optional(content_block{block, range.more}) : std::nullopt,
+      slice);
 }
 
 boost::asio::awaitable<coap::message> dispatcher::async_rpc(const coap::message& request) {

@@ -21,7 +21,7 @@ namespace gw::translate {
 
 struct dispatcher_options {
   alias_cache_options alias_cache;
-  bool local_timestamp = false;  // timestamp.source: local
+  bool local_timestamp = false;   // timestamp.source: local
   std::size_t block_size = 1024;  // coap.block_size: the largest block Download Content sends
   std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).

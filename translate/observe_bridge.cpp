@@ -58,7 +58,9 @@ observe_bridge::observe_bridge(asio::any_io_executor executor, observe_bridge_op
                                observe_sink sink)
     : executor_(std::move(executor)), options_(std::move(options)), sink_(std::move(sink)) {}
 
-observe_bridge::~observe_bridge() { close(); }
+observe_bridge::~observe_bridge() {
+  close();
+}
 
 void observe_bridge::on_started(const std::string& resource, const coap::message& request) {
   auto path = request.path();

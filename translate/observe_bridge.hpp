@@ -19,7 +19,7 @@
 namespace gw::translate {
 
 struct observe_bridge_options {
-  upstream::client_options upstream;  // base URL, TLS, connect timeout
+  upstream::client_options upstream;              // base URL, TLS, connect timeout
   std::chrono::milliseconds poll_timeout{60000};  // Request-Timeout, at most 300000
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};

@@ -36,7 +36,8 @@ upstream::request plan_list_content(const std::string& cik, const std::string& v
 
 upstream::request plan_content_info(const std::string& cik, const std::string& vendor,
                                     const std::string& model, const std::string& id) {
-  return download_request(cik, {{"vendor", vendor}, {"model", model}, {"id", id}, {"info", "true"}});
+  return download_request(cik,
+                          {{"vendor", vendor}, {"model", model}, {"id", id}, {"info", "true"}});
 }
 
 upstream::request plan_download(const std::string& cik, const std::string& vendor,
@@ -66,7 +67,8 @@ std::optional<content_info> parse_content_info(std::string_view body) {
   if (!next(type) || !next(size)) return std::nullopt;
   auto comma = body.find(',');
   updated = body.substr(0, comma);
-  while (!updated.empty() && (updated.back() == '\n' || updated.back() == '\r')) updated.remove_suffix(1);
+  while (!updated.empty() && (updated.back() == '\n' || updated.back() == '\r'))
+    updated.remove_suffix(1);
   auto to_int = [](std::string_view t, auto& out) {
     auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), out);
     return ec == std::errc{} && end == t.data() + t.size() && !t.empty();

@@ -13,15 +13,31 @@ const std::vector<route>& table() {
       {post, {"1a"}, procedure::multi, "/1a", "Multiple Read and Write", "60"},
       {get, {"1a", "{alias}"}, procedure::read, "", "", "0", true},
       {post, {"1a", "{alias}"}, procedure::write, "", "", ""},
-      {post, {"provision", "activate", "{vendor}", "{model}", "{sn}"}, procedure::activate,
-       "/provision/activate", "Activate", "0"},
-      {get, {"provision", "download", "{vendor}", "{model}"}, procedure::list_content,
-       "/provision/download", "List Content IDs, Content Info, Download Content", "0"},
-      {get, {"provision", "download", "{vendor}", "{model}", "{id}", "info"},
-       procedure::content_info, "", "", "0"},
+      {post,
+       {"provision", "activate", "{vendor}", "{model}", "{sn}"},
+       procedure::activate,
+       "/provision/activate",
+       "Activate",
+       "0"},
+      {get,
+       {"provision", "download", "{vendor}", "{model}"},
+       procedure::list_content,
+       "/provision/download",
+       "List Content IDs, Content Info, Download Content",
+       "0"},
+      {get,
+       {"provision", "download", "{vendor}", "{model}", "{id}", "info"},
+       procedure::content_info,
+       "",
+       "",
+       "0"},
       // Download Content answers in the Content-Format of the content's own type.
-      {get, {"provision", "download", "{vendor}", "{model}", "{id}"}, procedure::download, "",
-       "", ""},
+      {get,
+       {"provision", "download", "{vendor}", "{model}", "{id}"},
+       procedure::download,
+       "",
+       "",
+       ""},
       {get, {"ts"}, procedure::timestamp, "/ts", "Timestamp", "0 42"},
       {post, {"rpc"}, procedure::rpc, "/rpc", "RPC proxy", "60 50"},
   };
@@ -52,7 +68,9 @@ std::string_view to_string(procedure p) {
   return names[static_cast<std::size_t>(p)];
 }
 
-std::span<const route> routes() { return table(); }
+std::span<const route> routes() {
+  return table();
+}
 
 route_lookup find_route(coap::code method, const std::vector<std::string>& path) {
   bool path_known = false;

@@ -11,10 +11,13 @@ coap::code whole_request_error_code(const json& body) {
   auto code = whole_request_error(body);
   if (!code) return coap::codes::bad_gateway;
   switch (*code) {
-    case 401: return coap::codes::unauthorized;
+    case 401:
+      return coap::codes::unauthorized;
     case 400:
-    case -1: return coap::codes::bad_request;
-    default: return coap::codes::bad_gateway;
+    case -1:
+      return coap::codes::bad_request;
+    default:
+      return coap::codes::bad_gateway;
   }
 }
 

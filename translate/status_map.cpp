@@ -81,8 +81,8 @@ std::optional<std::uint32_t> retry_after_seconds(const upstream::response& r,
       std::min<std::int64_t>(seconds, std::numeric_limits<std::uint32_t>::max()));
 }
 
-coap::message error_response(const coap::message& request, procedure p,
-                             const upstream::response& r, std::int64_t now_unix) {
+coap::message error_response(const coap::message& request, procedure p, const upstream::response& r,
+                             std::int64_t now_unix) {
   auto code = map_status(p, r.status);
   auto msg = coap::make_error(request, code, reason(r.status));
   if (code == service_unavailable || code == too_many_requests) {
@@ -93,7 +93,8 @@ coap::message error_response(const coap::message& request, procedure p,
 
 coap::message failure_response(const coap::message& request, boost::system::error_code ec) {
   using upstream::error;
-  if (ec == error::timed_out) return coap::make_error(request, gateway_timeout, "upstream timed out");
+  if (ec == error::timed_out)
+    return coap::make_error(request, gateway_timeout, "upstream timed out");
   if (ec == error::queue_full || ec == error::shutting_down) {
     auto msg = coap::make_error(request, service_unavailable,
                                 ec == error::queue_full ? "upstream busy" : "shutting down");

@@ -22,8 +22,8 @@ std::optional<std::uint32_t> retry_after_seconds(const upstream::response& r,
 
 // The CoAP answer for an upstream status that no procedure renders itself: the mapped code
 // with a short diagnostic, and Max-Age from Retry-After on 5.03 and 4.29.
-coap::message error_response(const coap::message& request, procedure p,
-                             const upstream::response& r, std::int64_t now_unix);
+coap::message error_response(const coap::message& request, procedure p, const upstream::response& r,
+                             std::int64_t now_unix);
 
 // Gateway-originated answers for a failed upstream call: 5.04 for a timeout, 5.03 with Max-Age
 // when the pool's queue is full or the gateway stops, 5.02 for everything else.

@@ -27,7 +27,8 @@ coap::message render_timestamp(const coap::message& request, std::int64_t unix_s
   auto accept = request.accept();
   if (accept && *accept != cf::text_plain && *accept != cf::octet_stream)
     return coap::make_error(request, coap::codes::not_acceptable, "Accept 0 or 42");
-  const bool binary = accept == cf::octet_stream || (!accept && request.content_format() == cf::octet_stream);
+  const bool binary =
+      accept == cf::octet_stream || (!accept && request.content_format() == cf::octet_stream);
   auto msg = coap::make_response(request, coap::codes::content);
   if (binary) {
     // A signed 32-bit integer in network byte order, as the API document specifies.

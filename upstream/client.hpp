@@ -20,8 +20,8 @@ struct header {
 };
 
 struct request {
-  std::string method = "GET";  // GET, POST, ...
-  std::string target;          // path and query, relative to the configured base URL's path
+  std::string method = "GET";   // GET, POST, ...
+  std::string target;           // path and query, relative to the configured base URL's path
   std::vector<header> headers;  // Host, User-Agent and Content-Length are added by the client
   std::string body;
   // Overrides the configured per-request deadline (a long-poll passes Request-Timeout + margin).

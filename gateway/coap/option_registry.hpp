@@ -19,9 +19,15 @@ struct option_def {
 };
 
 // RFC 7252 §5.4.6: the properties follow from the number's bits.
-constexpr bool is_critical(std::uint16_t number) { return (number & 1) != 0; }
-constexpr bool is_unsafe(std::uint16_t number) { return (number & 2) != 0; }
-constexpr bool is_no_cache_key(std::uint16_t number) { return (number & 0x1e) == 0x1c; }
+constexpr bool is_critical(std::uint16_t number) {
+  return (number & 1) != 0;
+}
+constexpr bool is_unsafe(std::uint16_t number) {
+  return (number & 2) != 0;
+}
+constexpr bool is_no_cache_key(std::uint16_t number) {
+  return (number & 0x1e) == 0x1c;
+}
 
 // nullptr for an option this gateway does not recognise.
 const option_def* find_option(std::uint16_t number);

@@ -12,7 +12,6 @@
 
 namespace gw::core {
 
-
 struct block_key {
   core::peer peer;
   // Method, then number, length and value of each keyed option in message order; never the

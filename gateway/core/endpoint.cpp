@@ -34,7 +34,7 @@ std::optional<std::string> screen_options(coap::message& msg) {
       continue;
     }
     if (coap::is_critical(o.number)) {
-      std::string why = def == nullptr              ? "unrecognised critical option "
+      std::string why = def == nullptr                 ? "unrecognised critical option "
                         : repeated && !def->repeatable ? "repeated critical option "
                                                        : "bad length of critical option ";
       return why + std::to_string(o.number);
@@ -127,9 +127,9 @@ void endpoint::on_request(const peer& from, coap::message request,
   if (raw.size() > config_.max_message_size) {
     // RFC 7959 §2.9.3: 4.13 with Size1 telling the largest body we take in one message.
     ++stats_.rejected;
-    auto too_big = coap::make_error(request, coap::codes::request_entity_too_large,
-                                    "message larger than " +
-                                        std::to_string(config_.max_message_size) + " bytes");
+    auto too_big = coap::make_error(
+        request, coap::codes::request_entity_too_large,
+        "message larger than " + std::to_string(config_.max_message_size) + " bytes");
     too_big.add_uint_option(coap::opt::size1, config_.max_message_size);
     answer_now(from, request, std::move(too_big), id);
     return;
@@ -177,8 +177,8 @@ void endpoint::on_request(const peer& from, coap::message request,
   exchanges_.emplace(id, std::move(ex));
 }
 
-void endpoint::answer_now(const peer& from, const coap::message& request,
-                          coap::message response, request_id id) {
+void endpoint::answer_now(const peer& from, const coap::message& request, coap::message response,
+                          request_id id) {
   answer_now(from, request.type, request.mid, request.token, std::move(response), id);
 }
 

@@ -14,8 +14,8 @@
 #include <random>
 #include <span>
 #include <string>
-#include <utility>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gateway/coap/message.hpp"
@@ -121,7 +121,7 @@ class endpoint {
     coap::bytes token;
     bool empty_acked = false;
     time_point separate_at;
-    bool observe = false;  // a GET with Observe 0: register on a 2.xx answer
+    bool observe = false;            // a GET with Observe 0: register on a 2.xx answer
     block_layer::forward forwarded;  // the whole request the handler got
   };
 

@@ -114,7 +114,8 @@ observe_registry::notification observe_registry::make(observation_id id, observa
   n.message.token = o.token;
   n.message.set_uint_option(coap::opt::observe, o.seq);
   // One byte on the wire: libexositecoap reads Max-Age only when it is one byte long.
-  n.message.set_uint_option(coap::opt::max_age, static_cast<std::uint64_t>(options_.max_age.count()));
+  n.message.set_uint_option(coap::opt::max_age,
+                            static_cast<std::uint64_t>(options_.max_age.count()));
   refresh_.push(now + options_.max_age, id);
   return n;
 }

@@ -23,8 +23,8 @@ using observation_id = std::uint64_t;
 struct observe_options {
   std::size_t max_observers = 100000;
   std::size_t max_observers_per_client = 64;
-  std::size_t max_resources = 1000;  // one upstream long-poll each
-  std::chrono::seconds max_age{120};  // at most 255: one byte on the wire
+  std::size_t max_resources = 1000;    // one upstream long-poll each
+  std::chrono::seconds max_age{120};   // at most 255: one byte on the wire
   std::uint32_t initial_sequence = 0;  // the Observe value of a registration (tests: near 2^24)
 };
 
@@ -46,7 +46,7 @@ class observe_registry {
     // The Observe value for the response, or nullopt when a limit refuses the relation (the
     // client then gets a plain 2.05, RFC 7641 §4.1).
     std::optional<std::uint32_t> observe;
-    bool first = false;  // the resource had no observer before: start watching it
+    bool first = false;                    // the resource had no observer before: start watching it
     std::optional<std::string> abandoned;  // the token moved off a resource left unobserved
   };
 

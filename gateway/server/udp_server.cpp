@@ -42,10 +42,9 @@ boost::system::result<std::vector<std::string>> udp_server::bind() {
       // Port 0: every other worker joins the port the first one was given.
       at = w->local_endpoint(i);
     }
-    bound.push_back(at.address().is_v6() ? "[" + at.address().to_string() + "]:" +
-                                               std::to_string(at.port())
-                                         : at.address().to_string() + ":" +
-                                               std::to_string(at.port()));
+    bound.push_back(at.address().is_v6()
+                        ? "[" + at.address().to_string() + "]:" + std::to_string(at.port())
+                        : at.address().to_string() + ":" + std::to_string(at.port()));
   }
   return bound;
 }

@@ -1,8 +1,8 @@
 #include "gateway/server/worker.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -80,8 +80,7 @@ asio::awaitable<void> worker::receive_loop(std::size_t socket) {
         co_await sockets_[socket].async_receive_from(asio::buffer(buffer), from, use_nothrow);
     if (ec == asio::error::operation_aborted || finished_) break;
     if (ec) continue;  // ICMP errors surface here on Linux; nothing to do with them
-    endpoint_.on_datagram(to_peer(socket, from), std::span(buffer.data(), n),
-                          core::clock::now());
+    endpoint_.on_datagram(to_peer(socket, from), std::span(buffer.data(), n), core::clock::now());
     flush();
   }
 }
@@ -122,8 +121,8 @@ void worker::on_forward(core::forward_action forward) {
 void worker::flush() {
   for (auto& send : endpoint_.take_sends()) {
     boost::system::error_code ec;
-    sockets_.at(send.peer.socket).send_to(asio::buffer(send.datagram), to_endpoint(send.peer), 0,
-                                          ec);
+    sockets_.at(send.peer.socket)
+        .send_to(asio::buffer(send.datagram), to_endpoint(send.peer), 0, ec);
     if (ec) ++send_errors_;
   }
   for (auto& forward : endpoint_.take_forwards()) on_forward(std::move(forward));
@@ -157,8 +156,8 @@ void worker::begin_drain() {
   grace_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     if (!endpoint_.idle())
-      GW_LOG(warn, "server", "worker " + std::to_string(index_) +
-                                 ": grace period over with exchanges still open");
+      GW_LOG(warn, "server",
+             "worker " + std::to_string(index_) + ": grace period over with exchanges still open");
     finished_ = true;
     maybe_finish();
   });

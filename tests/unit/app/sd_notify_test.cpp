@@ -174,9 +174,8 @@ TEST_CASE("sd_notify: no NOTIFY_SOCKET means a silent no-op") {
 
 TEST_CASE("sd_notify: a bad NOTIFY_SOCKET is an error value, not an exception") {
   const auto invalid = make_error_code(boost::system::errc::invalid_argument);
-  const std::vector<std::string> bad_names = {"relative/path", "@", "/", "x",
-                                              "/" + std::string(200, 'a'),
-                                              "@" + std::string(200, 'a')};
+  const std::vector<std::string> bad_names = {
+      "relative/path", "@", "/", "x", "/" + std::string(200, 'a'), "@" + std::string(200, 'a')};
   for (const auto& bad : bad_names) {
     CAPTURE(bad);
     env_var socket("NOTIFY_SOCKET", bad);

@@ -11,12 +11,11 @@ using namespace gw;
 using namespace std::chrono_literals;
 using core::time_point;
 
-
 inline const core::peer client{0, false, {127, 0, 0, 1}, 40000};
 inline const core::peer other_client{0, false, {127, 0, 0, 2}, 40000};
 
 inline coap::message request(coap::type type, coap::code code, std::uint16_t mid,
-                      coap::bytes token = {0xAB, 0xCD}) {
+                             coap::bytes token = {0xAB, 0xCD}) {
   coap::message m;
   m.type = type;
   m.code = code;
@@ -59,6 +58,5 @@ struct rig {
     return out;
   }
 };
-
 
 }  // namespace gw::test

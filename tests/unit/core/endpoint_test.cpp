@@ -9,7 +9,6 @@ using core::time_point;
 
 using namespace gw::test;
 
-
 TEST_CASE("CON request answered within the threshold is piggybacked") {
   rig r;
   r.receive(request(coap::type::con, coap::codes::get, 0x1234), r.t0);
@@ -75,8 +74,7 @@ TEST_CASE("an ACK stops the retransmission of a separate response") {
   r.receive(request(coap::type::con, coap::codes::get, 7), r.t0);
   auto fw = r.ep.take_forwards();
   r.run_until(r.t0 + 1s);
-  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content),
-                   r.t0 + 2s);
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0 + 2s);
   auto mid = r.sent().at(0).mid;
   coap::message ack;
   ack.type = coap::type::ack;
@@ -91,8 +89,7 @@ TEST_CASE("an RST cancels the retransmission it refers to") {
   r.receive(request(coap::type::con, coap::codes::get, 7), r.t0);
   auto fw = r.ep.take_forwards();
   r.run_until(r.t0 + 1s);
-  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content),
-                   r.t0 + 2s);
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0 + 2s);
   auto mid = r.sent().at(0).mid;
   coap::message rst;
   rst.type = coap::type::rst;

@@ -43,7 +43,8 @@ std::string register_observer(rig& r, coap::bytes token, const core::peer& from 
   return core::endpoint::resource_key(req);
 }
 
-void ack(rig& r, const coap::message& notification, time_point at, const core::peer& from = client) {
+void ack(rig& r, const coap::message& notification, time_point at,
+         const core::peer& from = client) {
   coap::message a;
   a.type = coap::type::ack;
   a.mid = notification.mid;

@@ -1,8 +1,8 @@
 // The dispatcher end to end without sockets: a scripted upstream::client records every request
 // and answers from a script, the dispatcher runs on an io_context, and each test asserts the
 // whole sequence of upstream calls and the CoAP answer.
-#include "gateway/coap/block.hpp"
 #include "translate/dispatcher.hpp"
+#include "gateway/coap/block.hpp"
 
 #include <cctype>
 #include <deque>
@@ -528,7 +528,8 @@ TEST_CASE_METHOD(fixture, "Download Content in blocks", "[translate][dispatcher]
   for (std::size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i % 251);
   const std::string info_body = "application/octet-stream,5000,1400000000,";
   auto block_request = [](std::uint32_t num, std::uint8_t szx) {
-    auto r = test::make_request(get, {"provision", "download", "acme", "widget", "fw"}, {test::cik});
+    auto r =
+        test::make_request(get, {"provision", "download", "acme", "widget", "fw"}, {test::cik});
     r.add_option(coap::opt::block2, coap::encode_block({num, false, szx}));
     return r;
   };

@@ -99,7 +99,8 @@ TEST_CASE("render_text: 2.05 with the upstream text, Content-Format 0", "[transl
   CHECK(test::text(msg) == "application/octet-stream,1024,1410360812,v1");
 }
 
-TEST_CASE("render_content: Content-Format from the content type, else 42", "[translate][provision]") {
+TEST_CASE("render_content: Content-Format from the content type, else 42",
+          "[translate][provision]") {
   const auto request =
       test::make_request(get, {"provision", "download", "acme", "widget", "fw.bin"}, {test::cik});
   const std::string bytes("\x00\x01\xff\xfe payload", 12);
