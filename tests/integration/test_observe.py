@@ -11,7 +11,7 @@ import coap
 from gwproc import Gateway, coap_client_binary
 from simproc import DEMO_CIK, SimProcess
 
-ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap")
+ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked")
 FORM = {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -174,6 +174,24 @@ class Observe(unittest.TestCase):
         self.assertEqual(n.payload, b"while-no-poll")
         o.deregister(alias="between")
         self.sim.clear_faults()
+
+    def test_upstream_401_ends_every_observation_with_a_final_error(self):
+        observers = [self.observer() for _ in range(3)]
+        for o in observers:
+            o.register(alias="revoked")
+        self.wait_longpolls(1)
+        self.sim.fault(match="/onep:v1/stack/alias?revoked", action="status", status=401)
+        self.addCleanup(self.sim.clear_faults)
+        self.write_on_sim("ends-the-poll", alias="revoked")  # the running poll answers; the next gets 401
+        for o in observers:
+            while True:
+                n = o.next_notification(timeout=15)
+                self.assertIsNotNone(n, "no final notification")
+                if coap.code_str(n.code) != "2.05":
+                    break
+            self.assertEqual(coap.code_str(n.code), "4.01")
+            self.assertIsNone(n.opt(coap.OPT_OBSERVE))  # final: RFC 7641 §3.2
+        self.wait_longpolls(0)
 
     def test_coap_client_observe(self):
         proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-B", "30",

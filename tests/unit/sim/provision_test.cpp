@@ -55,7 +55,8 @@ TEST_CASE("list content: one id per line, 401, 403 for another vendor/model", "[
   const auto r = download(st, demo);
   CHECK(r.status == 200);
   CHECK(r.header("Content-Type") == "text/csv; charset=utf-8");
-  CHECK(r.body == "firmware.bin\r\nreadme.txt\r\nempty.bin\r\nk1.bin\r\nk1p1.bin\r\n");
+  CHECK(r.body ==
+        "firmware.bin\r\nreadme.txt\r\nempty.bin\r\none.bin\r\nbig.bin\r\nk1.bin\r\nk1p1.bin\r\n");
   CHECK(download(st, demo, {}).status == 401);
   CHECK(download(st, demo, with_cik("0123456789012345678901234567890123456789")).status == 401);
   CHECK(download(st, "vendor=demo&model=other").status == 403);

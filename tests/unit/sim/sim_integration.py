@@ -203,7 +203,8 @@ class Provisioning(SimTest):
         self.assertEqual(status, 200)
         self.assertEqual(headers["content-type"], "text/csv; charset=utf-8")
         self.assertEqual(body.decode().split(),
-                         ["firmware.bin", "readme.txt", "empty.bin", "k1.bin", "k1p1.bin"])
+                         ["firmware.bin", "readme.txt", "empty.bin", "one.bin", "big.bin", "k1.bin",
+                          "k1p1.bin"])
         self.assertEqual(self.req("GET", "/provision/download?" + DEMO)[0], 401)
         self.assertEqual(self.req("GET", "/provision/download?vendor=demo&model=x",
                                   headers=cik())[0], 403)
