@@ -32,11 +32,34 @@ struct worker_state {
   asio::any_io_executor executor;
   metrics::shard* shard = nullptr;
   std::unique_ptr<upstream::http_client> client;
+  // Clients replaced by a reload, kept until their last call has completed.
+  std::vector<std::unique_ptr<upstream::http_client>> retired;
   std::unique_ptr<metered_client> metered;
   std::unique_ptr<translate::dispatcher> dispatcher;
   std::unique_ptr<translate::observe_bridge> observe;
   bool access_log = false;
 };
+
+// A reload that changes the pool's settings swaps in a new client; calls already running keep
+// theirs, so nothing in flight is dropped.
+void swap_client(worker_state& state, const upstream::client_options& options) {
+  auto fresh = upstream::make_http_client(state.executor, options);
+  if (!fresh) {
+    GW_LOG(error, "gateway", "reload: upstream client: " + fresh.error().message());
+    return;
+  }
+  state.retired.push_back(std::move(state.client));
+  state.client = std::move(*fresh);
+  state.metered->set_inner(*state.client);
+}
+
+void sweep_retired(worker_state& state) {
+  std::erase_if(state.retired, [](const auto& c) {
+    if (c->stats().in_flight != 0) return false;
+    c->close();
+    return true;
+  });
+}
 
 void log_access(const coap::message& request, const coap::message& response,
                 std::optional<translate::procedure> proc, const server::request_context& ctx,
@@ -127,6 +150,7 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
       shard.set(metrics::upstream_connections_open, static_cast<double>(pool.open));
       shard.set_total(metrics::upstream_queue_waits_total, pool.queue_waits_total);
       if (copy) log_access(*copy, response, proc, ctx, elapsed);
+      if (!state->retired.empty()) sweep_retired(*state);
       co_return response;
     };
     services.on_observe = [state](const core::observe_event& e) {
@@ -140,6 +164,7 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
     services.shutdown = [state] {
       state->observe->close();
       state->client->close();
+      for (auto& c : state->retired) c->close();
     };
     return services;
   };
@@ -213,14 +238,21 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
       } else {
         for (const auto& key : restart_only_changes(running, loaded.get()))
           GW_LOG(warn, "gateway", key + " changed: takes effect after a restart");
+        const auto before = client_options_from(running);
         running = effective_after_reload(running, loaded.get());
+        const auto after = client_options_from(running);
+        const bool new_pool = before.max_connections != after.max_connections ||
+                              before.max_queue != after.max_queue ||
+                              before.idle_timeout != after.idle_timeout ||
+                              before.connect_timeout != after.connect_timeout;
         apply_logging(running);
         udp.reconfigure(endpoint_config_from(running));
         std::lock_guard lock(states_mutex);
         for (const auto& state : states) {
           asio::post(state->executor,
                      [state, d = dispatcher_options_from(running), b = bridge_options_from(running),
-                      access = running.log.access] {
+                      access = running.log.access, new_pool, after] {
+                       if (new_pool) swap_client(*state, after);
                        state->dispatcher->set_options(d);
                        state->observe->set_options(b);
                        state->access_log = access;

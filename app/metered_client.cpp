@@ -36,7 +36,7 @@ std::string status_label(const upstream::result& r) {
 
 boost::asio::awaitable<upstream::result> metered_client::async_send(upstream::request req) {
   const auto start = std::chrono::steady_clock::now();
-  auto result = co_await inner_.async_send(std::move(req));
+  auto result = co_await inner_->async_send(std::move(req));
   shard_.observe(metrics::upstream_duration_seconds, std::chrono::steady_clock::now() - start);
   const auto status = status_label(result);
   shard_.add(metrics::upstream_requests_total, {status});

@@ -89,11 +89,6 @@ std::vector<std::string> restart_only_changes(const conf::config& running,
   check(running.metrics.listen != loaded.metrics.listen, "metrics.listen");
   check(running.upstream.url != loaded.upstream.url, "upstream.url");
   check(running.upstream.tls != loaded.upstream.tls, "upstream.tls");
-  check(running.upstream.connections != loaded.upstream.connections, "upstream.connections");
-  check(running.upstream.queue != loaded.upstream.queue, "upstream.queue");
-  check(running.upstream.idle_timeout != loaded.upstream.idle_timeout, "upstream.idle_timeout");
-  check(running.upstream.connect_timeout != loaded.upstream.connect_timeout,
-        "upstream.connect_timeout");
   return keys;
 }
 
@@ -104,10 +99,6 @@ conf::config effective_after_reload(const conf::config& running, const conf::con
   e.metrics.listen = running.metrics.listen;
   e.upstream.url = running.upstream.url;
   e.upstream.tls = running.upstream.tls;
-  e.upstream.connections = running.upstream.connections;
-  e.upstream.queue = running.upstream.queue;
-  e.upstream.idle_timeout = running.upstream.idle_timeout;
-  e.upstream.connect_timeout = running.upstream.connect_timeout;
   return e;
 }
 

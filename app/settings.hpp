@@ -19,7 +19,7 @@ translate::dispatcher_options dispatcher_options_from(const conf::config& c);
 translate::observe_bridge_options bridge_options_from(const conf::config& c);
 void apply_logging(const conf::config& c);
 
-// Keys whose new values only a restart applies (sockets, threads, connection pools).
+// Keys whose new values only a restart applies (sockets, threads, the upstream origin and TLS).
 std::vector<std::string> restart_only_changes(const conf::config& running,
                                               const conf::config& loaded);
 // `loaded` with those keys kept at their running values: what a reload puts in effect.

@@ -37,6 +37,7 @@ struct client_stats {
   std::size_t opened_total = 0;
   std::size_t queued = 0;             // requests waiting for a connection now
   std::size_t queue_waits_total = 0;  // requests that ever had to wait
+  std::size_t in_flight = 0;          // requests started and not yet completed, queued included
 };
 
 class http_client : public client {

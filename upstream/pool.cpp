@@ -272,7 +272,7 @@ void pool::close() {
 }
 
 client_stats pool::stats() const {
-  return {open_, idle_.size(), opened_total_, queue_.size(), queue_waits_total_};
+  return {open_, idle_.size(), opened_total_, queue_.size(), queue_waits_total_, active_.size()};
 }
 
 }  // namespace gw::upstream

@@ -118,6 +118,26 @@ class Production(unittest.TestCase):
         gw.proc.send_signal(signal.SIGHUP)
         gw.wait_for_log("workers changed: takes effect after a restart")
 
+    def test_reload_with_new_pool_settings_drops_nothing_in_flight(self):
+        gw = self.gateway(coap_extra="  separate_response_after: 200ms\n")
+        base = gw.config_text()
+        self.sim.fault(match="/onep:v1/stack/alias", delay_ms=1000, times=1)
+        c = coap.Client(gw.host, gw.port)
+        self.addCleanup(c.close)
+        req = coap.request(coap.POST, "/1a/humidity", [DEMO_CIK], b"across-reload")
+        c.send(req)
+        self.assertEqual(c.receive().type, coap.ACK)  # the empty ACK: the call is in flight
+        gw.rewrite_config(base.replace("upstream:\n", "upstream:\n  connections: 3\n  timeout: 20s\n"))
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_for_log("configuration reloaded")
+        self.assertNotIn("upstream.connections changed", gw.log())  # applied live
+        answer = c.receive(timeout=15)
+        self.assertEqual(coap.code_str(answer.code), "2.04")
+        c.send(coap.Message(coap.ACK, 0, answer.mid))
+        # And the new pool serves what comes next.
+        self.assertEqual(coap.code_str(self.ask(gw, coap.GET, "/1a/humidity", [DEMO_CIK]).code),
+                         "2.05")
+
     def test_sigterm_lets_a_slow_call_finish_and_exits_zero(self):
         gw = self.gateway(coap_extra="  separate_response_after: 200ms\n",
                           config_extra="shutdown:\n  grace: 10s\n")
