@@ -217,14 +217,25 @@ boost::asio::awaitable<coap::message> dispatcher::async_download(
   const auto& model = params[1];
   const auto& id = params[2];
   // The info call authorises the CIK and names the content's version: the cache keys on it.
-  auto answer = co_await async_call(request, plan_content_info(cik, vendor, model, id));
-  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
-  auto& info_response = std::get<upstream::response>(answer);
-  if (info_response.status != 200)
-    co_return error_response(request, procedure::download, info_response, clock_.unix_seconds());
-  auto info = parse_content_info(info_response.body);
-  if (!info)
-    co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable content info");
+  const auto now = clock_.steady();
+  const auto info_key = cik + '\0' + vendor + '\0' + model + '\0' + id;
+  std::optional<content_info> info;
+  if (auto known = infos_.find(info_key); known != infos_.end() && known->second.expires > now) {
+    info = known->second.info;
+  } else {
+    auto answer = co_await async_call(request, plan_content_info(cik, vendor, model, id));
+    if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+    auto& info_response = std::get<upstream::response>(answer);
+    if (info_response.status != 200)
+      co_return error_response(request, procedure::download, info_response, clock_.unix_seconds());
+    info = parse_content_info(info_response.body);
+    if (!info)
+      co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable content info");
+    if (infos_.size() >= 10000)
+      std::erase_if(infos_, [now](auto& e) { return e.second.expires <= now; });
+    if (infos_.size() >= 10000) infos_.clear();
+    infos_[info_key] = known_info{*info, now + options_.content_info_ttl};
+  }
 
   // Early negotiation (RFC 7959 §2.4): the client's SZX, never above ours; the byte offset it
   // asked for is kept when it asked for larger blocks than we send.

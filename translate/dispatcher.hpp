@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "gateway/core/clock.hpp"
 #include "translate/alias_cache.hpp"
 #include "translate/content_cache.hpp"
+#include "translate/provision.hpp"
 #include "translate/route_table.hpp"
 #include "upstream/client.hpp"
 
@@ -26,6 +28,11 @@ struct dispatcher_options {
   std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).
   std::size_t download_window = 16 * 1024;
+  // How long one Get Content Info answer names the version Download Content serves. Upstream
+  // timestamps have one-second resolution, so checking more often than once a second cannot
+  // see more updates; it would only cost one info call per block (16-byte blocks: 18750 calls
+  // for a 300 KB file).
+  std::chrono::milliseconds content_info_ttl{1000};
   // upstream.timeout, set on every call so that a reload changes it for the next one.
   std::chrono::milliseconds upstream_timeout{10000};
 };
@@ -78,6 +85,11 @@ class dispatcher {
   dispatcher_clock clock_;
   alias_cache aliases_;
   content_cache content_;
+  struct known_info {
+    content_info info;
+    core::time_point expires;
+  };
+  std::unordered_map<std::string, known_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
 };
 
 }  // namespace gw::translate
