@@ -67,7 +67,7 @@ class Observe(unittest.TestCase):
             cls.state.write("      %s: \"initial\"\n" % alias)
         cls.state.close()
         cls.sim = SimProcess(state=cls.state.name)
-        cls.gw = Gateway(cls.sim.url, coap_extra="  ack_timeout: 300ms\n  separate_response_after: 200ms\n  max_retransmit: 1\n",
+        cls.gw = Gateway(cls.sim.url, coap_extra="  ack_timeout: 300ms\n  separate_response_after: 200ms\n  max_retransmit: 2\n",
                          config_extra="observe:\n  poll_timeout: 2s\n")
 
     @classmethod
@@ -144,7 +144,7 @@ class Observe(unittest.TestCase):
         self.write_on_sim("unacked", alias="unacked")
         first = o.next_notification(ack=False)
         self.assertEqual(first.payload, b"unacked")
-        # ACK_TIMEOUT 300 ms and one retransmission: the same notification once more, then gone.
+        # ACK_TIMEOUT 300 ms and two retransmissions: the same notification again, then gone.
         again = o.next_notification(ack=False)
         self.assertEqual(again.mid, first.mid)
         self.wait_longpolls(0)
