@@ -1,5 +1,9 @@
 #include "app/demo.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <iostream>
 #include <thread>
 
@@ -13,6 +17,18 @@
 namespace gw::app {
 
 namespace {
+
+// Some hosts (containers without IPv6) have no ::1; the demo then listens on IPv4 only.
+bool ipv6_loopback_available() {
+  int fd = ::socket(AF_INET6, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return ok;
+}
 
 constexpr const char* demo_cik = "a32c85ba9dda45823be416246cf8b433baa068d7";
 
@@ -74,7 +90,10 @@ int run_demo(conf::config config, bool keep_listen) {
   std::thread sim_thread([&] { sim_io.run(); });
 
   config.upstream.url = sim.url();
-  if (!keep_listen) config.coap.listen = {{"127.0.0.1", 5683}, {"::1", 5683}};
+  if (!keep_listen) {
+    config.coap.listen = {{"127.0.0.1", 5683}};
+    if (ipv6_loopback_available()) config.coap.listen.push_back({"::1", 5683});
+  }
   std::cout << "coap-gateway demo: One Platform simulator on " << sim.url() << "\n";
 
   int status = run_gateway(config, std::nullopt, [](const std::vector<std::string>& addresses) {

@@ -108,6 +108,8 @@ void worker::on_forward(core::forward_action forward) {
                        std::rethrow_exception(error);
                      } catch (const std::exception& e) {
                        GW_LOG(error, "server", std::string("handler failed: ") + e.what());
+                     } catch (...) {
+                       GW_LOG(error, "server", "handler failed");
                      }
                      response = coap::message{};
                      response.code = coap::codes::internal_server_error;
