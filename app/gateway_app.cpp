@@ -95,12 +95,15 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
 int run_gateway(const conf::config& initial, std::optional<std::string> config_path,
                 on_listening listening) {
   apply_logging(initial);
-  // Fail at start, not on the first request, when the upstream settings cannot work.
-  if (auto probe = upstream::make_http_client(asio::io_context{}.get_executor(),
-                                              client_options_from(initial));
-      !probe) {
-    std::cerr << "coap-gateway: upstream: " << probe.error().message() << "\n";
-    return 2;
+  // Fail at start, not on the first request, when the upstream settings cannot work. The probe
+  // client is destroyed before the io_context it was made on.
+  {
+    asio::io_context probe_io;
+    auto probe = upstream::make_http_client(probe_io.get_executor(), client_options_from(initial));
+    if (!probe) {
+      std::cerr << "coap-gateway: upstream: " << probe.error().message() << "\n";
+      return 2;
+    }
   }
   if (!initial.upstream.tls.verify)
     GW_LOG(warn, "upstream", "TLS certificate verification is OFF (upstream.tls.verify: false)");
@@ -282,6 +285,11 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
 
   std::thread control_thread([&] { control.run(); });
   udp.run();
+  {
+    // The workers' clients and timers must go while the workers' io_contexts still exist.
+    std::lock_guard lock(states_mutex);
+    states.clear();
+  }
 
   asio::post(control, [&] {
     stop_signals.cancel();

@@ -91,12 +91,17 @@ void control::on_response(endpoint ep, std::size_t body_bytes) {
   endpoints_[static_cast<std::size_t>(ep)].bytes_out += body_bytes;
 }
 
-void control::on_wait_started(endpoint ep) {
+void control::on_wait_started(endpoint ep, const std::string& target) {
   ++(ep == endpoint::longpoll ? longpolls_active_ : waits_active_);
+  if (ep == endpoint::longpoll) ++longpolls_by_target_[target];
 }
 
-void control::on_wait_ended(endpoint ep) {
+void control::on_wait_ended(endpoint ep, const std::string& target) {
   --(ep == endpoint::longpoll ? longpolls_active_ : waits_active_);
+  if (ep != endpoint::longpoll) return;
+  if (auto it = longpolls_by_target_.find(target);
+      it != longpolls_by_target_.end() && --it->second == 0)
+    longpolls_by_target_.erase(it);
 }
 
 std::optional<fault> control::take_fault(std::string_view target) {
@@ -144,6 +149,7 @@ response control::stats() const {
   return json_response({{"connections", connections_},
                         {"endpoints", std::move(endpoints)},
                         {"longpolls_active", longpolls_active_},
+                        {"longpolls_by_target", longpolls_by_target_},
                         {"waits_active", waits_active_}});
 }
 

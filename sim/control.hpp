@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,8 +54,9 @@ class control {
   // A One Platform request was read: logged, and counted under its endpoint.
   void on_request(endpoint ep, const request& req);
   void on_response(endpoint ep, std::size_t body_bytes);
-  void on_wait_started(endpoint ep);
-  void on_wait_ended(endpoint ep);
+  // `target` keys the per-target long-poll counts in /_sim/stats ("longpolls_by_target").
+  void on_wait_started(endpoint ep, const std::string& target);
+  void on_wait_ended(endpoint ep, const std::string& target);
 
   // The first fault added that matches `target`; uses up one of its `times`.
   std::optional<fault> take_fault(std::string_view target);
@@ -84,6 +86,7 @@ class control {
   std::uint64_t connections_ = 0;
   std::array<counters, counted_endpoints> endpoints_{};
   std::uint64_t longpolls_active_ = 0;
+  std::map<std::string, std::uint64_t> longpolls_by_target_;
   std::uint64_t waits_active_ = 0;
   std::deque<logged_request> log_;
   std::vector<fault> faults_;

@@ -109,12 +109,16 @@ struct server::impl {
 
   // Counts a waiting long-poll or RPC wait for /_sim/stats, also when the frame is destroyed.
   struct wait_count {
-    wait_count(control& c, endpoint ep) : c_(c), ep_(ep) { c_.on_wait_started(ep_); }
-    ~wait_count() { c_.on_wait_ended(ep_); }
+    wait_count(control& c, endpoint ep, std::string target)
+        : c_(c), ep_(ep), target_(std::move(target)) {
+      c_.on_wait_started(ep_, target_);
+    }
+    ~wait_count() { c_.on_wait_ended(ep_, target_); }
     wait_count(const wait_count&) = delete;
     wait_count& operator=(const wait_count&) = delete;
     control& c_;
     endpoint ep_;
+    std::string target_;
   };
 
   void wake_all() {
@@ -202,7 +206,7 @@ struct server::impl {
       if (auto* r = std::get_if<response>(&out)) {
         res = std::move(*r);
       } else {
-        wait_count counted{ctl, ep};
+        wait_count counted{ctl, ep, std::string(req.target)};
         res = co_await await_deferred(self, *std::get<1>(out), raw, nothing_buffered);
         if (!res) co_return std::nullopt;
       }

@@ -81,16 +81,12 @@ class Observe(unittest.TestCase):
         self.addCleanup(o.close)
         return o
 
-    def longpolls(self):
-        return self.sim.stats()["longpolls_active"]
+    def longpolls(self, alias):
+        return self.sim.stats()["longpolls_by_target"].get("/onep:v1/stack/alias?" + alias, 0)
 
-    def wait_longpolls(self, n):
-        # Other tests' observers may still hold polls of their own: counts are relative to
-        # the baseline each test takes before it registers.
-        self.sim.wait_for(lambda: self.longpolls() == self.baseline + n, timeout=15)
-
-    def setUp(self):
-        self.baseline = self.longpolls()
+    def wait_longpolls(self, n, alias):
+        # Counted per dataport: another test's poll, closing at its own pace, cannot interfere.
+        self.sim.wait_for(lambda: self.longpolls(alias) == n, timeout=15)
 
     def write_through_gateway(self, value, alias="humidity"):
         c = coap.Client(self.gw.host, self.gw.port)
@@ -111,7 +107,9 @@ class Observe(unittest.TestCase):
             self.assertEqual(coap.code_str(r.code), "2.05")
             self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
             self.assertEqual(r.opt(coap.OPT_MAX_AGE), bytes([120]))
-        o.deregister(alias="reg")
+            self.wait_longpolls(1, "reg")
+            o.deregister(alias="reg")  # Observe 1 with the same token ends the relation
+            self.wait_longpolls(0, "reg")
 
     def test_hundred_observers_one_longpoll_every_write_reaches_all(self):
         observers = [self.observer() for _ in range(100)]
@@ -119,8 +117,8 @@ class Observe(unittest.TestCase):
             r = o.register(alias="hundred")
             self.assertEqual(coap.code_str(r.code), "2.05")
             self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
-        self.wait_longpolls(1)
-        self.assertEqual(self.longpolls(), self.baseline + 1)  # one long-poll, not 100
+        self.wait_longpolls(1, "hundred")
+        self.assertEqual(self.longpolls("hundred"), 1)  # one long-poll, not 100
 
         for value, write in (("gw-1", self.write_through_gateway), ("sim-2", self.write_on_sim)):
             write(value, alias="hundred")
@@ -135,51 +133,52 @@ class Observe(unittest.TestCase):
         # The last observer leaving closes the long-poll.
         for o in observers:
             self.assertEqual(coap.code_str(o.deregister(alias="hundred").code), "2.05")
-        self.wait_longpolls(0)
+        self.wait_longpolls(0, "hundred")
 
     def test_observer_that_stops_acking_is_dropped(self):
         o = self.observer()
         o.register(alias="unacked")
-        self.wait_longpolls(1)
+        self.wait_longpolls(1, "unacked")
         self.write_on_sim("unacked", alias="unacked")
         first = o.next_notification(ack=False)
         self.assertEqual(first.payload, b"unacked")
         # ACK_TIMEOUT 300 ms and two retransmissions: the same notification again, then gone.
         again = o.next_notification(ack=False)
         self.assertEqual(again.mid, first.mid)
-        self.wait_longpolls(0)
+        self.wait_longpolls(0, "unacked")
 
     def test_rst_to_a_notification_ends_the_observation(self):
         o = self.observer()
         o.register(alias="reset")
-        self.wait_longpolls(1)
+        self.wait_longpolls(1, "reset")
         self.write_on_sim("reset-me", alias="reset")
         n = o.next_notification(ack=False)
         o.send(coap.Message(coap.RST, 0, n.mid))
-        self.wait_longpolls(0)
+        self.wait_longpolls(0, "reset")
 
     def test_write_between_two_longpolls_is_notified(self):
         o = self.observer()
         o.register(alias="between")
-        self.wait_longpolls(1)
+        self.wait_longpolls(1, "between")
         # The next poll fails once, so the gateway waits (backs off) with no poll outstanding.
         self.sim.fault(match="/onep:v1/stack/alias?between", action="status", status=503, times=1)
         self.write_on_sim("kick", alias="between")  # ends the current poll; the next one gets 503
         self.assertEqual(o.next_notification().payload, b"kick")
-        self.wait_longpolls(0)
+        self.wait_longpolls(0, "between")
         next_second()
         self.write_on_sim("while-no-poll", alias="between")
         n = o.next_notification(timeout=15)
         self.assertIsNotNone(n)
         self.assertEqual(n.payload, b"while-no-poll")
         o.deregister(alias="between")
+        self.wait_longpolls(0, "between")
         self.sim.clear_faults()
 
     def test_upstream_401_ends_every_observation_with_a_final_error(self):
         observers = [self.observer() for _ in range(3)]
         for o in observers:
             o.register(alias="revoked")
-        self.wait_longpolls(1)
+        self.wait_longpolls(1, "revoked")
         self.sim.fault(match="/onep:v1/stack/alias?revoked", action="status", status=401)
         self.addCleanup(self.sim.clear_faults)
         self.write_on_sim("ends-the-poll", alias="revoked")  # the running poll answers; the next gets 401
@@ -191,7 +190,7 @@ class Observe(unittest.TestCase):
                     break
             self.assertEqual(coap.code_str(n.code), "4.01")
             self.assertIsNone(n.opt(coap.OPT_OBSERVE))  # final: RFC 7641 §3.2
-        self.wait_longpolls(0)
+        self.wait_longpolls(0, "revoked")
 
     def test_coap_client_observe(self):
         proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-B", "30",
@@ -213,7 +212,7 @@ class Observe(unittest.TestCase):
             return buf
 
         read_until(b"")  # registration answered with the current value
-        self.wait_longpolls(1)
+        self.wait_longpolls(1, "libcoap")
         self.write_through_gateway("observed-by-libcoap", alias="libcoap")
         read_until(b"observed-by-libcoap")
 

@@ -34,12 +34,13 @@ TEST_CASE("stats count connections and every endpoint, zeros when unused", "[con
   c.on_request(endpoint::read, get("/onep:v1/stack/alias?temp"));
   c.on_response(endpoint::read, 9);
   c.on_request(endpoint::other, get("/nowhere"));
-  c.on_wait_started(endpoint::longpoll);
-  c.on_wait_started(endpoint::rpc);
+  c.on_wait_started(endpoint::longpoll, "/onep:v1/stack/alias?temp");
+  c.on_wait_started(endpoint::rpc, "/onep:v1/rpc/process");
   const auto s = get_json(c, st, "/_sim/stats");
   CHECK(s["connections"] == 2);
   CHECK(s["longpolls_active"] == 1);
   CHECK(s["waits_active"] == 1);
+  CHECK(s["longpolls_by_target"] == json{{"/onep:v1/stack/alias?temp", 1}});
   CHECK(s["endpoints"]["write"] == json{{"requests", 1}, {"bytes_in", 6}, {"bytes_out", 0}});
   CHECK(s["endpoints"]["read"] == json{{"requests", 1}, {"bytes_in", 0}, {"bytes_out", 9}});
   for (const auto* name : {"write", "read", "hybrid", "longpoll", "activate", "list", "info",
@@ -47,8 +48,9 @@ TEST_CASE("stats count connections and every endpoint, zeros when unused", "[con
     CHECK(s["endpoints"].contains(name));
   }
   CHECK(s["endpoints"].size() == 10);
-  c.on_wait_ended(endpoint::longpoll);
+  c.on_wait_ended(endpoint::longpoll, "/onep:v1/stack/alias?temp");
   CHECK(get_json(c, st, "/_sim/stats")["longpolls_active"] == 0);
+  CHECK(get_json(c, st, "/_sim/stats")["longpolls_by_target"].empty());
 }
 
 TEST_CASE("requests keeps the last 1000, oldest first, with lower-case header names", "[control]") {
