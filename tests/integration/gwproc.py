@@ -6,6 +6,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import unittest
 
 BIN_DIR = os.environ.get("GW_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
@@ -122,3 +123,30 @@ class Gateway:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class GatewayCase(unittest.TestCase):
+    """A real onep-sim (the example state) and a gateway in front of it, shared by a class's
+    tests; the sim's counters, request log and faults are reset before each test."""
+    coap_extra = ""
+    upstream_extra = ""
+
+    @classmethod
+    def setUpClass(cls):
+        from simproc import SimProcess  # the sim's helper; imported here to keep gwproc light
+        cls.sim = SimProcess()
+        cls.gw = Gateway(cls.sim.url, coap_extra=cls.coap_extra, upstream_extra=cls.upstream_extra)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.close()
+        cls.sim.close()
+
+    def setUp(self):
+        self.sim.reset()
+
+    def client(self):
+        import coap
+        c = coap.Client(self.gw.host, self.gw.port)
+        self.addCleanup(c.close)
+        return c

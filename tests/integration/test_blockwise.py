@@ -3,14 +3,13 @@ Content with libcoap's coap-client -b, large RPC answers and requests, and CoAPE
 resending the whole POST for each further block."""
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
 import cbor_mini
 import coap
-from gwproc import Gateway, coap_client_binary
-from simproc import DEMO_CIK, SimProcess
+from gwproc import GatewayCase
+from simproc import DEMO_CIK
 
 
 def pattern(n):
@@ -26,25 +25,7 @@ def parse_block(value):
     return v >> 4, bool(v & 8), v & 7
 
 
-class Blockwise(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = SimProcess()
-        cls.gw = Gateway(cls.sim.url)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.sim.close()
-
-    def setUp(self):
-        self.sim.reset()
-
-    def client(self):
-        c = coap.Client(self.gw.host, self.gw.port)
-        self.addCleanup(c.close)
-        return c
-
+class Blockwise(GatewayCase):
     def download(self, name, block_size):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "out")

@@ -7,8 +7,8 @@ import unittest
 
 import cbor_mini
 import coap
-from gwproc import Gateway
-from simproc import DEMO_CIK, SimProcess
+import gwproc
+from simproc import DEMO_CIK
 
 TESTDATA = os.environ.get("GW_TESTDATA", os.path.join(os.path.dirname(__file__), "../data"))
 OTHER_CIK = "0123456789abcdef0123456789abcdef01234567"  # unknown upstream
@@ -22,28 +22,7 @@ def datagram(name):
     raise KeyError(name)
 
 
-class GatewayCase(unittest.TestCase):
-    coap_extra = ""
-    upstream_extra = ""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.sim = SimProcess()
-        cls.gw = Gateway(cls.sim.url, coap_extra=cls.coap_extra, upstream_extra=cls.upstream_extra)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.gw.close()
-        cls.sim.close()
-
-    def setUp(self):
-        self.sim.reset()
-
-    def client(self):
-        c = coap.Client(self.gw.host, self.gw.port)
-        self.addCleanup(c.close)
-        return c
-
+class GatewayCase(gwproc.GatewayCase):
     def ask(self, method, path, queries=(), payload=b"", options=(), **kw):
         r = self.client().exchange(coap.request(method, path, queries, payload, options=options, **kw))
         self.assertIsNotNone(r, "no answer")
