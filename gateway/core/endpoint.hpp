@@ -52,6 +52,21 @@ struct endpoint_stats {
   std::uint64_t gave_up = 0;
   std::uint64_t rejected = 0;  // 4.02, 4.13, 5.05 answered by the message layer itself
   std::uint64_t overloaded = 0;
+
+  // Sums another worker's counters; kept beside the fields so a new counter is summed too.
+  endpoint_stats& operator+=(const endpoint_stats& o) {
+    datagrams += o.datagrams;
+    requests += o.requests;
+    malformed += o.malformed;
+    duplicates += o.duplicates;
+    rst_sent += o.rst_sent;
+    rst_received += o.rst_received;
+    separate_responses += o.separate_responses;
+    gave_up += o.gave_up;
+    rejected += o.rejected;
+    overloaded += o.overloaded;
+    return *this;
+  }
 };
 
 struct send_action {

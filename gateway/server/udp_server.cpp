@@ -67,26 +67,7 @@ void udp_server::reconfigure(const core::endpoint_config& config) {
 
 server_stats udp_server::stats() const {
   server_stats sum;
-  for (const auto& w : impl_->workers) {
-    auto s = w->stats();
-    auto& e = sum.endpoint;
-    e.datagrams += s.endpoint.datagrams;
-    e.requests += s.endpoint.requests;
-    e.malformed += s.endpoint.malformed;
-    e.duplicates += s.endpoint.duplicates;
-    e.rst_sent += s.endpoint.rst_sent;
-    e.rst_received += s.endpoint.rst_received;
-    e.separate_responses += s.endpoint.separate_responses;
-    e.gave_up += s.endpoint.gave_up;
-    e.rejected += s.endpoint.rejected;
-    e.overloaded += s.endpoint.overloaded;
-    sum.retransmissions += s.retransmissions;
-    sum.dedup_evictions += s.dedup_evictions;
-    sum.send_errors += s.send_errors;
-    sum.in_flight += s.in_flight;
-    sum.observers += s.observers;
-    sum.block_transfers += s.block_transfers;
-  }
+  for (const auto& w : impl_->workers) sum += w->stats();
   return sum;
 }
 

@@ -70,6 +70,17 @@ struct server_stats {
   std::uint64_t in_flight = 0;
   std::uint64_t observers = 0;
   std::uint64_t block_transfers = 0;
+
+  server_stats& operator+=(const server_stats& o) {
+    endpoint += o.endpoint;
+    retransmissions += o.retransmissions;
+    dedup_evictions += o.dedup_evictions;
+    send_errors += o.send_errors;
+    in_flight += o.in_flight;
+    observers += o.observers;
+    block_transfers += o.block_transfers;
+    return *this;
+  }
 };
 
 class udp_server {
