@@ -1,47 +1,34 @@
-#include "translate/alias_cache.hpp"
+#include "runner/alias_cache.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
+
+namespace {
+std::string key(const std::string& cik, const std::string& alias) {
+  return cik + '\0' + alias;
+}
+}  // namespace
 
 std::optional<bool> alias_cache::find(const std::string& cik, const std::string& alias,
                                       core::time_point now) {
-  auto it = entries_.find(key(cik, alias));
-  if (it == entries_.end()) return std::nullopt;
-  if (it->second.expires <= now) {
-    order_.erase(it->second.order);
-    entries_.erase(it);
-    return std::nullopt;
-  }
-  return it->second.exists;
+  if (const bool* exists = entries_.find(key(cik, alias), now)) return *exists;
+  return std::nullopt;
 }
 
 void alias_cache::store(const std::string& cik, const std::string& alias, bool exists,
                         core::time_point now) {
-  if (options_.max_entries == 0) return;
   auto ttl = exists ? options_.ttl : options_.negative_ttl;
   if (ttl <= core::duration::zero()) return;
-  auto k = key(cik, alias);
-  if (auto it = entries_.find(k); it != entries_.end()) {
-    order_.erase(it->second.order);
-    entries_.erase(it);
-  }
-  while (entries_.size() >= options_.max_entries) {
-    entries_.erase(order_.front());
-    order_.pop_front();
-  }
-  order_.push_back(k);
-  entries_.emplace(std::move(k), entry{exists, now + ttl, std::prev(order_.end())});
+  entries_.store(key(cik, alias), exists, now + ttl);
 }
 
 void alias_cache::forget_cik(const std::string& cik) {
   const auto prefix = cik + '\0';
-  for (auto it = order_.begin(); it != order_.end();) {
-    if (it->starts_with(prefix)) {
-      entries_.erase(*it);
-      it = order_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  entries_.erase_keys_if([&](const std::string& k) { return k.starts_with(prefix); });
 }
 
-}  // namespace gw::translate
+void alias_cache::set_options(alias_cache_options options) {
+  options_ = options;
+  entries_.set_max_entries(options.max_entries);
+}
+
+}  // namespace gw::runner

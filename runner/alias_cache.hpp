@@ -1,15 +1,13 @@
 #pragma once
 // Which (CIK, alias) pairs exist, as the RPC `lookup` last said: positive answers for `ttl`,
 // negative ones for `negative_ttl`. Bounded; the oldest entry goes first when full.
-#include <cstdint>
-#include <list>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "gateway/core/clock.hpp"
+#include "runner/expiring_map.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
 
 struct alias_cache_options {
   core::duration ttl = std::chrono::minutes(5);
@@ -19,28 +17,19 @@ struct alias_cache_options {
 
 class alias_cache {
  public:
-  explicit alias_cache(alias_cache_options options) : options_(options) {}
+  explicit alias_cache(alias_cache_options options)
+      : options_(options), entries_(options.max_entries) {}
 
   // nullopt when unknown or expired.
   std::optional<bool> find(const std::string& cik, const std::string& alias, core::time_point now);
   void store(const std::string& cik, const std::string& alias, bool exists, core::time_point now);
   void forget_cik(const std::string& cik);
-  void set_options(alias_cache_options options) { options_ = options; }
+  void set_options(alias_cache_options options);
   std::size_t size() const { return entries_.size(); }
 
  private:
-  struct entry {
-    bool exists;
-    core::time_point expires;
-    std::list<std::string>::iterator order;
-  };
-  static std::string key(const std::string& cik, const std::string& alias) {
-    return cik + '\0' + alias;
-  }
-
   alias_cache_options options_;
-  std::unordered_map<std::string, entry> entries_;
-  std::list<std::string> order_;
+  expiring_map<bool> entries_;  // "<cik>\0<alias>"
 };
 
-}  // namespace gw::translate
+}  // namespace gw::runner

@@ -1,6 +1,6 @@
-#include "translate/content_cache.hpp"
+#include "runner/content_cache.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
 
 const std::string* content_cache::find(const std::string& key) {
   auto it = entries_.find(key);
@@ -36,4 +36,4 @@ void content_cache::evict() {
   }
 }
 
-}  // namespace gw::translate
+}  // namespace gw::runner

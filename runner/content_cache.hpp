@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace gw::translate {
+namespace gw::runner {
 
 class content_cache {
  public:
@@ -34,4 +34,4 @@ class content_cache {
   std::list<std::string> lru_;  // front: most recently used
 };
 
-}  // namespace gw::translate
+}  // namespace gw::runner

@@ -1,45 +1,42 @@
-#include "translate/observe_bridge.hpp"
+#include "runner/long_poll_bridge.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include <algorithm>
+#include <optional>
+#include <string>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
+#include "http/http_date.hpp"
 #include "log/log.hpp"
-#include "translate/cik.hpp"
 #include "translate/dataport.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
 
 namespace asio = boost::asio;
 
-// One long-poll loop. Owned by the bridge and by its own coroutine, so stopping it while a
-// request is in flight is safe: the coroutine sees `stopped` when it resumes.
-struct observe_bridge::poll {
-  std::string cik;
-  std::string alias;
-  std::set<std::string> resources;
-  std::unique_ptr<upstream::http_client> client;
-  asio::steady_timer backoff;
+struct long_poll_bridge::poll {
+  core::resource_key resource;
+  std::unique_ptr<upstream::client> client;
+  std::unique_ptr<timer> backoff;
+  clock* time = nullptr;
+  long_poll_options options;
+  observe_sink sink;
+  std::mt19937_64 rng;
   bool stopped = false;
-
-  explicit poll(asio::any_io_executor ex) : backoff(ex) {}
 };
 
-std::chrono::milliseconds poll_backoff(const observe_bridge_options& o, unsigned attempt) {
+std::chrono::milliseconds poll_backoff(const long_poll_options& o, unsigned attempt,
+                                       std::uint64_t random) {
   auto d = o.backoff_initial;
   for (unsigned i = 1; i < attempt && d < o.backoff_max; ++i) d *= 2;
-  return std::min(d, o.backoff_max);
+  d = std::min(d, o.backoff_max);
+  const auto half = d.count() / 2;
+  return std::chrono::milliseconds(
+      half + static_cast<std::int64_t>(random % static_cast<std::uint64_t>(d.count() - half + 1)));
 }
 
 namespace {
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 coap::message value_content(std::string_view value) {
   coap::message m;
@@ -49,133 +46,120 @@ coap::message value_content(std::string_view value) {
   return m;
 }
 
-asio::awaitable<void> run_poll(std::shared_ptr<observe_bridge::poll> p,
-                               observe_bridge_options options, observe_sink sink);
-
-}  // namespace
-
-observe_bridge::observe_bridge(asio::any_io_executor executor, observe_bridge_options options,
-                               observe_sink sink)
-    : executor_(std::move(executor)), options_(std::move(options)), sink_(std::move(sink)) {}
-
-observe_bridge::~observe_bridge() {
-  close();
+coap::message final_error(unsigned status) {
+  coap::message m;
+  m.code = status == 401 ? coap::codes::unauthorized : coap::codes::forbidden;
+  m.set_payload(status == 401 ? "CIK no longer accepted upstream"
+                              : "dataport no longer accessible");
+  return m;
 }
 
-void observe_bridge::on_started(const std::string& resource, const coap::message& request) {
-  auto path = request.path();
-  auto queries = request.queries();
-  auto cik = queries.empty() ? std::nullopt : decode_cik(queries.front());
-  if (!cik || path.size() != 2) return;  // the route only registers /1a/<alias>?<CIK>
-  const std::string key = *cik + '\0' + path[1];
-  resource_poll_[resource] = key;
-  auto& p = polls_[key];
-  if (p) {
-    p->resources.insert(resource);
-    return;
-  }
-  p = std::make_shared<poll>(executor_);
-  p->cik = *cik;
-  p->alias = path[1];
-  p->resources.insert(resource);
-  auto client_options = options_.upstream;
-  client_options.max_connections = 1;
-  client_options.max_queue = 1;
-  auto client = upstream::make_http_client(executor_, client_options);
-  if (!client) {
-    GW_LOG(error, "observe", "cannot create a long-poll client: " + client.error().message());
-    polls_.erase(key);
-    return;
-  }
-  p->client = std::move(*client);
-  GW_LOG(debug, "observe", "long-poll started for " + log::mask(p->cik) + " " + p->alias);
-  asio::co_spawn(executor_, run_poll(p, options_, sink_), asio::detached);
+std::string describe(const core::resource_key& r) {
+  return log::mask(r.cik) + " " + r.alias;
 }
 
-void observe_bridge::on_stopped(const std::string& resource) {
-  auto it = resource_poll_.find(resource);
-  if (it == resource_poll_.end()) return;
-  auto key = it->second;
-  resource_poll_.erase(it);
-  auto p = polls_.find(key);
-  if (p == polls_.end()) return;
-  p->second->resources.erase(resource);
-  if (p->second->resources.empty()) stop(key);
-}
-
-void observe_bridge::stop(const std::string& poll_key) {
-  auto it = polls_.find(poll_key);
-  if (it == polls_.end()) return;
-  auto& p = *it->second;
-  p.stopped = true;
-  p.backoff.cancel();
-  p.client->close();  // the request in flight ends with shutting_down; its connection closes
-  GW_LOG(debug, "observe", "long-poll stopped for " + log::mask(p.cik) + " " + p.alias);
-  polls_.erase(it);
-}
-
-void observe_bridge::close() {
-  while (!polls_.empty()) stop(polls_.begin()->first);
-  resource_poll_.clear();
-}
-
-namespace {
-
-asio::awaitable<void> run_poll(std::shared_ptr<observe_bridge::poll> p,
-                               observe_bridge_options options, observe_sink sink) {
+// One long-poll loop, until stopped or the resource is gone for good.
+asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
   // The registration's read showed the value as of now; anything written after it must be
   // notified. One second earlier, because upstream timestamps have one-second resolution: a
   // write in the same second may show up once more, which is harmless; a lost one would not be.
-  std::string since = std::to_string(unix_now() - 1);
+  std::int64_t since = p->time->unix_seconds() - 1;
   unsigned failures = 0;
-  const auto timeout = std::min(options.poll_timeout, std::chrono::milliseconds(300000));
+  const auto timeout = std::min(p->options.poll_timeout, std::chrono::milliseconds(300000));
   while (!p->stopped) {
-    const std::string aliases[] = {p->alias};
-    auto request = plan_read(p->cik, aliases);
+    const std::string aliases[] = {p->resource.alias};
+    auto request = translate::plan_read(p->resource.cik, aliases);
     request.headers.push_back({"Request-Timeout", std::to_string(timeout.count())});
-    request.headers.push_back({"If-Modified-Since", since});
+    request.headers.push_back({"If-Modified-Since", std::to_string(since)});
     request.timeout = timeout + std::chrono::seconds(5);
     auto result = co_await p->client->async_send(std::move(request));
     if (p->stopped) co_return;
 
-    std::optional<coap::message> final_error;
-    if (result && result->status == 200) {
-      failures = 0;
-      if (auto modified = result->find_header("Last-Modified")) since = std::string(*modified);
-      auto pairs = parse_read_body(*result);
-      if (pairs) {
-        for (const auto& [name, value] : *pairs) {
-          if (name != p->alias) continue;
-          for (const auto& resource : std::set<std::string>(p->resources))
-            sink.notify(resource, value_content(value));
-        }
-      }
-      continue;
-    }
+    std::string problem;
     if (result && result->status == 304) {  // nothing new within Request-Timeout: ask again
       failures = 0;
       continue;
     }
     if (result && (result->status == 401 || result->status == 403)) {
-      coap::message error;
-      error.code = result->status == 401 ? coap::codes::unauthorized : coap::codes::forbidden;
-      error.set_payload(result->status == 401 ? "CIK no longer accepted upstream"
-                                              : "dataport no longer accessible");
-      for (const auto& resource : std::set<std::string>(p->resources))
-        sink.notify_final(resource, error);
+      p->sink.notify_final(p->resource, final_error(result->status));
       co_return;
     }
-    // 5xx, other statuses, connection errors: observers keep waiting while we back off.
+    if (result && result->status == 200) {
+      auto header = result->find_header("Last-Modified");
+      auto modified = header ? http::parse_time_header(*header)
+                             : boost::system::result<std::int64_t>(http::error::bad_date);
+      if (modified && *modified > since) {
+        since = *modified;
+        failures = 0;
+        if (auto pairs = translate::parse_read_body(*result)) {
+          for (const auto& [name, value] : *pairs)
+            if (name == p->resource.alias) p->sink.notify(p->resource, value_content(value));
+        }
+        continue;
+      }
+      problem = "200 without a Last-Modified newer than the last one";
+    } else {
+      problem = result ? "HTTP " + std::to_string(result->status) : result.error().message();
+    }
+    // No progress: observers keep waiting while the poll backs off.
     ++failures;
-    GW_LOG(warn, "observe",
-           "long-poll for " + log::mask(p->cik) + " " + p->alias + " failed (" +
-               (result ? "HTTP " + std::to_string(result->status) : result.error().message()) +
-               "), retrying");
-    p->backoff.expires_after(poll_backoff(options, failures));
-    co_await p->backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+    GW_LOG(
+        warn, "observe",
+        "long-poll for " + describe(p->resource) + " made no progress (" + problem + "), retrying");
+    if (!co_await p->backoff->async_wait_for(poll_backoff(p->options, failures, p->rng()))) {
+      if (p->stopped) co_return;
+    }
   }
 }
 
 }  // namespace
 
-}  // namespace gw::translate
+long_poll_bridge::long_poll_bridge(asio::any_io_executor executor, clock& time,
+                                   client_factory clients, long_poll_options options,
+                                   observe_sink sink, std::uint64_t seed)
+    : executor_(std::move(executor)),
+      clock_(time),
+      clients_(std::move(clients)),
+      options_(options),
+      sink_(std::move(sink)),
+      rng_(seed) {}
+
+long_poll_bridge::~long_poll_bridge() {
+  close();
+}
+
+void long_poll_bridge::on_started(const core::resource_key& resource) {
+  if (polls_.contains(resource)) return;
+  auto client = clients_();
+  if (!client) return;
+  auto p = std::make_shared<poll>();
+  p->resource = resource;
+  p->client = std::move(client);
+  p->backoff = clock_.make_timer(executor_);
+  p->time = &clock_;
+  p->options = options_;
+  p->sink = sink_;
+  p->rng.seed(rng_());
+  polls_.emplace(resource, p);
+  GW_LOG(debug, "observe", "long-poll started for " + describe(resource));
+  asio::co_spawn(executor_, run_poll(std::move(p)), asio::detached);
+}
+
+void long_poll_bridge::on_stopped(const core::resource_key& resource) {
+  if (auto it = polls_.find(resource); it != polls_.end()) stop(it);
+}
+
+void long_poll_bridge::stop(std::map<core::resource_key, std::shared_ptr<poll>>::iterator it) {
+  auto& p = *it->second;
+  p.stopped = true;
+  p.backoff->cancel();
+  p.client->close();  // the request in flight ends with shutting_down; its connection closes
+  GW_LOG(debug, "observe", "long-poll stopped for " + describe(p.resource));
+  polls_.erase(it);
+}
+
+void long_poll_bridge::close() {
+  while (!polls_.empty()) stop(polls_.begin());
+}
+
+}  // namespace gw::runner

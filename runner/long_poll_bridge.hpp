@@ -1,65 +1,81 @@
 #pragma once
-// Observed Read bridged to upstream long-polling: one long-poll per observed (CIK, alias), shared
-// by every observer of it, started with the first observer and closed with the last. Each poll
-// has its own one-connection client, so polls never take connections from reads and writes
-// (observe.max_polls bounds them) and stopping a poll closes its connection.
+// Observed Read bridged to upstream long-polling: one long-poll per observed resource (CIK,
+// alias), shared by all its observers, started with the first observer and stopped with the
+// last (the endpoint's observe events say when). Each poll has its own client from the factory
+// (production: a one-connection HTTP client), so polls never take connections from reads and
+// writes, and stopping a poll closes its connection.
+//
+// Progress is a Last-Modified strictly newer than the `since` the poll asked with; a poll that
+// makes none (errors, or a 200 without a usable Last-Modified) backs off, doubling and capped,
+// at a random point in the upper half of the interval so that thousands of polls that failed
+// together do not retry together.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
-#include <string>
-#include <unordered_map>
+#include <random>
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include "gateway/coap/message.hpp"
-#include "upstream/http_client.hpp"
+#include "gateway/core/resource_key.hpp"
+#include "runner/clock.hpp"
+#include "upstream/client.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
 
-struct observe_bridge_options {
-  upstream::client_options upstream;              // base URL, TLS, connect timeout
+struct long_poll_options {
   std::chrono::milliseconds poll_timeout{60000};  // Request-Timeout, at most 300000
   std::chrono::milliseconds backoff_initial{1000};
   std::chrono::milliseconds backoff_max{60000};
 };
 
-// Where notifications go: the worker's endpoint (server::notifier).
+// Where notifications go: the worker's endpoint.
 struct observe_sink {
-  std::function<void(const std::string& resource, coap::message content)> notify;
-  std::function<void(const std::string& resource, coap::message content)> notify_final;
+  std::function<void(const core::resource_key&, coap::message content)> notify;
+  // The resource is gone for good (401/403 upstream): a last answer without Observe.
+  std::function<void(const core::resource_key&, coap::message content)> notify_final;
 };
 
-// Backoff before the n-th consecutive retry (n from 1): doubling from `initial`, capped.
-std::chrono::milliseconds poll_backoff(const observe_bridge_options& o, unsigned attempt);
+// A client for one poll; nullptr when none can be made (logged by the factory).
+using client_factory = std::function<std::unique_ptr<upstream::client>()>;
 
-class observe_bridge {
+// The wait before the n-th consecutive retry (n from 1): min(initial * 2^(n-1), max), then a
+// point in [half, whole] of it chosen by `random`.
+std::chrono::milliseconds poll_backoff(const long_poll_options& o, unsigned attempt,
+                                       std::uint64_t random);
+
+class long_poll_bridge {
  public:
-  observe_bridge(boost::asio::any_io_executor executor, observe_bridge_options options,
-                 observe_sink sink);
-  ~observe_bridge();
+  long_poll_bridge(boost::asio::any_io_executor executor, clock& time, client_factory clients,
+                   long_poll_options options, observe_sink sink, std::uint64_t seed);
+  ~long_poll_bridge();
+  long_poll_bridge(const long_poll_bridge&) = delete;
+  long_poll_bridge& operator=(const long_poll_bridge&) = delete;
 
-  // The endpoint's observe events: `request` is the registering GET /1a/<alias>?<CIK>.
-  void on_started(const std::string& resource, const coap::message& request);
-  void on_stopped(const std::string& resource);
+  void on_started(const core::resource_key& resource);
+  void on_stopped(const core::resource_key& resource);
   // Shutdown: every poll stops and its connection closes.
   void close();
 
   std::size_t active_polls() const { return polls_.size(); }
-  void set_options(const observe_bridge_options& options) { options_ = options; }
+  void set_options(const long_poll_options& options) { options_ = options; }
 
-  struct poll;  // defined in the .cpp; shared by the bridge and the poll's coroutine
+  // One poll's state, shared by the bridge and the poll's coroutine: the coroutine may resume
+  // after the bridge is gone, so it holds everything it touches.
+  struct poll;
 
  private:
-  void stop(const std::string& poll_key);
+  void stop(std::map<core::resource_key, std::shared_ptr<poll>>::iterator it);
 
   boost::asio::any_io_executor executor_;
-  observe_bridge_options options_;
+  clock& clock_;
+  client_factory clients_;
+  long_poll_options options_;
   observe_sink sink_;
-  // Poll key "<cik>\0<alias>" -> the running poll; resource key -> poll key.
-  std::map<std::string, std::shared_ptr<poll>> polls_;
-  std::unordered_map<std::string, std::string> resource_poll_;
+  std::mt19937_64 rng_;
+  std::map<core::resource_key, std::shared_ptr<poll>> polls_;
 };
 
-}  // namespace gw::translate
+}  // namespace gw::runner

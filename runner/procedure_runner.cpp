@@ -1,4 +1,4 @@
-#include "translate/dispatcher.hpp"
+#include "runner/procedure_runner.hpp"
 
 #include <chrono>
 
@@ -10,7 +10,9 @@
 #include "translate/status_map.hpp"
 #include "translate/timestamp.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
+
+using namespace translate;
 
 namespace {
 
@@ -18,36 +20,30 @@ coap::message unauthorized(const coap::message& request, std::string_view why) {
   return coap::make_error(request, coap::codes::unauthorized, why);
 }
 
-std::int64_t system_unix_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
-dispatcher::dispatcher(upstream::client& client, dispatcher_options options, dispatcher_clock clock)
+procedure_runner::procedure_runner(upstream::client& client, runner_options options, clock& time)
     : client_(client),
       options_(options),
-      clock_(std::move(clock)),
+      clock_(time),
       aliases_(options.alias_cache),
-      content_(options.content_cache_bytes) {
-  if (!clock_.unix_seconds) clock_.unix_seconds = system_unix_seconds;
-}
+      content_(options.content_cache_bytes),
+      infos_(options.content_info_entries) {}
 
-void dispatcher::set_options(dispatcher_options options) {
+void procedure_runner::set_options(runner_options options) {
   options_ = options;
   aliases_.set_options(options.alias_cache);
   content_.set_max_bytes(options.content_cache_bytes);
+  infos_.set_max_entries(options.content_info_entries);
 }
 
-std::optional<procedure> dispatcher::classify(const coap::message& request) {
+std::optional<procedure> procedure_runner::classify(const coap::message& request) {
   auto found = find_route(request.code, request.path());
   if (!found.match) return std::nullopt;
   return found.match->matched->procedure;
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message request) {
+boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
   auto found = find_route(request.code, request.path());
   if (!found.match) {
     co_return coap::make_error(
@@ -106,26 +102,26 @@ boost::asio::awaitable<coap::message> dispatcher::async_handle(coap::message req
   }
 }
 
-boost::asio::awaitable<dispatcher::call_result> dispatcher::async_call(const coap::message& request,
-                                                                       upstream::request http) {
+boost::asio::awaitable<procedure_runner::call_result> procedure_runner::async_call(
+    const coap::message& request, upstream::request http) {
   if (!http.timeout) http.timeout = options_.upstream_timeout;
   auto result = co_await client_.async_send(std::move(http));
   if (!result) co_return failure_response(request, result.error());
   co_return std::move(*result);
 }
 
-boost::asio::awaitable<std::variant<bool, coap::message>> dispatcher::async_alias_exists(
+boost::asio::awaitable<std::variant<bool, coap::message>> procedure_runner::async_alias_exists(
     const coap::message& request, const std::string& cik, const std::string& alias) {
-  if (auto known = aliases_.find(cik, alias, clock_.steady())) co_return *known;
+  if (auto known = aliases_.find(cik, alias, clock_.now())) co_return *known;
   auto answer = co_await async_call(request, plan_lookup(cik, alias));
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);
   switch (parse_lookup(response)) {
     case alias_state::exists:
-      aliases_.store(cik, alias, true, clock_.steady());
+      aliases_.store(cik, alias, true, clock_.now());
       co_return true;
     case alias_state::missing:
-      aliases_.store(cik, alias, false, clock_.steady());
+      aliases_.store(cik, alias, false, clock_.now());
       co_return false;
     case alias_state::unauthorized:
       co_return unauthorized(request, "CIK not accepted upstream");
@@ -137,9 +133,9 @@ boost::asio::awaitable<std::variant<bool, coap::message>> dispatcher::async_alia
   co_return coap::make_error(request, coap::codes::bad_gateway, "alias check failed upstream");
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_write(const coap::message& request,
-                                                              const std::string& cik,
-                                                              const std::string& alias) {
+boost::asio::awaitable<coap::message> procedure_runner::async_write(const coap::message& request,
+                                                                    const std::string& cik,
+                                                                    const std::string& alias) {
   auto value = write_value(request);
   if (auto* bad = std::get_if<coap::message>(&value)) co_return std::move(*bad);
 
@@ -158,9 +154,9 @@ boost::asio::awaitable<coap::message> dispatcher::async_write(const coap::messag
   co_return error_response(request, procedure::write, response, clock_.unix_seconds());
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_read(const coap::message& request,
-                                                             const std::string& cik,
-                                                             const std::string& alias) {
+boost::asio::awaitable<coap::message> procedure_runner::async_read(const coap::message& request,
+                                                                   const std::string& cik,
+                                                                   const std::string& alias) {
   const std::string aliases[] = {alias};
   auto answer = co_await async_call(request, plan_read(cik, aliases));
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
@@ -171,7 +167,7 @@ boost::asio::awaitable<coap::message> dispatcher::async_read(const coap::message
       co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable upstream answer");
     for (const auto& [name, value] : *pairs) {
       if (name != alias) continue;
-      aliases_.store(cik, alias, true, clock_.steady());
+      aliases_.store(cik, alias, true, clock_.now());
       co_return render_value(request, value);
     }
   } else if (response.status != 204) {
@@ -185,8 +181,8 @@ boost::asio::awaitable<coap::message> dispatcher::async_read(const coap::message
   co_return render_value(request, "");
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_multi(const coap::message& request,
-                                                              const std::string& cik) {
+boost::asio::awaitable<coap::message> procedure_runner::async_multi(const coap::message& request,
+                                                                    const std::string& cik) {
   auto planned = plan_multi(request, cik);
   if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
   auto& plan = std::get<multi_plan>(planned);
@@ -198,7 +194,8 @@ boost::asio::awaitable<coap::message> dispatcher::async_multi(const coap::messag
   co_return error_response(request, procedure::multi, response, clock_.unix_seconds());
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_timestamp(const coap::message& request) {
+boost::asio::awaitable<coap::message> procedure_runner::async_timestamp(
+    const coap::message& request) {
   if (options_.local_timestamp) co_return render_timestamp(request, clock_.unix_seconds());
   auto answer = co_await async_call(request, plan_timestamp());
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
@@ -211,82 +208,7 @@ boost::asio::awaitable<coap::message> dispatcher::async_timestamp(const coap::me
   co_return render_timestamp(request, *seconds);
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_download(
-    const coap::message& request, const std::string& cik, const std::vector<std::string>& params) {
-  const auto& vendor = params[0];
-  const auto& model = params[1];
-  const auto& id = params[2];
-  // The info call authorises the CIK and names the content's version: the cache keys on it.
-  const auto now = clock_.steady();
-  const auto info_key = cik + '\0' + vendor + '\0' + model + '\0' + id;
-  std::optional<content_info> info;
-  if (auto known = infos_.find(info_key); known != infos_.end() && known->second.expires > now) {
-    info = known->second.info;
-  } else {
-    auto answer = co_await async_call(request, plan_content_info(cik, vendor, model, id));
-    if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
-    auto& info_response = std::get<upstream::response>(answer);
-    if (info_response.status != 200)
-      co_return error_response(request, procedure::download, info_response, clock_.unix_seconds());
-    info = parse_content_info(info_response.body);
-    if (!info)
-      co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable content info");
-    if (infos_.size() >= 10000)
-      std::erase_if(infos_, [now](auto& e) { return e.second.expires <= now; });
-    if (infos_.size() >= 10000) infos_.clear();
-    infos_[info_key] = known_info{*info, now + options_.content_info_ttl};
-  }
-
-  // Early negotiation (RFC 7959 §2.4): the client's SZX, never above ours; the byte offset it
-  // asked for is kept when it asked for larger blocks than we send.
-  const auto server_szx = coap::szx_for_size(options_.block_size).value_or(6);
-  std::optional<coap::block_value> asked;
-  if (auto* opt = request.find(coap::opt::block2)) asked = coap::decode_block(opt->value);
-  coap::block_value block{0, false, server_szx};
-  if (asked) {
-    block.szx = std::min(asked->szx, server_szx);
-    block.num = static_cast<std::uint32_t>(asked->offset() / block.size());
-  }
-  const bool blockwise = asked.has_value() || info->size > block.size();
-  auto range = coap::block_slice(info->size, block);
-  if (range.past_end)
-    co_return coap::make_error(request, coap::codes::bad_option, "block past the end");
-  if (range.length == 0)
-    co_return render_content(
-        request, *info, blockwise ? std::optional(content_block{block, false}) : std::nullopt, "");
-
-  const auto window = options_.download_window;
-  const std::uint64_t first = range.offset / window * window;
-  const std::uint64_t last = std::min<std::uint64_t>(info->size, first + window) - 1;
-  const auto key = vendor + '\0' + model + '\0' + id + '\0' + std::to_string(info->updated) + '\0' +
-                   std::to_string(info->size) + '\0' + std::to_string(first);
-  const std::string* bytes = content_.find(key);
-  std::string fetched;
-  if (!bytes) {
-    auto got =
-        co_await async_call(request, plan_download_range(cik, vendor, model, id, first, last));
-    if (auto* failed = std::get_if<coap::message>(&got)) co_return std::move(*failed);
-    auto& r = std::get<upstream::response>(got);
-    if (r.status == 200 && r.body.size() == info->size) {
-      fetched = r.body.substr(first, last - first + 1);  // the server ignored Range
-    } else if (r.status == 206 && r.body.size() == last - first + 1) {
-      fetched = std::move(r.body);
-    } else if (r.status == 200 || r.status == 206) {
-      co_return coap::make_error(request, coap::codes::bad_gateway,
-                                 "content changed size during the download");
-    } else {
-      co_return error_response(request, procedure::download, r, clock_.unix_seconds());
-    }
-    content_.store(key, fetched);
-    bytes = &fetched;
-  }
-  auto slice = std::string_view(*bytes).substr(range.offset - first, range.length);
-  co_return render_content(
-      request, *info, blockwise ? std::optional(content_block{block, range.more}) : std::nullopt,
-      slice);
-}
-
-boost::asio::awaitable<coap::message> dispatcher::async_rpc(const coap::message& request) {
+boost::asio::awaitable<coap::message> procedure_runner::async_rpc(const coap::message& request) {
   auto planned = plan_rpc(request);
   if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
   auto& plan = std::get<rpc_plan>(planned);
@@ -298,7 +220,7 @@ boost::asio::awaitable<coap::message> dispatcher::async_rpc(const coap::message&
   co_return render_rpc(request, plan, response);
 }
 
-boost::asio::awaitable<coap::message> dispatcher::async_simple(
+boost::asio::awaitable<coap::message> procedure_runner::async_simple(
     const coap::message& request, procedure p, upstream::request http,
     coap::message (*render)(const coap::message&, const upstream::response&)) {
   auto answer = co_await async_call(request, std::move(http));
@@ -308,4 +230,4 @@ boost::asio::awaitable<coap::message> dispatcher::async_simple(
   co_return error_response(request, p, response, clock_.unix_seconds());
 }
 
-}  // namespace gw::translate
+}  // namespace gw::runner

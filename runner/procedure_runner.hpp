@@ -1,27 +1,38 @@
 #pragma once
-// Runs one CoAP request: finds its route, sequences the procedure's plans through the upstream
-// client and renders the answer. The only coroutine code in translate/; everything it calls is
-// a pure function.
+// Runs one CoAP request: finds its route, sequences the procedure's plans (translate/) through
+// the upstream client and renders the answer; remembers what upstream said about aliases and
+// content so repeated requests cost no call.
+//
+// Why coroutines and not state machines that return the next upstream request as a value: a
+// procedure is at most three dependent calls (alias check, read or write, a download's info and
+// range), each already a pure plan/render pair in translate/. Written as `co_await
+// client.async_send(plan(...))` it reads in the order the API document describes; a state
+// machine would add a state enum and a resume switch per procedure for no new testability,
+// because the only I/O is behind upstream::client (a scripted fake in tests) and time comes from
+// the injected runner::clock (virtual in tests).
 #include <chrono>
 #include <cstdint>
-#include <functional>
-#include <unordered_map>
+#include <optional>
+#include <string>
 #include <variant>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "gateway/coap/message.hpp"
-#include "gateway/core/clock.hpp"
-#include "translate/alias_cache.hpp"
-#include "translate/content_cache.hpp"
+#include "runner/alias_cache.hpp"
+#include "runner/clock.hpp"
+#include "runner/content_cache.hpp"
+#include "runner/expiring_map.hpp"
 #include "translate/provision.hpp"
 #include "translate/route_table.hpp"
 #include "upstream/client.hpp"
 
-namespace gw::translate {
+namespace gw::runner {
 
-struct dispatcher_options {
+using translate::procedure;
+
+struct runner_options {
   alias_cache_options alias_cache;
   bool local_timestamp = false;   // timestamp.source: local
   std::size_t block_size = 1024;  // coap.block_size: the largest block Download Content sends
@@ -33,24 +44,20 @@ struct dispatcher_options {
   // see more updates; it would only cost one info call per block (16-byte blocks: 18750 calls
   // for a 300 KB file).
   std::chrono::milliseconds content_info_ttl{1000};
+  std::size_t content_info_entries = 10000;
   // upstream.timeout, set on every call so that a reload changes it for the next one.
   std::chrono::milliseconds upstream_timeout{10000};
 };
 
-struct dispatcher_clock {
-  std::function<core::time_point()> steady = [] { return core::clock::now(); };
-  std::function<std::int64_t()> unix_seconds;  // defaults to the system clock
-};
-
-class dispatcher {
+class procedure_runner {
  public:
-  dispatcher(upstream::client& client, dispatcher_options options, dispatcher_clock clock = {});
+  procedure_runner(upstream::client& client, runner_options options, clock& time = system_clock());
 
   boost::asio::awaitable<coap::message> async_handle(coap::message request);
   // The procedure a request maps to, for logs and metrics; nullopt for no route.
   static std::optional<procedure> classify(const coap::message& request);
 
-  void set_options(dispatcher_options options);
+  void set_options(runner_options options);
 
  private:
   using call_result = std::variant<upstream::response, coap::message>;
@@ -81,15 +88,11 @@ class dispatcher {
       coap::message (*render)(const coap::message&, const upstream::response&));
 
   upstream::client& client_;
-  dispatcher_options options_;
-  dispatcher_clock clock_;
+  runner_options options_;
+  clock& clock_;
   alias_cache aliases_;
   content_cache content_;
-  struct known_info {
-    content_info info;
-    core::time_point expires;
-  };
-  std::unordered_map<std::string, known_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
+  expiring_map<translate::content_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
 };
 
-}  // namespace gw::translate
+}  // namespace gw::runner

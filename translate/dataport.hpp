@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gateway/coap/message.hpp"
-#include "upstream/client.hpp"
+#include "upstream/message.hpp"
 
 namespace gw::translate {
 

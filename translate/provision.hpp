@@ -9,7 +9,7 @@
 #include "gateway/coap/block.hpp"
 #include "gateway/coap/message.hpp"
 #include "translate/route_table.hpp"
-#include "upstream/client.hpp"
+#include "upstream/message.hpp"
 
 namespace gw::translate {
 

@@ -4,7 +4,7 @@
 #include <variant>
 
 #include "gateway/coap/message.hpp"
-#include "upstream/client.hpp"
+#include "upstream/message.hpp"
 
 namespace gw::translate {
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "http/http_date.hpp"
+#include "upstream/error.hpp"
 
 namespace gw::translate {
 namespace {

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "gateway/coap/message.hpp"
-#include "upstream/client.hpp"
+#include "upstream/message.hpp"
 
 namespace gw::translate {
 

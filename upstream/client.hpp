@@ -1,5 +1,5 @@
 #pragma once
-// The small interface translate/ uses to call the One Platform: a request value in, an awaitable
+// The small interface the runner uses to call the One Platform: a request value in, an awaitable
 // result out. Knows nothing of CoAP; the Beast implementation lives behind make_http_client().
 #include <chrono>
 #include <optional>
@@ -11,33 +11,9 @@
 #include <boost/system/result.hpp>
 
 #include "upstream/error.hpp"
+#include "upstream/message.hpp"
 
 namespace gw::upstream {
-
-struct header {
-  std::string name;
-  std::string value;
-};
-
-struct request {
-  std::string method = "GET";   // GET, POST, ...
-  std::string target;           // path and query, relative to the configured base URL's path
-  std::vector<header> headers;  // Host, User-Agent and Content-Length are added by the client
-  std::string body;
-  // Overrides the configured per-request deadline (a long-poll passes Request-Timeout + margin).
-  std::optional<std::chrono::milliseconds> timeout;
-  // Whether a request that failed on a reused connection before any answer byte may be
-  // retried once on a fresh connection. Defaults from the method (GET/HEAD yes, POST no).
-  std::optional<bool> idempotent;
-};
-
-struct response {
-  unsigned status = 0;
-  std::vector<header> headers;
-  std::string body;
-  // Case-insensitive; the first match, or nullopt.
-  std::optional<std::string_view> find_header(std::string_view name) const;
-};
 
 using result = boost::system::result<response>;
 
@@ -45,6 +21,9 @@ class client {
  public:
   virtual ~client() = default;
   virtual boost::asio::awaitable<result> async_send(request req) = 0;
+  // Refuses new requests and ends those in flight with error::shutting_down. Idempotent. A
+  // client with nothing to close (a decorator, a fake) may leave it as is.
+  virtual void close() {}
 };
 
 }  // namespace gw::upstream

@@ -45,7 +45,7 @@ class http_client : public client {
   // Refuses new requests, fails waiting ones and in-flight ones with error::shutting_down (the
   // latter as soon as their pending I/O is aborted) and closes every connection. Idempotent; the
   // destructor calls it. Requests still in flight keep what they need alive until they complete.
-  virtual void close() = 0;
+  void close() override = 0;
   virtual client_stats stats() const = 0;
 };
 

@@ -1,12 +1,12 @@
 // The (CIK, alias) existence cache: TTLs, expiry, the bound, forget_cik; all in virtual time.
-#include "translate/alias_cache.hpp"
+#include "runner/alias_cache.hpp"
 
 #include <chrono>
 #include <string>
 
 #include <catch2/catch.hpp>
 
-namespace gw::translate {
+namespace gw::runner {
 namespace {
 
 using namespace std::chrono_literals;
@@ -23,14 +23,14 @@ alias_cache_options opts(core::duration ttl, core::duration negative, std::size_
   return o;
 }
 
-TEST_CASE("defaults", "[translate][alias_cache]") {
+TEST_CASE("defaults", "[runner][alias_cache]") {
   alias_cache_options o;
   CHECK(o.ttl == 5min);
   CHECK(o.negative_ttl == 30s);
   CHECK(o.max_entries > 0u);
 }
 
-TEST_CASE("unknown pairs are nullopt", "[translate][alias_cache]") {
+TEST_CASE("unknown pairs are nullopt", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 10));
   CHECK_FALSE(cache.find(cik_a, "temp", t0).has_value());
   cache.store(cik_a, "temp", true, t0);
@@ -39,7 +39,7 @@ TEST_CASE("unknown pairs are nullopt", "[translate][alias_cache]") {
   CHECK(cache.size() == 1);
 }
 
-TEST_CASE("positive answers live for ttl", "[translate][alias_cache]") {
+TEST_CASE("positive answers live for ttl", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 10));
   cache.store(cik_a, "temp", true, t0);
   CHECK(cache.find(cik_a, "temp", t0) == true);
@@ -49,7 +49,7 @@ TEST_CASE("positive answers live for ttl", "[translate][alias_cache]") {
   CHECK(cache.size() == 0);  // an expired entry goes when found
 }
 
-TEST_CASE("negative answers live for negative_ttl", "[translate][alias_cache]") {
+TEST_CASE("negative answers live for negative_ttl", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 10));
   cache.store(cik_a, "nope", false, t0);
   CHECK(cache.find(cik_a, "nope", t0) == false);
@@ -57,7 +57,7 @@ TEST_CASE("negative answers live for negative_ttl", "[translate][alias_cache]") 
   CHECK_FALSE(cache.find(cik_a, "nope", t0 + 10s).has_value());
 }
 
-TEST_CASE("a new answer replaces the old one and its expiry", "[translate][alias_cache]") {
+TEST_CASE("a new answer replaces the old one and its expiry", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 10));
   cache.store(cik_a, "temp", false, t0);
   cache.store(cik_a, "temp", true, t0 + 5s);
@@ -67,7 +67,7 @@ TEST_CASE("a new answer replaces the old one and its expiry", "[translate][alias
   CHECK_FALSE(cache.find(cik_a, "temp", t0 + 65s).has_value());
 }
 
-TEST_CASE("a zero TTL or zero bound stores nothing", "[translate][alias_cache]") {
+TEST_CASE("a zero TTL or zero bound stores nothing", "[runner][alias_cache]") {
   alias_cache no_negative(opts(60s, 0s, 10));
   no_negative.store(cik_a, "nope", false, t0);
   CHECK_FALSE(no_negative.find(cik_a, "nope", t0).has_value());
@@ -84,7 +84,7 @@ TEST_CASE("a zero TTL or zero bound stores nothing", "[translate][alias_cache]")
   CHECK_FALSE(none.find(cik_a, "temp", t0).has_value());
 }
 
-TEST_CASE("the oldest entry goes first when full", "[translate][alias_cache]") {
+TEST_CASE("the oldest entry goes first when full", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 3));
   cache.store(cik_a, "a1", true, t0);
   cache.store(cik_a, "a2", false, t0 + 1s);
@@ -114,7 +114,7 @@ TEST_CASE("the oldest entry goes first when full", "[translate][alias_cache]") {
   CHECK_FALSE(cache.find(cik_a, "x996", t0 + 6s).has_value());
 }
 
-TEST_CASE("forget_cik drops that CIK's entries only", "[translate][alias_cache]") {
+TEST_CASE("forget_cik drops that CIK's entries only", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 100));
   cache.store(cik_a, "a1", true, t0);
   cache.store(cik_a, "a2", false, t0);
@@ -145,7 +145,7 @@ TEST_CASE("forget_cik drops that CIK's entries only", "[translate][alias_cache]"
   CHECK_FALSE(cache.find(cik_b, "b1", t0 + 1s).has_value());
 }
 
-TEST_CASE("set_options changes the TTL of later stores", "[translate][alias_cache]") {
+TEST_CASE("set_options changes the TTL of later stores", "[runner][alias_cache]") {
   alias_cache cache(opts(60s, 10s, 100));
   cache.store(cik_a, "a1", true, t0);
   cache.set_options(opts(5s, 1s, 100));
@@ -155,4 +155,4 @@ TEST_CASE("set_options changes the TTL of later stores", "[translate][alias_cach
 }
 
 }  // namespace
-}  // namespace gw::translate
+}  // namespace gw::runner
