@@ -3,6 +3,7 @@
 #include <atomic>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
@@ -10,7 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "app/metered_client.hpp"
+#include "app/gateway_worker.hpp"
 #include "app/sd_notify.hpp"
 #include "app/settings.hpp"
 #include "conf/load.hpp"
@@ -18,60 +19,13 @@
 #include "metrics/http_endpoint.hpp"
 #include "metrics/registry.hpp"
 #include "metrics/text_format.hpp"
-#include "translate/cik.hpp"
+#include "translate/observable.hpp"
 
 namespace gw::app {
 
 namespace asio = boost::asio;
 
 namespace {
-
-// What one worker owns besides its sockets. Lives until the worker has drained; touched only on
-// that worker's thread (a reload posts there).
-struct worker_state {
-  asio::any_io_executor executor;
-  metrics::shard* shard = nullptr;
-  std::unique_ptr<upstream::http_client> client;
-  // Clients replaced by a reload, kept until their last call has completed.
-  std::vector<std::unique_ptr<upstream::http_client>> retired;
-  std::unique_ptr<metered_client> metered;
-  std::unique_ptr<translate::dispatcher> dispatcher;
-  std::unique_ptr<translate::observe_bridge> observe;
-  bool access_log = false;
-};
-
-// A reload that changes the pool's settings swaps in a new client; calls already running keep
-// theirs, so nothing in flight is dropped.
-void swap_client(worker_state& state, const upstream::client_options& options) {
-  auto fresh = upstream::make_http_client(state.executor, options);
-  if (!fresh) {
-    GW_LOG(error, "gateway", "reload: upstream client: " + fresh.error().message());
-    return;
-  }
-  state.retired.push_back(std::move(state.client));
-  state.client = std::move(*fresh);
-  state.metered->set_inner(*state.client);
-}
-
-void sweep_retired(worker_state& state) {
-  std::erase_if(state.retired, [](const auto& c) {
-    if (c->stats().in_flight != 0) return false;
-    c->close();
-    return true;
-  });
-}
-
-void log_access(const coap::message& request, const coap::message& response,
-                std::optional<translate::procedure> proc, const server::request_context& ctx,
-                std::chrono::steady_clock::duration elapsed) {
-  auto queries = request.queries();
-  auto cik = queries.empty() ? std::nullopt : translate::decode_cik(queries.front());
-  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count() / 1000.0;
-  GW_LOG(info, "access",
-         ctx.peer.to_string() + " " + std::string(proc ? translate::to_string(*proc) : "none") +
-             " " + response.code.to_string() + " " + std::to_string(ms) + "ms" +
-             (cik ? " cik=" + log::mask(*cik) : ""));
-}
 
 std::string render_metrics(const metrics::registry& registry, const server::udp_server& udp) {
   auto snap = registry.collect();
@@ -90,216 +44,217 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   return metrics::render_text(snap);
 }
 
-}  // namespace
-
-int run_gateway(const conf::config& initial, std::optional<std::string> config_path,
-                on_listening listening) {
-  apply_logging(initial);
-  // Fail at start, not on the first request, when the upstream settings cannot work. The probe
-  // client is destroyed before the io_context it was made on.
-  {
-    asio::io_context probe_io;
-    auto probe = upstream::make_http_client(probe_io.get_executor(), client_options_from(initial));
-    if (!probe) {
-      std::cerr << "coap-gateway: upstream: " << probe.error().message() << "\n";
-      return 2;
-    }
+// Fail at start, not on the first request, when the upstream settings cannot work. The probe
+// client goes before the io_context it was made on.
+bool upstream_settings_work(const conf::config& config) {
+  asio::io_context probe_io;
+  auto probe = upstream::make_http_client(probe_io.get_executor(), client_options_from(config));
+  if (!probe) {
+    std::cerr << "coap-gateway: upstream: " << probe.error().message() << "\n";
+    return false;
   }
-  if (!initial.upstream.tls.verify)
+  if (!config.upstream.tls.verify)
     GW_LOG(warn, "upstream", "TLS certificate verification is OFF (upstream.tls.verify: false)");
+  return true;
+}
 
-  conf::config running = initial;
-  metrics::registry registry;
-  registry.set(
-      metrics::process_start_time_seconds,
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+bool pool_settings_changed(const upstream::client_options& a, const upstream::client_options& b) {
+  return a.max_connections != b.max_connections || a.max_queue != b.max_queue ||
+         a.idle_timeout != b.idle_timeout || a.connect_timeout != b.connect_timeout;
+}
 
-  std::vector<std::shared_ptr<worker_state>> states;
-  std::mutex states_mutex;
-  auto factory = [&](asio::any_io_executor executor, std::size_t, server::notifier& notifier) {
-    auto state = std::make_shared<worker_state>();
-    state->executor = executor;
-    state->shard = &registry.add_shard();
-    state->client = std::move(*upstream::make_http_client(executor, client_options_from(running)));
-    state->metered = std::make_unique<metered_client>(*state->client, *state->shard);
-    state->dispatcher =
-        std::make_unique<translate::dispatcher>(*state->metered, dispatcher_options_from(running));
-    translate::observe_sink sink{
-        [&notifier](const std::string& r, coap::message m) { notifier.notify(r, std::move(m)); },
-        [&notifier](const std::string& r, coap::message m) {
-          notifier.notify_final(r, std::move(m));
-        }};
-    state->observe = std::make_unique<translate::observe_bridge>(
-        executor, bridge_options_from(running), std::move(sink));
-    state->access_log = running.log.access;
-    {
-      std::lock_guard lock(states_mutex);
-      states.push_back(state);
-    }
-    server::worker_services services;
-    services.handle = [state](coap::message request,
-                              server::request_context ctx) -> asio::awaitable<coap::message> {
-      const auto start = std::chrono::steady_clock::now();
-      const auto proc = translate::dispatcher::classify(request);
-      std::optional<coap::message> copy;
-      if (state->access_log) copy = request;
-      auto response = co_await state->dispatcher->async_handle(std::move(request));
-      const auto elapsed = std::chrono::steady_clock::now() - start;
-      auto& shard = *state->shard;
-      shard.add(metrics::requests_total,
-                {proc ? translate::to_string(*proc) : "none", response.code.to_string()});
-      shard.observe(metrics::request_duration_seconds, elapsed);
-      const auto pool = state->client->stats();
-      shard.set(metrics::upstream_connections_open, static_cast<double>(pool.open));
-      shard.set_total(metrics::upstream_queue_waits_total, pool.queue_waits_total);
-      if (copy) log_access(*copy, response, proc, ctx, elapsed);
-      if (!state->retired.empty()) sweep_retired(*state);
-      co_return response;
-    };
-    services.on_observe = [state](const core::observe_event& e) {
-      if (e.what == core::observe_event::kind::started)
-        state->observe->on_started(e.resource, e.request);
-      else
-        state->observe->on_stopped(e.resource);
-      state->shard->set(metrics::longpolls_active,
-                        static_cast<double>(state->observe->active_polls()));
-    };
-    services.shutdown = [state] {
-      state->observe->close();
-      state->client->close();
-      for (auto& c : state->retired) c->close();
-    };
-    return services;
-  };
+// The running gateway: the UDP workers and their services, and on a control thread the
+// signals, the reload, the watchdog and the metrics endpoint. Members are destroyed bottom-up,
+// so the workers (and everything that uses their io_contexts) go first.
+class gateway {
+ public:
+  gateway(const conf::config& config, std::optional<std::string> config_path)
+      : running_(config),
+        config_path_(std::move(config_path)),
+        udp_(make_server_options(),
+             [this](asio::any_io_executor ex, std::size_t index, server::notifier& notifier) {
+               return make_worker(std::move(ex), index, notifier);
+             }) {}
 
-  // Signals are caught before the ready line, so a stop sent right after it is never lost.
-  asio::io_context control;
-  asio::signal_set stop_signals(control, SIGINT, SIGTERM);
-  asio::signal_set reload_signal(control, SIGHUP);
-  std::atomic<bool> ready{false};
+  int run(const on_listening& listening);
 
-  server::udp_server udp(server_options_from(running), factory);
-  auto bound = udp.bind();
+ private:
+  server::server_options make_server_options() const;
+  std::unique_ptr<server::worker_services> make_worker(asio::any_io_executor executor,
+                                                       std::size_t index,
+                                                       server::notifier& notifier);
+  bool start_metrics();
+  void announce(const std::vector<std::string>& bound, const on_listening& listening);
+  void wait_stop();
+  void on_stop(int signal);
+  void wait_reload();
+  void reload();
+  void apply_to_workers(bool new_pool);
+  void ping_watchdog(std::chrono::microseconds every);
+  void stop_control();
+
+  conf::config running_;
+  std::optional<std::string> config_path_;
+  std::uint64_t seed_ = std::random_device{}();
+  metrics::registry registry_;
+  std::atomic<bool> ready_{false};
+  std::mutex workers_mutex_;
+  std::vector<gateway_worker*> workers_;  // owned by their udp_ workers
+  asio::io_context control_;
+  // Caught before the ready line, so a stop sent right after it is never lost.
+  asio::signal_set stop_signals_{control_, SIGINT, SIGTERM};
+  asio::signal_set reload_signal_{control_, SIGHUP};
+  asio::steady_timer watchdog_{control_};
+  std::unique_ptr<metrics::http_endpoint> metrics_http_;
+  std::string metrics_url_;
+  server::udp_server udp_;
+};
+
+server::server_options gateway::make_server_options() const {
+  auto options = server_options_from(running_);
+  options.observable = translate::observable_resource;
+  return options;
+}
+
+std::unique_ptr<server::worker_services> gateway::make_worker(asio::any_io_executor executor,
+                                                              std::size_t index,
+                                                              server::notifier& notifier) {
+  auto worker = std::make_unique<gateway_worker>(std::move(executor), running_,
+                                                 registry_.add_shard(), notifier, seed_ + index);
+  std::lock_guard lock(workers_mutex_);
+  workers_.push_back(worker.get());
+  return worker;
+}
+
+int gateway::run(const on_listening& listening) {
+  auto bound = udp_.bind();
   if (!bound) {
     std::cerr << "coap-gateway: cannot listen: " << bound.error().message() << "\n";
     return 1;
   }
-
-  std::unique_ptr<metrics::http_endpoint> metrics_http;
-  std::string metrics_url;
-  if (!running.metrics.listen.empty()) {
-    metrics::http_endpoint_options mo;
-    mo.listen = running.metrics.listen;
-    mo.ready = [&ready] { return ready.load(); };
-    mo.metrics = [&registry, &udp] { return render_metrics(registry, udp); };
-    metrics_http = std::make_unique<metrics::http_endpoint>(control, mo);
-    auto port = metrics_http->start();
-    if (!port) {
-      std::cerr << "coap-gateway: metrics: cannot listen on " << running.metrics.listen << ": "
-                << port.error().message() << "\n";
-      return 1;
-    }
-    auto host = running.metrics.listen.substr(0, running.metrics.listen.rfind(':'));
-    metrics_url = "http://" + host + ":" + std::to_string(*port) + "/metrics";
-  }
-
-  std::string addresses;
-  for (const auto& address : *bound) {
-    std::cout << "coap-gateway listening on coap://" << address << "\n";
-    addresses += (addresses.empty() ? "" : " ") + address;
-  }
-  if (!metrics_url.empty()) std::cout << "coap-gateway metrics on " << metrics_url << "\n";
-  std::cout << std::flush;
-  if (listening) listening(*bound);
-  GW_LOG(info, "gateway", "upstream " + running.upstream.url);
-  ready = true;
-  systemd::notify_ready();
-  systemd::notify_status("serving " + addresses);
-
-  stop_signals.async_wait([&](boost::system::error_code ec, int signal) {
-    if (ec) return;
-    GW_LOG(info, "gateway",
-           std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
-    ready = false;
-    systemd::notify_stopping();
-    reload_signal.cancel();
-    udp.stop();
-    GW_LOG(info, "gateway",
-           "draining: new requests get 5.03 for at most " +
-               std::to_string(running.shutdown.grace.count()) + " ms");
-  });
-
-  std::function<void()> wait_reload = [&] {
-    reload_signal.async_wait([&](boost::system::error_code ec, int) {
-      if (ec) return;
-      systemd::notify_reloading();
-      if (!config_path) {
-        GW_LOG(warn, "gateway", "SIGHUP: no config file to reload (demo)");
-      } else if (auto loaded = conf::load_file(*config_path); !loaded.ok()) {
-        for (const auto& e : loaded.errors()) GW_LOG(error, "config", e.to_string());
-        GW_LOG(error, "gateway", "reload refused: keeping the running configuration");
-      } else {
-        for (const auto& key : restart_only_changes(running, loaded.get()))
-          GW_LOG(warn, "gateway", key + " changed: takes effect after a restart");
-        const auto before = client_options_from(running);
-        running = effective_after_reload(running, loaded.get());
-        const auto after = client_options_from(running);
-        const bool new_pool = before.max_connections != after.max_connections ||
-                              before.max_queue != after.max_queue ||
-                              before.idle_timeout != after.idle_timeout ||
-                              before.connect_timeout != after.connect_timeout;
-        apply_logging(running);
-        udp.reconfigure(endpoint_config_from(running));
-        std::lock_guard lock(states_mutex);
-        for (const auto& state : states) {
-          asio::post(state->executor,
-                     [state, d = dispatcher_options_from(running), b = bridge_options_from(running),
-                      access = running.log.access, new_pool, after] {
-                       if (new_pool) swap_client(*state, after);
-                       state->dispatcher->set_options(d);
-                       state->observe->set_options(b);
-                       state->access_log = access;
-                     });
-        }
-        GW_LOG(info, "gateway", "configuration reloaded from " + *config_path);
-      }
-      systemd::notify_ready();
-      wait_reload();
-    });
-  };
+  if (!start_metrics()) return 1;
+  announce(*bound, listening);
+  wait_stop();
   wait_reload();
+  if (auto every = systemd::watchdog_interval()) ping_watchdog(*every);
 
-  // The watchdog pings from the control thread: it keeps pinging while workers drain.
-  asio::steady_timer watchdog(control);
-  std::function<void()> ping;
-  if (auto interval = systemd::watchdog_interval()) {
-    ping = [&, every = *interval] {
-      systemd::notify_watchdog();
-      watchdog.expires_after(every);
-      watchdog.async_wait([&](boost::system::error_code ec) {
-        if (!ec) ping();
-      });
-    };
-    ping();
-  }
-
-  std::thread control_thread([&] { control.run(); });
-  udp.run();
-  {
-    // The workers' clients and timers must go while the workers' io_contexts still exist.
-    std::lock_guard lock(states_mutex);
-    states.clear();
-  }
-
-  asio::post(control, [&] {
-    stop_signals.cancel();
-    reload_signal.cancel();
-    watchdog.cancel();
-    if (metrics_http) metrics_http->stop();
-  });
+  std::thread control_thread([this] { control_.run(); });
+  udp_.run();
+  asio::post(control_, [this] { stop_control(); });
   control_thread.join();
   GW_LOG(info, "gateway", "stopped");
   return 0;
+}
+
+bool gateway::start_metrics() {
+  if (running_.metrics.listen.empty()) return true;
+  metrics::http_endpoint_options mo;
+  mo.listen = running_.metrics.listen;
+  mo.ready = [this] { return ready_.load(); };
+  mo.metrics = [this] { return render_metrics(registry_, udp_); };
+  metrics_http_ = std::make_unique<metrics::http_endpoint>(control_, mo);
+  auto port = metrics_http_->start();
+  if (!port) {
+    std::cerr << "coap-gateway: metrics: cannot listen on " << running_.metrics.listen << ": "
+              << port.error().message() << "\n";
+    return false;
+  }
+  auto host = running_.metrics.listen.substr(0, running_.metrics.listen.rfind(':'));
+  metrics_url_ = "http://" + host + ":" + std::to_string(*port) + "/metrics";
+  return true;
+}
+
+void gateway::announce(const std::vector<std::string>& bound, const on_listening& listening) {
+  std::string addresses;
+  for (const auto& address : bound) {
+    std::cout << "coap-gateway listening on coap://" << address << "\n";
+    addresses += (addresses.empty() ? "" : " ") + address;
+  }
+  if (!metrics_url_.empty()) std::cout << "coap-gateway metrics on " << metrics_url_ << "\n";
+  std::cout << std::flush;
+  if (listening) listening(bound);
+  GW_LOG(info, "gateway", "upstream " + running_.upstream.url);
+  ready_ = true;
+  systemd::notify_ready();
+  systemd::notify_status("serving " + addresses);
+}
+
+void gateway::wait_stop() {
+  stop_signals_.async_wait([this](boost::system::error_code ec, int signal) {
+    if (!ec) on_stop(signal);
+  });
+}
+
+void gateway::on_stop(int signal) {
+  GW_LOG(info, "gateway", std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
+  ready_ = false;
+  systemd::notify_stopping();
+  reload_signal_.cancel();
+  udp_.stop();
+  GW_LOG(info, "gateway",
+         "draining: new requests get 5.03 for at most " +
+             std::to_string(running_.shutdown.grace.count()) + " ms");
+}
+
+void gateway::wait_reload() {
+  reload_signal_.async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    reload();
+    wait_reload();
+  });
+}
+
+void gateway::reload() {
+  systemd::notify_reloading();
+  if (!config_path_) {
+    GW_LOG(warn, "gateway", "SIGHUP: no config file to reload (demo)");
+  } else if (auto loaded = conf::load_file(*config_path_); !loaded.ok()) {
+    for (const auto& e : loaded.errors()) GW_LOG(error, "config", e.to_string());
+    GW_LOG(error, "gateway", "reload refused: keeping the running configuration");
+  } else {
+    for (const auto& key : restart_only_changes(running_, loaded.get()))
+      GW_LOG(warn, "gateway", key + " changed: takes effect after a restart");
+    const auto before = client_options_from(running_);
+    running_ = effective_after_reload(running_, loaded.get());
+    apply_logging(running_);
+    udp_.reconfigure(endpoint_config_from(running_));
+    apply_to_workers(pool_settings_changed(before, client_options_from(running_)));
+    GW_LOG(info, "gateway", "configuration reloaded from " + *config_path_);
+  }
+  systemd::notify_ready();
+}
+
+void gateway::apply_to_workers(bool new_pool) {
+  std::lock_guard lock(workers_mutex_);
+  for (auto* worker : workers_)
+    asio::post(worker->executor(),
+               [worker, config = running_, new_pool] { worker->apply(config, new_pool); });
+}
+
+// From the control thread: it keeps pinging while the workers drain.
+void gateway::ping_watchdog(std::chrono::microseconds every) {
+  systemd::notify_watchdog();
+  watchdog_.expires_after(every);
+  watchdog_.async_wait([this, every](boost::system::error_code ec) {
+    if (!ec) ping_watchdog(every);
+  });
+}
+
+void gateway::stop_control() {
+  stop_signals_.cancel();
+  reload_signal_.cancel();
+  watchdog_.cancel();
+  if (metrics_http_) metrics_http_->stop();
+}
+
+}  // namespace
+
+int run_gateway(const conf::config& config, std::optional<std::string> config_path,
+                on_listening listening) {
+  apply_logging(config);
+  if (!upstream_settings_work(config)) return 2;
+  gateway gw(config, std::move(config_path));
+  return gw.run(listening);
 }
 
 }  // namespace gw::app

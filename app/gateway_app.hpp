@@ -1,7 +1,7 @@
 #pragma once
-// Wires the configured pieces together: per-worker upstream clients and dispatchers behind the
-// UDP server, metrics, systemd notifications, signals (SIGTERM/SIGINT stop, SIGHUP reloads) and
-// the ready line. Everything main() needs beyond argv.
+// Wires the configured pieces together: a gateway_worker (upstream pool, procedure runner,
+// long-poll bridge) behind each UDP worker, metrics, systemd notifications, signals
+// (SIGTERM/SIGINT stop, SIGHUP reloads) and the ready line. Everything main() needs beyond argv.
 #include <functional>
 #include <optional>
 #include <string>

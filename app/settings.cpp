@@ -53,8 +53,8 @@ upstream::client_options client_options_from(const conf::config& c) {
   return o;
 }
 
-translate::dispatcher_options dispatcher_options_from(const conf::config& c) {
-  translate::dispatcher_options o;
+runner::runner_options runner_options_from(const conf::config& c) {
+  runner::runner_options o;
   o.alias_cache.ttl = c.alias_cache.ttl;
   o.alias_cache.negative_ttl = c.alias_cache.negative_ttl;
   o.alias_cache.max_entries = c.alias_cache.max_entries;
@@ -65,10 +65,16 @@ translate::dispatcher_options dispatcher_options_from(const conf::config& c) {
   return o;
 }
 
-translate::observe_bridge_options bridge_options_from(const conf::config& c) {
-  translate::observe_bridge_options o;
-  o.upstream = client_options_from(c);
+runner::long_poll_options long_poll_options_from(const conf::config& c) {
+  runner::long_poll_options o;
   o.poll_timeout = c.observe.poll_timeout;
+  return o;
+}
+
+upstream::client_options long_poll_client_options_from(const conf::config& c) {
+  auto o = client_options_from(c);
+  o.max_connections = 1;
+  o.max_queue = 1;
   return o;
 }
 

@@ -6,8 +6,8 @@
 
 #include "conf/config.hpp"
 #include "gateway/server/udp_server.hpp"
-#include "translate/dispatcher.hpp"
-#include "translate/observe_bridge.hpp"
+#include "runner/long_poll_bridge.hpp"
+#include "runner/procedure_runner.hpp"
 #include "upstream/http_client.hpp"
 
 namespace gw::app {
@@ -15,8 +15,10 @@ namespace gw::app {
 server::server_options server_options_from(const conf::config& c);
 core::endpoint_config endpoint_config_from(const conf::config& c);
 upstream::client_options client_options_from(const conf::config& c);
-translate::dispatcher_options dispatcher_options_from(const conf::config& c);
-translate::observe_bridge_options bridge_options_from(const conf::config& c);
+runner::runner_options runner_options_from(const conf::config& c);
+runner::long_poll_options long_poll_options_from(const conf::config& c);
+// A long-poll gets a pool of its own: one connection, no queue.
+upstream::client_options long_poll_client_options_from(const conf::config& c);
 void apply_logging(const conf::config& c);
 
 // Keys whose new values only a restart applies (sockets, threads, the upstream origin and TLS).

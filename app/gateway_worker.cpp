@@ -1,0 +1,136 @@
+#include "app/gateway_worker.hpp"
+
+#include <chrono>
+#include <string>
+
+#include "app/settings.hpp"
+#include "log/log.hpp"
+#include "metrics/metrics.hpp"
+#include "translate/cik.hpp"
+
+namespace gw::app {
+
+namespace asio = boost::asio;
+
+namespace {
+
+std::unique_ptr<upstream::http_client> make_client(asio::any_io_executor executor,
+                                                   const upstream::client_options& options) {
+  // The options were checked at start (run_gateway's probe); a failure here is a bug.
+  return std::move(upstream::make_http_client(std::move(executor), options).value());
+}
+
+void log_access(const coap::message& request, const coap::message& response,
+                std::optional<translate::procedure> proc, const server::request_context& ctx,
+                std::chrono::steady_clock::duration elapsed) {
+  auto queries = request.queries();
+  auto cik = queries.empty() ? std::nullopt : translate::decode_cik(queries.front());
+  auto ms = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count() / 1000.0;
+  GW_LOG(info, "access",
+         ctx.peer.to_string() + " " + std::string(proc ? translate::to_string(*proc) : "none") +
+             " " + response.code.to_string() + " " + std::to_string(ms) + "ms" +
+             (cik ? " cik=" + log::mask(*cik) : ""));
+}
+
+}  // namespace
+
+gateway_worker::gateway_worker(asio::any_io_executor executor, const conf::config& config,
+                               metrics::shard& shard, server::notifier& notifier,
+                               std::uint64_t seed)
+    : executor_(executor),
+      shard_(shard),
+      poll_client_options_(long_poll_client_options_from(config)),
+      access_log_(config.log.access),
+      client_(make_client(executor, client_options_from(config))),
+      metered_(*client_, shard),
+      runner_(metered_, runner_options_from(config)),
+      bridge_(
+          executor, runner::system_clock(), [this] { return make_poll_client(); },
+          long_poll_options_from(config),
+          runner::observe_sink{[&notifier](const core::resource_key& r, coap::message m) {
+                                 notifier.notify(r, std::move(m));
+                               },
+                               [&notifier](const core::resource_key& r, coap::message m) {
+                                 notifier.notify_final(r, std::move(m));
+                               }},
+          seed) {}
+
+gateway_worker::~gateway_worker() {
+  shutdown();
+}
+
+std::unique_ptr<upstream::client> gateway_worker::make_poll_client() const {
+  auto client = upstream::make_http_client(executor_, poll_client_options_);
+  if (!client) {
+    GW_LOG(error, "observe", "cannot create a long-poll client: " + client.error().message());
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+asio::awaitable<coap::message> gateway_worker::async_handle(coap::message request,
+                                                            server::request_context ctx) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto proc = runner::procedure_runner::classify(request);
+  std::optional<coap::message> copy;
+  if (access_log_) copy = request;
+  auto response = co_await runner_.async_handle(std::move(request));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  record(response, proc, elapsed);
+  if (copy) log_access(*copy, response, proc, ctx, elapsed);
+  if (!retired_.empty()) sweep_retired();
+  co_return response;
+}
+
+void gateway_worker::record(const coap::message& response, std::optional<translate::procedure> proc,
+                            std::chrono::steady_clock::duration elapsed) {
+  shard_.add(metrics::requests_total,
+             {proc ? translate::to_string(*proc) : "none", response.code.to_string()});
+  shard_.observe(metrics::request_duration_seconds, elapsed);
+  const auto pool = client_->stats();
+  shard_.set(metrics::upstream_connections_open, static_cast<double>(pool.open));
+  shard_.set_total(metrics::upstream_queue_waits_total, pool.queue_waits_total);
+}
+
+void gateway_worker::on_observe(const core::observe_event& event) {
+  if (event.what == core::observe_event::kind::started)
+    bridge_.on_started(event.resource);
+  else
+    bridge_.on_stopped(event.resource);
+  shard_.set(metrics::longpolls_active, static_cast<double>(bridge_.active_polls()));
+}
+
+void gateway_worker::shutdown() {
+  bridge_.close();
+  client_->close();
+  for (auto& c : retired_) c->close();
+}
+
+void gateway_worker::apply(const conf::config& config, bool new_pool) {
+  if (new_pool) swap_client(client_options_from(config));
+  runner_.set_options(runner_options_from(config));
+  bridge_.set_options(long_poll_options_from(config));
+  poll_client_options_ = long_poll_client_options_from(config);
+  access_log_ = config.log.access;
+}
+
+void gateway_worker::swap_client(const upstream::client_options& options) {
+  auto fresh = upstream::make_http_client(executor_, options);
+  if (!fresh) {
+    GW_LOG(error, "gateway", "reload: upstream client: " + fresh.error().message());
+    return;
+  }
+  retired_.push_back(std::move(client_));
+  client_ = std::move(*fresh);
+  metered_.set_inner(*client_);
+}
+
+void gateway_worker::sweep_retired() {
+  std::erase_if(retired_, [](const auto& c) {
+    if (c->stats().in_flight != 0) return false;
+    c->close();
+    return true;
+  });
+}
+
+}  // namespace gw::app

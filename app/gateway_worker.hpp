@@ -1,0 +1,56 @@
+#pragma once
+// What one worker runs besides its sockets: its upstream pool, the procedure runner, the
+// long-poll bridge, request metrics and the access log. Built by the worker on its own executor,
+// owned by it and destroyed before its io_context; used on the worker's thread only (a reload
+// posts there).
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "app/metered_client.hpp"
+#include "conf/config.hpp"
+#include "gateway/server/udp_server.hpp"
+#include "metrics/shard.hpp"
+#include "runner/long_poll_bridge.hpp"
+#include "runner/procedure_runner.hpp"
+#include "upstream/http_client.hpp"
+
+namespace gw::app {
+
+class gateway_worker final : public server::worker_services {
+ public:
+  gateway_worker(boost::asio::any_io_executor executor, const conf::config& config,
+                 metrics::shard& shard, server::notifier& notifier, std::uint64_t seed);
+  ~gateway_worker() override;
+
+  boost::asio::awaitable<coap::message> async_handle(coap::message request,
+                                                     server::request_context ctx) override;
+  void on_observe(const core::observe_event& event) override;
+  void shutdown() override;
+
+  // A reload, on the worker's thread: new options apply to calls from now on.
+  void apply(const conf::config& config, bool new_pool);
+  boost::asio::any_io_executor executor() const { return executor_; }
+
+ private:
+  std::unique_ptr<upstream::client> make_poll_client() const;
+  // A reload that changes the pool's settings swaps in a new client; calls already running keep
+  // theirs, so nothing in flight is dropped.
+  void swap_client(const upstream::client_options& options);
+  void sweep_retired();
+  void record(const coap::message& response, std::optional<translate::procedure> proc,
+              std::chrono::steady_clock::duration elapsed);
+
+  boost::asio::any_io_executor executor_;
+  metrics::shard& shard_;
+  upstream::client_options poll_client_options_;
+  bool access_log_ = false;
+  // Destroyed bottom-up: the bridge and the runner stop using the clients before they go.
+  std::unique_ptr<upstream::http_client> client_;
+  std::vector<std::unique_ptr<upstream::http_client>> retired_;  // until their calls finish
+  metered_client metered_;
+  runner::procedure_runner runner_;
+  runner::long_poll_bridge bridge_;
+};
+
+}  // namespace gw::app
