@@ -71,7 +71,7 @@ std::unique_ptr<upstream::client> gateway_worker::make_poll_client() const {
 asio::awaitable<coap::message> gateway_worker::async_handle(coap::message request,
                                                             server::request_context ctx) {
   const auto start = std::chrono::steady_clock::now();
-  const auto proc = runner::procedure_runner::classify(request);
+  const auto proc = translate::classify(request);
   std::optional<coap::message> copy;
   if (access_log_) copy = request;
   auto response = co_await runner_.async_handle(std::move(request));

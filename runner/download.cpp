@@ -2,43 +2,81 @@
 
 #include "gateway/coap/block.hpp"
 #include "runner/procedure_runner.hpp"
+#include "translate/content_format.hpp"
 #include "translate/provision.hpp"
 #include "translate/status_map.hpp"
 
-// Download Content: the file is fetched from upstream in windows of `download_window` bytes
-// (one Range request each) and served from the window cache block by block.
+// Download Content: the file is fetched from upstream in windows of `download_window` bytes (one
+// Range request each) and served from the window cache block by block.
+//
+// The content's version (Get Content Info: type, size, updated) names the windows, so an updated
+// file is never served from an old window. It is asked for when a transfer starts (block 0, at
+// most once per `content_info_ttl`) and whenever a window must be fetched; blocks served from a
+// cached window trust the version that window was fetched under, whatever the client's pace. A
+// file updated in the middle of a transfer is noticed at the next window: its blocks then carry
+// a new ETag, which tells the client to start over (RFC 7959 §2.4).
 namespace gw::runner {
 
 using namespace translate;
 
+namespace {
+
+std::string window_key(const std::vector<std::string>& params, const content_info& info,
+                       std::uint64_t first) {
+  return params[0] + '\0' + params[1] + '\0' + params[2] + '\0' + std::to_string(info.updated) +
+         '\0' + std::to_string(info.size) + '\0' + std::to_string(first);
+}
+
+}  // namespace
+
+boost::asio::awaitable<std::variant<content_info, coap::message>>
+procedure_runner::async_content_info(const coap::message& request, const std::string& cik,
+                                     const std::vector<std::string>& params) {
+  auto answer =
+      co_await async_call(request, plan_content_info(cik, params[0], params[1], params[2]));
+  if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
+  auto& response = std::get<upstream::response>(answer);
+  if (response.status != 200)
+    co_return error_response(request, procedure::download, response, clock_.unix_seconds());
+  auto info = parse_content_info(response.body);
+  if (!info)
+    co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable content info");
+  const auto now = clock_.now();
+  infos_.store(cik + '\0' + params[0] + '\0' + params[1] + '\0' + params[2],
+               checked_info{*info, now}, now + options_.content_info_keep);
+  co_return *info;
+}
+
 boost::asio::awaitable<coap::message> procedure_runner::async_download(
     const coap::message& request, const std::string& cik, const std::vector<std::string>& params) {
-  const auto& vendor = params[0];
-  const auto& model = params[1];
-  const auto& id = params[2];
-  // The info call authorises the CIK and names the content's version: the cache keys on it.
+  std::optional<coap::block_value> asked;
+  if (auto* opt = request.find(coap::opt::block2)) asked = coap::decode_block(opt->value);
+  const std::uint64_t asked_offset = asked ? asked->offset() : 0;
+  const std::uint64_t window = options_.download_window;
+  const std::uint64_t first = asked_offset / window * window;
+
   const auto now = clock_.now();
-  const auto info_key = cik + '\0' + vendor + '\0' + model + '\0' + id;
+  const auto* known = infos_.find(cik + '\0' + params[0] + '\0' + params[1] + '\0' + params[2], now);
+  const bool recheck = !known ||
+                       (asked_offset == 0 && now - known->checked >= options_.content_info_ttl) ||
+                       !content_.find(window_key(params, known->info, first));
   std::optional<content_info> info;
-  if (const auto* known = infos_.find(info_key, now)) {
-    info = *known;
+  if (recheck) {
+    auto checked = co_await async_content_info(request, cik, params);
+    if (auto* failed = std::get_if<coap::message>(&checked)) co_return std::move(*failed);
+    info = std::get<content_info>(checked);
   } else {
-    auto answer = co_await async_call(request, plan_content_info(cik, vendor, model, id));
-    if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
-    auto& info_response = std::get<upstream::response>(answer);
-    if (info_response.status != 200)
-      co_return error_response(request, procedure::download, info_response, clock_.unix_seconds());
-    info = parse_content_info(info_response.body);
-    if (!info)
-      co_return coap::make_error(request, coap::codes::bad_gateway, "unreadable content info");
-    infos_.store(info_key, *info, now + options_.content_info_ttl);
+    info = known->info;
   }
+  // RFC 7252 §5.10.4: the representation is the file as it is; another format is 4.06.
+  const auto format = cf::from_media_type(info->type).value_or(cf::octet_stream);
+  if (auto accept = request.accept(); accept && *accept != format)
+    co_return coap::make_error(request, coap::codes::not_acceptable,
+                               "the content is Content-Format " + std::to_string(format));
 
   // Early negotiation (RFC 7959 §2.4): the client's SZX, never above ours; the byte offset it
   // asked for is kept when it asked for larger blocks than we send.
   const auto server_szx = coap::szx_for_size(options_.block_size).value_or(6);
-  std::optional<coap::block_value> asked;
-  if (auto* opt = request.find(coap::opt::block2)) asked = coap::decode_block(opt->value);
   coap::block_value block{0, false, server_szx};
   if (asked) {
     block.szx = std::min(asked->szx, server_szx);
@@ -52,16 +90,13 @@ boost::asio::awaitable<coap::message> procedure_runner::async_download(
     co_return render_content(
         request, *info, blockwise ? std::optional(content_block{block, false}) : std::nullopt, "");
 
-  const auto window = options_.download_window;
-  const std::uint64_t first = range.offset / window * window;
-  const std::uint64_t last = std::min<std::uint64_t>(info->size, first + window) - 1;
-  const auto key = vendor + '\0' + model + '\0' + id + '\0' + std::to_string(info->updated) + '\0' +
-                   std::to_string(info->size) + '\0' + std::to_string(first);
+  const auto key = window_key(params, *info, first);
   const std::string* bytes = content_.find(key);
   std::string fetched;
   if (!bytes) {
-    auto got =
-        co_await async_call(request, plan_download_range(cik, vendor, model, id, first, last));
+    const std::uint64_t last = std::min<std::uint64_t>(info->size, first + window) - 1;
+    auto got = co_await async_call(
+        request, plan_download_range(cik, params[0], params[1], params[2], first, last));
     if (auto* failed = std::get_if<coap::message>(&got)) co_return std::move(*failed);
     auto& r = std::get<upstream::response>(got);
     if (r.status == 200 && r.body.size() == info->size) {

@@ -1,5 +1,6 @@
 #include "runner/procedure_runner.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "translate/cik.hpp"
@@ -35,12 +36,6 @@ void procedure_runner::set_options(runner_options options) {
   aliases_.set_options(options.alias_cache);
   content_.set_max_bytes(options.content_cache_bytes);
   infos_.set_max_entries(options.content_info_entries);
-}
-
-std::optional<procedure> procedure_runner::classify(const coap::message& request) {
-  auto found = find_route(request.code, request.path());
-  if (!found.match) return std::nullopt;
-  return found.match->matched->procedure;
 }
 
 boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
@@ -110,27 +105,46 @@ boost::asio::awaitable<procedure_runner::call_result> procedure_runner::async_ca
   co_return std::move(*result);
 }
 
-boost::asio::awaitable<std::variant<bool, coap::message>> procedure_runner::async_alias_exists(
-    const coap::message& request, const std::string& cik, const std::string& alias) {
-  if (auto known = aliases_.find(cik, alias, clock_.now())) co_return *known;
-  auto answer = co_await async_call(request, plan_lookup(cik, alias));
+boost::asio::awaitable<std::variant<bool, coap::message>> procedure_runner::async_aliases_exist(
+    const coap::message& request, const std::string& cik, std::span<const std::string> aliases) {
+  // What the cache knows settles it without a call; the rest is asked in one RPC request.
+  std::vector<std::string> unknown;
+  for (const auto& alias : aliases) {
+    auto known = aliases_.find(cik, alias, clock_.now());
+    if (known == false) co_return false;
+    if (!known && std::find(unknown.begin(), unknown.end(), alias) == unknown.end())
+      unknown.push_back(alias);
+  }
+  if (unknown.empty()) co_return true;
+  auto answer = co_await async_call(request, plan_lookups(cik, unknown));
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);
-  switch (parse_lookup(response)) {
-    case alias_state::exists:
-      aliases_.store(cik, alias, true, clock_.now());
-      co_return true;
-    case alias_state::missing:
-      aliases_.store(cik, alias, false, clock_.now());
-      co_return false;
-    case alias_state::unauthorized:
-      co_return unauthorized(request, "CIK not accepted upstream");
-    case alias_state::unknown:
-      break;
+  const auto states = parse_lookups(response, unknown.size());
+  bool all = true;
+  for (std::size_t i = 0; i < unknown.size(); ++i) {
+    switch (states[i]) {
+      case alias_state::exists:
+        aliases_.store(cik, unknown[i], true, clock_.now());
+        break;
+      case alias_state::missing:
+        aliases_.store(cik, unknown[i], false, clock_.now());
+        all = false;
+        break;
+      case alias_state::unauthorized:
+        co_return unauthorized(request, "CIK not accepted upstream");
+      case alias_state::unknown:
+        if (response.status != 200)
+          co_return error_response(request, procedure::read, response, clock_.unix_seconds());
+        co_return coap::make_error(request, coap::codes::bad_gateway,
+                                   "alias check failed upstream");
+    }
   }
-  if (response.status != 200)
-    co_return error_response(request, procedure::read, response, clock_.unix_seconds());
-  co_return coap::make_error(request, coap::codes::bad_gateway, "alias check failed upstream");
+  co_return all;
+}
+
+boost::asio::awaitable<std::variant<bool, coap::message>> procedure_runner::async_alias_exists(
+    const coap::message& request, const std::string& cik, const std::string& alias) {
+  return async_aliases_exist(request, cik, std::span(&alias, 1));
 }
 
 boost::asio::awaitable<coap::message> procedure_runner::async_write(const coap::message& request,
@@ -186,6 +200,14 @@ boost::asio::awaitable<coap::message> procedure_runner::async_multi(const coap::
   auto planned = plan_multi(request, cik);
   if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
   auto& plan = std::get<multi_plan>(planned);
+  // The data interface ignores aliases the CIK cannot reach (a null read, a dropped write): the
+  // API document promises 4.03, so every alias is checked first and nothing is written if one
+  // is missing.
+  std::vector<std::string> names = plan.reads;
+  for (const auto& w : plan.writes) names.push_back(w.first);
+  auto exist = co_await async_aliases_exist(request, cik, names);
+  if (auto* other = std::get_if<coap::message>(&exist)) co_return std::move(*other);
+  if (!std::get<bool>(exist)) co_return render_alias_missing(request);
   auto answer = co_await async_call(request, plan.http);
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -39,11 +40,13 @@ struct runner_options {
   std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).
   std::size_t download_window = 16 * 1024;
-  // How long one Get Content Info answer names the version Download Content serves. Upstream
-  // timestamps have one-second resolution, so checking more often than once a second cannot
-  // see more updates; it would only cost one info call per block (16-byte blocks: 18750 calls
-  // for a 300 KB file).
+  // A download that starts (block 0) checks the content's version again once the last check is
+  // this old. Upstream timestamps have one-second resolution, so checking more often than once
+  // a second cannot see more updates.
   std::chrono::milliseconds content_info_ttl{1000};
+  // How long a content's version is remembered at all; within it, blocks served from a cached
+  // window need no info call (runner/download.cpp).
+  std::chrono::milliseconds content_info_keep{10 * 60 * 1000};
   std::size_t content_info_entries = 10000;
   // upstream.timeout, set on every call so that a reload changes it for the next one.
   std::chrono::milliseconds upstream_timeout{10000};
@@ -54,8 +57,6 @@ class procedure_runner {
   procedure_runner(upstream::client& client, runner_options options, clock& time = system_clock());
 
   boost::asio::awaitable<coap::message> async_handle(coap::message request);
-  // The procedure a request maps to, for logs and metrics; nullopt for no route.
-  static std::optional<procedure> classify(const coap::message& request);
 
   void set_options(runner_options options);
 
@@ -68,6 +69,9 @@ class procedure_runner {
   // the answer to give instead (4.01, 5.02...).
   boost::asio::awaitable<std::variant<bool, coap::message>> async_alias_exists(
       const coap::message& request, const std::string& cik, const std::string& alias);
+  // Whether every alias exists: from the cache, the rest in one `lookup` request.
+  boost::asio::awaitable<std::variant<bool, coap::message>> async_aliases_exist(
+      const coap::message& request, const std::string& cik, std::span<const std::string> aliases);
 
   boost::asio::awaitable<coap::message> async_write(const coap::message& request,
                                                     const std::string& cik,
@@ -81,6 +85,9 @@ class procedure_runner {
   boost::asio::awaitable<coap::message> async_download(const coap::message& request,
                                                        const std::string& cik,
                                                        const std::vector<std::string>& params);
+  // Get Content Info, remembered as checked now.
+  boost::asio::awaitable<std::variant<translate::content_info, coap::message>> async_content_info(
+      const coap::message& request, const std::string& cik, const std::vector<std::string>& params);
   boost::asio::awaitable<coap::message> async_rpc(const coap::message& request);
   // Procedures with one call whose 200 is rendered by `render` and the rest by the code table.
   boost::asio::awaitable<coap::message> async_simple(
@@ -92,7 +99,11 @@ class procedure_runner {
   clock& clock_;
   alias_cache aliases_;
   content_cache content_;
-  expiring_map<translate::content_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
+  struct checked_info {
+    translate::content_info info;
+    core::time_point checked;
+  };
+  expiring_map<checked_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
 };
 
 }  // namespace gw::runner

@@ -2,29 +2,25 @@
 
 namespace gw::translate {
 
-std::optional<std::string> decode_cik(std::string_view q) {
+namespace {
+
+// The bare CIK: 40 hex characters (any case) or 20 bytes.
+std::optional<std::string> bare_cik(std::string_view q) {
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
+  out.reserve(40);
   if (q.size() == 40) {
-    out.reserve(40);
-    bool all_hex = true;
     for (char c : q) {
-      if (c >= '0' && c <= '9') {
+      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
         out += c;
-      } else if (c >= 'a' && c <= 'f') {
-        out += c;
-      } else if (c >= 'A' && c <= 'F') {
+      else if (c >= 'A' && c <= 'F')
         out += static_cast<char>(c - 'A' + 'a');
-      } else {
-        all_hex = false;
-        break;
-      }
+      else
+        return std::nullopt;
     }
-    if (all_hex) return out;
-    return std::nullopt;
+    return out;
   }
   if (q.size() == 20) {
-    out.reserve(40);
     for (unsigned char c : q) {
       out += hex[c >> 4];
       out += hex[c & 0xf];
@@ -32,6 +28,28 @@ std::optional<std::string> decode_cik(std::string_view q) {
     return out;
   }
   return std::nullopt;
+}
+
+bool has_cik_key(std::string_view q) {
+  if (q.size() < 4 || q[3] != '=') return false;
+  for (std::size_t i = 0; i < 3; ++i)
+    if ((q[i] | 0x20) != "cik"[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> decode_cik(std::string_view q) {
+  // The bare forms first: a 20-byte binary CIK may end in '=' or start with "cik=".
+  if (auto cik = bare_cik(q)) return cik;
+  if (has_cik_key(q)) return bare_cik(q.substr(4));
+  if (!q.empty() && q.back() == '=') return bare_cik(q.substr(0, q.size() - 1));
+  return std::nullopt;
+}
+
+std::string_view query_alias(std::string_view item) {
+  if (!item.empty() && item.back() == '=') item.remove_suffix(1);
+  return item;
 }
 
 }  // namespace gw::translate

@@ -1,7 +1,10 @@
 #include "translate/dataport.hpp"
 
 #include "http/form.hpp"
+#include <algorithm>
+
 #include "translate/cbor_json.hpp"
+#include "translate/cik.hpp"
 #include "translate/content_format.hpp"
 #include "translate/json_fields.hpp"
 #include "translate/utf8.hpp"
@@ -43,8 +46,13 @@ std::variant<std::string, coap::message> write_value(const coap::message& reques
     return coap::make_error(request, coap::codes::bad_request,
                             "CBOR value must be a text string, number or boolean");
   }
+  if (*format == cf::json) {
+    // node-coap-client labels every request JSON: a JSON string or number is the value.
+    auto v = json::parse(request.payload_text(), nullptr, false);
+    if (!v.is_discarded() && (v.is_string() || v.is_number())) return *scalar_text(v);
+  }
   return coap::make_error(request, coap::codes::unsupported_content_format,
-                          "use Content-Format 0 or 60");
+                          "use Content-Format 0 or 60 (or 50 with a JSON string or number)");
 }
 
 upstream::request plan_write(const std::string& cik, const std::string& alias,
@@ -81,12 +89,13 @@ coap::message render_value(const coap::message& request, std::string_view value)
   return msg;
 }
 
-upstream::request plan_lookup(const std::string& cik, const std::string& alias) {
-  json body = {
-      {"auth", {{"cik", cik}}},
-      {"calls",
-       json::array(
-           {{{"id", 1}, {"procedure", "lookup"}, {"arguments", json::array({"alias", alias})}}})}};
+upstream::request plan_lookups(const std::string& cik, std::span<const std::string> aliases) {
+  json calls = json::array();
+  for (std::size_t i = 0; i < aliases.size(); ++i)
+    calls.push_back({{"id", i + 1},
+                     {"procedure", "lookup"},
+                     {"arguments", json::array({"alias", aliases[i]})}});
+  json body = {{"auth", {{"cik", cik}}}, {"calls", std::move(calls)}};
   upstream::request r;
   r.method = "POST";
   r.target = "/onep:v1/rpc/process";
@@ -97,22 +106,51 @@ upstream::request plan_lookup(const std::string& cik, const std::string& alias) 
   return r;
 }
 
-alias_state parse_lookup(const upstream::response& r) {
-  if (r.status != 200) return r.status == 401 ? alias_state::unauthorized : alias_state::unknown;
-  auto body = json::parse(r.body, nullptr, false);
-  if (body.is_discarded()) return alias_state::unknown;
-  if (body.is_object()) {
-    // A whole-request failure (upstream-http-api.md: decided from the body, not the status).
-    return whole_request_error(body) == 401 ? alias_state::unauthorized : alias_state::unknown;
-  }
-  if (!body.is_array() || body.empty() || !body[0].is_object()) return alias_state::unknown;
-  auto status_field = body[0].value("status", json(nullptr));
+upstream::request plan_lookup(const std::string& cik, const std::string& alias) {
+  return plan_lookups(cik, std::span(&alias, 1));
+}
+
+namespace {
+
+alias_state call_state(const json& call) {
+  if (!call.is_object()) return alias_state::unknown;
+  auto status_field = call.value("status", json(nullptr));
   if (!status_field.is_string()) return alias_state::unknown;
   auto status = status_field.get<std::string>();
   if (status == "ok") return alias_state::exists;
   if (status == "invalid" || status == "restricted") return alias_state::missing;
   if (status == "noauth") return alias_state::unauthorized;
   return alias_state::unknown;
+}
+
+}  // namespace
+
+std::vector<alias_state> parse_lookups(const upstream::response& r, std::size_t count) {
+  std::vector<alias_state> states(count, alias_state::unknown);
+  if (r.status != 200) {
+    if (r.status == 401) std::fill(states.begin(), states.end(), alias_state::unauthorized);
+    return states;
+  }
+  auto body = json::parse(r.body, nullptr, false);
+  if (body.is_object() && whole_request_error(body) == 401) {
+    // A whole-request failure (upstream-http-api.md: decided from the body, not the status).
+    std::fill(states.begin(), states.end(), alias_state::unauthorized);
+    return states;
+  }
+  if (!body.is_array()) return states;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    const auto& call = body[i];
+    if (!call.is_object()) continue;
+    // Answers name their call by id; one without an id is taken by its position.
+    const auto id = call.value("id", json(nullptr));
+    const auto n = id.is_number_unsigned() ? id.get<std::uint64_t>() : i + 1;
+    if (n >= 1 && n <= count) states[n - 1] = call_state(call);
+  }
+  return states;
+}
+
+alias_state parse_lookup(const upstream::response& r) {
+  return parse_lookups(r, 1).front();
 }
 
 coap::message render_alias_missing(const coap::message& request) {
@@ -123,7 +161,8 @@ std::variant<multi_plan, coap::message> plan_multi(const coap::message& request,
                                                    const std::string& cik) {
   multi_plan plan;
   auto queries = request.queries();
-  plan.reads.assign(queries.begin() + (queries.empty() ? 0 : 1), queries.end());
+  for (std::size_t i = 1; i < queries.size(); ++i)
+    plan.reads.emplace_back(query_alias(queries[i]));
 
   auto format = request.content_format();
   if (format && *format != cf::cbor)

@@ -15,7 +15,8 @@ namespace gw::translate {
 
 // --- Write -------------------------------------------------------------------------------
 // The value a Write carries: UTF-8 text (no Content-Format or 0), or a CBOR text, number or
-// boolean (60) rendered as text. Otherwise the error answer (4.00 or 4.15).
+// boolean (60) rendered as text, or a JSON string or number (50). Otherwise the error answer
+// (4.00 or 4.15).
 std::variant<std::string, coap::message> write_value(const coap::message& request);
 upstream::request plan_write(const std::string& cik, const std::string& alias,
                              const std::string& value);
@@ -31,6 +32,10 @@ coap::message render_value(const coap::message& request, std::string_view value)
 enum class alias_state { exists, missing, unauthorized, unknown };
 upstream::request plan_lookup(const std::string& cik, const std::string& alias);
 alias_state parse_lookup(const upstream::response& r);
+// One JSON-RPC request with one `lookup` call per alias (ids 1..n), and its answer per alias in
+// the same order: a whole-request failure gives every alias the same state.
+upstream::request plan_lookups(const std::string& cik, std::span<const std::string> aliases);
+std::vector<alias_state> parse_lookups(const upstream::response& r, std::size_t count);
 coap::message render_alias_missing(const coap::message& request);
 
 // --- Multiple Read and Write -----------------------------------------------------------------

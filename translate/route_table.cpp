@@ -85,6 +85,12 @@ route_lookup find_route(coap::code method, const std::vector<std::string>& path)
   return {std::nullopt, path_known ? coap::codes::method_not_allowed : coap::codes::not_found};
 }
 
+std::optional<procedure> classify(const coap::message& request) {
+  auto found = find_route(request.code, request.path());
+  if (!found.match) return std::nullopt;
+  return found.match->matched->procedure;
+}
+
 bool route_answers_in(const route& r, std::uint16_t format) {
   if (r.ct.empty()) return true;
   const auto wanted = std::to_string(format);

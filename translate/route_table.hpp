@@ -55,6 +55,8 @@ struct route_lookup {
 };
 
 route_lookup find_route(coap::code method, const std::vector<std::string>& path);
+// The procedure a request maps to, for logs and metrics; nullopt for no route.
+std::optional<procedure> classify(const coap::message& request);
 
 // Whether the route can answer in Content-Format `format` (always, for a route whose ct is "").
 bool route_answers_in(const route& r, std::uint16_t format);

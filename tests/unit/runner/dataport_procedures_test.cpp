@@ -130,7 +130,7 @@ TEST_CASE_METHOD(fixture, "Write: lookup failures", "[runner]") {
 
 TEST_CASE_METHOD(fixture, "Write: a bad value is refused before any upstream call", "[runner]") {
   auto d = make();
-  tt::check_error(run(d, tt::with_format(post_value("temp", "1"), cf::json)),
+  tt::check_error(run(d, tt::with_format(post_value("temp", R"({"a": 1})"), cf::json)),
                   unsupported_content_format);
   tt::check_error(run(d, post_value("temp", "\xff")), bad_request);
   tt::check_error(

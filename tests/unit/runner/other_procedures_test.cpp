@@ -17,12 +17,32 @@ using namespace translate;
 
 // --- Multiple Read and Write ---------------------------------------------------------------
 
+// Every alias of r1, r2 and w1 exists: one lookup call per alias, in one request.
+const std::string three_ok =
+    R"([{"id": 1, "status": "ok", "result": "x"}, {"id": 2, "status": "ok", "result": "y"},)"
+    R"( {"id": 3, "status": "ok", "result": "z"}])";
+
+bool is_lookups(const upstream::request& r, const std::vector<std::string>& aliases) {
+  if (r.method != "POST" || r.target != "/onep:v1/rpc/process") return false;
+  auto body = json::parse(r.body, nullptr, false);
+  if (body.is_discarded() || body["auth"]["cik"] != tt::cik) return false;
+  if (body["calls"].size() != aliases.size()) return false;
+  for (std::size_t i = 0; i < aliases.size(); ++i) {
+    const auto& call = body["calls"][i];
+    if (call["id"] != i + 1 || call["procedure"] != "lookup" ||
+        call["arguments"] != json::array({"alias", aliases[i]}))
+      return false;
+  }
+  return true;
+}
+
 TEST_CASE_METHOD(fixture, "Multiple Read and Write", "[runner]") {
   auto d = make();
   // {"w1": "26.1"}, reads r1 and r2, no Content-Format (CoAPExample).
   auto request = tt::with_payload(tt::make_request(post, {"1a"}, {tt::cik, "r1", "r2"}),
                                   from_hex("a1 62 77 31 64 32 36 2e 31"));
   SECTION("200") {
+    client.answer(200, three_ok);
     client.answer(200, "r1=99");
     auto msg = run(d, request);
     CHECK(msg.code == content);
@@ -30,12 +50,19 @@ TEST_CASE_METHOD(fixture, "Multiple Read and Write", "[runner]") {
     auto doc = cbor_to_json(msg.payload);
     REQUIRE(doc.has_value());
     CHECK(doc->dump() == R"({"r1":"99","r2":null})");
-    REQUIRE(client.sent.size() == 1);
-    CHECK(client.sent[0].method == "POST");
-    CHECK(client.sent[0].target == "/onep:v1/stack/alias?r1&r2");
-    CHECK(client.sent[0].body == "w1=26.1");
+    REQUIRE(client.sent.size() == 2);
+    CHECK(is_lookups(client.sent[0], {"r1", "r2", "w1"}));
+    CHECK(client.sent[1].method == "POST");
+    CHECK(client.sent[1].target == "/onep:v1/stack/alias?r1&r2");
+    CHECK(client.sent[1].body == "w1=26.1");
+
+    // The aliases are known now: the next one costs the data call only.
+    client.answer(204);
+    CHECK(run(d, request).code == content);
+    CHECK(client.sent.size() == 3);
   }
   SECTION("204") {
+    client.answer(200, three_ok);
     client.answer(204);
     auto msg = run(d, request);
     CHECK(msg.code == content);
@@ -49,6 +76,35 @@ TEST_CASE_METHOD(fixture, "Multiple Read and Write", "[runner]") {
   SECTION("401") {
     client.answer(401);
     tt::check_error(run(d, request), unauthorized);
+    CHECK(client.sent.size() == 1);
+  }
+  SECTION("an alias the CIK cannot reach: 4.03 and nothing written") {
+    client.answer(200, R"([{"id": 1, "status": "ok", "result": "x"},)"
+                       R"( {"id": 2, "status": "invalid"}, {"id": 3, "status": "ok"}])");
+    tt::check_error(run(d, request), forbidden);
+    REQUIRE(client.sent.size() == 1);
+    CHECK(is_lookups(client.sent[0], {"r1", "r2", "w1"}));
+    // Remembered: asked again, no upstream call at all.
+    tt::check_error(run(d, request), forbidden);
+    CHECK(client.sent.size() == 1);
+  }
+  SECTION("an unknown write alias alone: 4.03 and no write") {
+    auto write_only =
+        tt::with_payload(tt::make_request(post, {"1a"}, {tt::cik}), from_hex("a1 62 77 31 01"));
+    client.answer(200, R"([{"id": 1, "status": "invalid"}])");
+    tt::check_error(run(d, write_only), forbidden);
+    CHECK(client.sent.size() == 1);
+  }
+  SECTION("node-coap-client's key= forms: <CIK>= and alias=") {
+    auto keyed = tt::make_request(get, {"1a"}, {tt::cik + "=", "r1=", "r2="});
+    keyed.code = post;
+    client.answer(200, R"([{"id": 1, "status": "ok"}, {"id": 2, "status": "ok"}])");
+    client.answer(200, "r1=5&r2=6");
+    auto msg = run(d, keyed);
+    CHECK(msg.code == content);
+    CHECK(cbor_to_json(msg.payload)->dump() == R"({"r1":"5","r2":"6"})");
+    CHECK(is_lookups(client.sent[0], {"r1", "r2"}));
+    CHECK(client.sent[1].target == "/onep:v1/stack/alias?r1&r2");
   }
   SECTION("bad payload: no upstream call") {
     tt::check_error(run(d, tt::with_payload(request, from_hex("82 01 02"))), bad_request);

@@ -1,5 +1,5 @@
 // The CIK of the first Uri-Query: 40 hex characters (lowered) or its 20-byte binary form
-// (hex-encoded in lower case); everything else is refused.
+// (hex-encoded in lower case), bare or as `<CIK>=` / `cik=<CIK>`; everything else is refused.
 #include "translate/cik.hpp"
 
 #include <string>
@@ -64,6 +64,35 @@ TEST_CASE("wrong lengths and non-hex text are refused", "[translate][cik]") {
   CHECK_FALSE(decode_cik(utf8).has_value());
   // "0x" prefix and percent-encoding are not forms the API document names.
   CHECK_FALSE(decode_cik("0x" + test::cik).has_value());
+}
+
+TEST_CASE("key=value forms: <CIK>=, cik=<CIK> in any case, text or binary",
+          "[translate][cik]") {
+  const auto binary = test::binary_cik();
+  CHECK(decode_cik(test::cik + "=") == test::cik);  // node-coap-client
+  CHECK(decode_cik("cik=" + test::cik) == test::cik);
+  CHECK(decode_cik("CIK=" + test::cik) == test::cik);
+  CHECK(decode_cik("Cik=A32C85BA9DDA45823BE416246CF8B433BAA068D7") == test::cik);
+  CHECK(decode_cik(binary + "=") == test::cik);
+  CHECK(decode_cik("cik=" + binary) == test::cik);
+  // Not CIKs: another key, an empty value, a value of the wrong length, two '='.
+  CHECK_FALSE(decode_cik("key=" + test::cik).has_value());
+  CHECK_FALSE(decode_cik("cik=").has_value());
+  CHECK_FALSE(decode_cik("cik=" + test::cik.substr(1)).has_value());
+  CHECK_FALSE(decode_cik(test::cik + "==").has_value());
+  CHECK_FALSE(decode_cik("cik:" + test::cik).has_value());
+  // A 20-byte binary CIK whose last byte is '=' is still the bare binary form.
+  auto ends_in_equals = binary;
+  ends_in_equals.back() = '=';
+  CHECK(decode_cik(ends_in_equals)->substr(38) == "3d");
+}
+
+TEST_CASE("alias query items: name, or name= as key=value clients send them",
+          "[translate][cik]") {
+  CHECK(query_alias("temp") == "temp");
+  CHECK(query_alias("temp=") == "temp");
+  CHECK(query_alias("") == "");
+  CHECK(query_alias("a=b") == "a=b");  // a value is not an alias form: left as is
 }
 
 }  // namespace

@@ -92,6 +92,20 @@ TEST_CASE("write_value: UTF-8 text without Content-Format or with 0", "[translat
   CHECK(accepted(test::with_payload(write_request(), "a=b&c")) == "a=b&c");
 }
 
+TEST_CASE("write_value: a JSON string or number (Content-Format 50) as text",
+          "[translate][dataport]") {
+  // node-coap-client labels every request Content-Format 50.
+  auto json_write = [](std::string_view body) {
+    return test::with_format(test::with_payload(write_request(), body), cf::json);
+  };
+  CHECK(accepted(json_write("22.5")) == "22.5");
+  CHECK(accepted(json_write("-3")) == "-3");
+  CHECK(accepted(json_write(R"("on")")) == "on");
+  CHECK(accepted(json_write(R"("h\u00e9")")) == "h\xc3\xa9");
+  for (auto other : {R"({"a": 1})", "[1]", "null", "true", "not json", ""})
+    CHECK(refused(json_write(other)).code == unsupported_content_format);
+}
+
 TEST_CASE("write_value: a CBOR scalar (Content-Format 60) as text", "[translate][dataport]") {
   const std::vector<std::pair<std::string_view, std::string>> cases = {
       {"64 32 36 2e 31", "26.1"},  // text
@@ -268,6 +282,27 @@ TEST_CASE("parse_lookup", "[translate][dataport]") {
     INFO(body);
     CHECK(parse_lookup(test::make_answer(200, std::string(body))) == alias_state::unknown);
   }
+}
+
+TEST_CASE("plan_lookups and parse_lookups: one request, one call per alias, answers by id",
+          "[translate][dataport]") {
+  const std::vector<std::string> aliases = {"a", "b", "c"};
+  auto body = json::parse(plan_lookups(test::cik, aliases).body);
+  REQUIRE(body["calls"].size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(body["calls"][i]["id"] == i + 1);
+    CHECK(body["calls"][i]["arguments"] == json::array({"alias", aliases[i]}));
+  }
+  // Answers in any order, matched by id; a call with no answer stays unknown.
+  auto states = parse_lookups(
+      test::make_answer(200, R"([{"id": 3, "status": "invalid"}, {"id": 1, "status": "ok"}])"), 3);
+  CHECK(states == std::vector{alias_state::exists, alias_state::unknown, alias_state::missing});
+  // A whole-request 401 is every alias's answer.
+  states = parse_lookups(test::make_answer(401), 2);
+  CHECK(states == std::vector{alias_state::unauthorized, alias_state::unauthorized});
+  // Ids out of range are ignored.
+  states = parse_lookups(test::make_answer(200, R"([{"id": 7, "status": "ok"}])"), 1);
+  CHECK(states == std::vector{alias_state::unknown});
 }
 
 // Upstream bodies are untrusted input and must never throw (STYLE.md §5).

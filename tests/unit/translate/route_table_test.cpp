@@ -11,7 +11,6 @@
 #include <catch2/catch.hpp>
 
 #include "tests/unit/translate/translate_test_support.hpp"
-#include "translate/dispatcher.hpp"
 
 namespace gw::translate {
 namespace {
@@ -67,7 +66,7 @@ TEST_CASE("every procedure of the CoAP API document has a route", "[translate][r
     CHECK(found.match->params == c.params);
 
     auto request = test::make_request(c.method, c.path);
-    CHECK(dispatcher::classify(request) == c.expected);
+    CHECK(classify(request) == c.expected);
   }
 }
 
@@ -98,7 +97,7 @@ TEST_CASE("a path no route has is 4.04", "[translate][routes]") {
       CHECK_FALSE(found.match.has_value());
       CHECK(found.error == not_found);
     }
-    CHECK_FALSE(dispatcher::classify(test::make_request(get, path)).has_value());
+    CHECK_FALSE(classify(test::make_request(get, path)).has_value());
   }
 }
 
