@@ -14,7 +14,8 @@ import unittest
 
 from gwproc import BIN_DIR
 
-INSTALL_DEPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts/install-deps.sh")
+INSTALL_DEPS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "../../scripts/install-deps.sh")
 # Programs on every Debian system: bash builtins and coreutils (Essential: yes).
 ESSENTIAL = {"printf", "echo", "cat", "od", "head", "tail", "base64", "tr", "wc"}
 # Other programs a printed command may run, with the Debian package that brings each; that

@@ -80,8 +80,8 @@ class Foundation(unittest.TestCase):
             0x0006: b"\x40\x00\x00\x06\x01",             # empty message with a byte
         }
         # The same errors as NON (type bits 01), under MIDs of their own.
-        non_errors = {mid | 0x100: bytes([d[0] | 0x10, d[1]]) + struct.pack("!H", mid | 0x100) + d[4:]
-                      for mid, d in con_errors.items()}
+        non_errors = {mid | 0x100: bytes([d[0] | 0x10, d[1]]) + struct.pack("!H", mid | 0x100)
+                      + d[4:] for mid, d in con_errors.items()}
         unreadable = [b"", b"\x40", b"\x40\x01\x00",        # shorter than a header
                       b"\x80\x01\x00\x07",                  # version 2
                       bytes(range(256))]                       # version 0
