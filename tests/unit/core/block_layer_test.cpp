@@ -73,7 +73,8 @@ struct rig {
   std::function<coap::message(const coap::message&)> handler;
   std::vector<coap::message> handled;  // what the handler saw
 
-  explicit rig(core::block_options options = {}) : layer(options) {}
+  explicit rig(core::block_options options = {}, std::uint32_t busy_max_age_s = 5)
+      : layer(options, busy_max_age_s) {}
 
   coap::message exchange(coap::message req, time_point now, const core::peer& from = client) {
     auto result = layer.on_request(from, std::move(req), now);
@@ -105,23 +106,6 @@ core::block_options with_block_size(std::size_t size) {
 
 }  // namespace
 
-TEST_CASE("block rules: negotiated size and NUM") {
-  struct row {
-    std::optional<block_value> requested;
-    std::uint8_t server_szx;
-    block_value expected;
-  };
-  const row rows[] = {
-      {std::nullopt, 6, {0, false, 6}},              // no Block2: the server's size
-      {block_value{0, false, 3}, 6, {0, false, 3}},  // early negotiation: 128 bytes
-      {block_value{5, true, 2}, 6, {5, false, 2}},   // M in a request is ignored
-      {block_value{1, false, 4}, 2, {4, false, 2}},  // 256 -> 64: same offset 256
-      {block_value{3, false, 6}, 0, {192, false, 0}},
-      {block_value{2, false, 2}, 2, {2, false, 2}},
-  };
-  for (const auto& r : rows) CHECK(core::negotiate_block2(r.requested, r.server_szx) == r.expected);
-}
-
 TEST_CASE("derived ETags are 4 bytes and follow payload and Content-Format") {
   coap::message a;
   a.code = coap::codes::content;
@@ -137,15 +121,15 @@ TEST_CASE("derived ETags are 4 bytes and follow payload and Content-Format") {
 }
 
 TEST_CASE("a block size that is not 16..1024 and a power of two is a programming error") {
-  CHECK_THROWS_AS(core::block_layer(with_block_size(100)), std::invalid_argument);
-  CHECK_THROWS_AS(core::block_layer(with_block_size(2048)), std::invalid_argument);
-  core::block_layer layer(with_block_size(16));
-  CHECK_THROWS_AS(layer.set_options(with_block_size(8)), std::invalid_argument);
+  CHECK_THROWS_AS(core::block_layer(with_block_size(100), 5), std::invalid_argument);
+  CHECK_THROWS_AS(core::block_layer(with_block_size(2048), 5), std::invalid_argument);
+  core::block_layer layer(with_block_size(16), 5);
+  CHECK_THROWS_AS(layer.set_options(with_block_size(8), 5), std::invalid_argument);
   CHECK(layer.options().block_size == 16);
 }
 
 TEST_CASE("requests without block options and small responses pass through untouched") {
-  core::block_layer layer({});
+  core::block_layer layer({}, 5);
   const time_point t0{};
   for (auto method : {coap::codes::get, coap::codes::post}) {
     auto req = request(method, "ts", {'4', '2'});
@@ -702,8 +686,7 @@ TEST_CASE("transfer limits per client and in total answer 5.03 with Max-Age") {
   core::block_options options;
   options.max_transfers_per_client = 2;
   options.max_transfers = 3;
-  options.busy_max_age_s = 7;
-  rig r(options);
+  rig r(options, 7);
   r.handler = serve(body(3000));
   const auto upload = body(300);
 
