@@ -2,11 +2,13 @@
 // Which (CIK, alias) pairs exist, as the RPC `lookup` last said: positive answers for `ttl`,
 // negative ones for `negative_ttl`. Bounded; the oldest entry goes first when full.
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
+#include "base/keyed_hash.hpp"
 #include "gateway/core/clock.hpp"
 
 namespace gw::translate {
@@ -39,7 +41,8 @@ class alias_cache {
   }
 
   alias_cache_options options_;
-  std::unordered_map<std::string, entry> entries_;
+  // Keyed hash: CIKs and aliases are the client's to choose (base/keyed_hash.hpp).
+  std::unordered_map<std::string, entry, base::string_hash, std::equal_to<>> entries_;
   std::list<std::string> order_;
 };
 

@@ -8,23 +8,6 @@
 
 using namespace gw::test::blockwise;
 
-TEST_CASE("block rules: negotiated size and NUM") {
-  struct row {
-    std::optional<block_value> requested;
-    std::uint8_t server_szx;
-    block_value expected;
-  };
-  const row rows[] = {
-      {std::nullopt, 6, {0, false, 6}},              // no Block2: the server's size
-      {block_value{0, false, 3}, 6, {0, false, 3}},  // early negotiation: 128 bytes
-      {block_value{5, true, 2}, 6, {5, false, 2}},   // M in a request is ignored
-      {block_value{1, false, 4}, 2, {4, false, 2}},  // 256 -> 64: same offset 256
-      {block_value{3, false, 6}, 0, {192, false, 0}},
-      {block_value{2, false, 2}, 2, {2, false, 2}},
-  };
-  for (const auto& r : rows) CHECK(core::negotiate_block2(r.requested, r.server_szx) == r.expected);
-}
-
 TEST_CASE("derived ETags are 4 bytes and follow payload and Content-Format") {
   coap::message a;
   a.code = coap::codes::content;
@@ -40,15 +23,15 @@ TEST_CASE("derived ETags are 4 bytes and follow payload and Content-Format") {
 }
 
 TEST_CASE("a block size that is not 16..1024 and a power of two is a programming error") {
-  CHECK_THROWS_AS(core::block_layer(with_block_size(100)), std::invalid_argument);
-  CHECK_THROWS_AS(core::block_layer(with_block_size(2048)), std::invalid_argument);
-  core::block_layer layer(with_block_size(16));
-  CHECK_THROWS_AS(layer.set_options(with_block_size(8)), std::invalid_argument);
+  CHECK_THROWS_AS(core::block_layer(with_block_size(100), 5), std::invalid_argument);
+  CHECK_THROWS_AS(core::block_layer(with_block_size(2048), 5), std::invalid_argument);
+  core::block_layer layer(with_block_size(16), 5);
+  CHECK_THROWS_AS(layer.set_options(with_block_size(8), 5), std::invalid_argument);
   CHECK(layer.options().block_size == 16);
 }
 
 TEST_CASE("requests without block options and small responses pass through untouched") {
-  core::block_layer layer({});
+  core::block_layer layer({}, 5);
   const time_point t0{};
   for (auto method : {coap::codes::get, coap::codes::post}) {
     auto req = request(method, "ts", {'4', '2'});

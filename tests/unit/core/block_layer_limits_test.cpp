@@ -10,8 +10,7 @@ TEST_CASE("transfer limits per client and in total answer 5.03 with Max-Age") {
   core::block_options options;
   options.max_transfers_per_client = 2;
   options.max_transfers = 3;
-  options.busy_max_age_s = 7;
-  rig r(options);
+  rig r(options, 7);
   r.handler = serve(body(3000));
   const auto upload = body(300);
 

@@ -74,7 +74,8 @@ struct rig {
   std::function<coap::message(const coap::message&)> handler;
   std::vector<coap::message> handled;  // what the handler saw
 
-  explicit rig(core::block_options options = {}) : layer(options) {}
+  explicit rig(core::block_options options = {}, std::uint32_t busy_max_age_s = 5)
+      : layer(options, busy_max_age_s) {}
 
   coap::message exchange(coap::message req, time_point now, const core::peer& from = client) {
     auto result = layer.on_request(from, std::move(req), now);

@@ -415,3 +415,31 @@ TEST_CASE("a lost datagram is recovered by retransmission, the request runs once
     CHECK(run.gave_up == 0);
   }
 }
+
+TEST_CASE("every 5.03 the core makes itself carries the one configured Max-Age") {
+  core::endpoint_config cfg;
+  cfg.overload_max_age_s = 9;
+  cfg.block.max_transfers_per_client = 0;  // the block layer refuses every stored transfer
+  cfg.dedup_cache_bytes = 2 * 160;         // two entries
+  rig r(cfg);
+
+  // The block layer's refusal: a Block1 transfer it may not start (RFC 7959 §2.9).
+  auto upload = request(coap::type::con, coap::codes::post, 1);
+  upload.add_option(coap::opt::block1, coap::encode_block({0, true, 2}));
+  upload.payload.assign(64, 'x');
+  r.receive(upload, r.t0);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::service_unavailable);
+  CHECK(out[0].uint_option(coap::opt::max_age) == 9u);
+
+  // The message layer's refusal: the duplicate cache is full of running requests.
+  r.receive(request(coap::type::con, coap::codes::get, 2), r.t0);
+  r.receive(request(coap::type::con, coap::codes::get, 3), r.t0);
+  CHECK(r.ep.take_forwards().size() == 2);
+  r.receive(request(coap::type::con, coap::codes::get, 4), r.t0);
+  out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::service_unavailable);
+  CHECK(out[0].uint_option(coap::opt::max_age) == 9u);
+}
