@@ -52,7 +52,8 @@ void print_commands(const std::string& address) {
       << "coap-client-notls -s 60 -m get '" << base << "/1a/temp" << q << "'\n"
       << "  # Multiple Read and Write (CBOR map {\"humidity\": \"41\"}; reads temp, humidity)\n  "
       << "printf '\\xa1\\x68humidity\\x62\\x34\\x31' > /tmp/writes.cbor\n  " << c
-      << "-m post -t 60 -f /tmp/writes.cbor '" << base << "/1a" << q << "&temp&humidity' | xxd\n"
+      << "-m post -t 60 -f /tmp/writes.cbor '" << base << "/1a" << q
+      << "&temp&humidity' | od -An -tx1\n"
       << "  # Activate (the second call answers 4.09)\n  " << c << "-m post '" << base
       << "/provision/activate/demo/gateway/0002'\n"
       << "  # List Content IDs\n  " << c << "-m get '" << base << "/provision/download/demo/gateway"

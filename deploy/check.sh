@@ -47,7 +47,13 @@ check nginx-config nginx -t -q -c "$work/nginx-udp.conf"
 rm -f "$build"/coap-gateway_*.deb
 check deb-build bash -c "cd '$build' && cpack -G DEB"
 deb=$(ls "$build"/coap-gateway_*.deb 2>/dev/null | head -n1)
-if [ -n "$deb" ]; then
+if [ -z "$deb" ]; then
+  # No package, nothing to lint or inspect: each of those checks fails, none is skipped.
+  for name in deb-lintian deb-contents deb-conffiles unit-verify; do
+    failed=$((failed + 1))
+    echo "FAIL $name: no coap-gateway_*.deb in $build"
+  done
+else
   check deb-lintian lintian --fail-on error "$deb"
   mkdir -p "$work/root"
   dpkg-deb -x "$deb" "$work/root"

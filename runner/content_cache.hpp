@@ -3,10 +3,13 @@
 // Keys carry the content's updated timestamp and size from its info, so an updated content gets
 // new keys and is never served stale.
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
+
+#include "base/keyed_hash.hpp"
 
 namespace gw::runner {
 
@@ -30,7 +33,8 @@ class content_cache {
 
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
-  std::unordered_map<std::string, entry> entries_;
+  // Keyed hash: vendor, model and content id come from the client's Uri-Path.
+  std::unordered_map<std::string, entry, base::string_hash, std::equal_to<>> entries_;
   std::list<std::string> lru_;  // front: most recently used
 };
 

@@ -10,11 +10,12 @@
 // Range request each) and served from the window cache block by block.
 //
 // The content's version (Get Content Info: type, size, updated) names the windows, so an updated
-// file is never served from an old window. It is asked for when a transfer starts (block 0, at
-// most once per `content_info_ttl`) and whenever a window must be fetched; blocks served from a
-// cached window trust the version that window was fetched under, whatever the client's pace. A
-// file updated in the middle of a transfer is noticed at the next window: its blocks then carry
-// a new ETag, which tells the client to start over (RFC 7959 §2.4).
+// file is never served from an old window. A version checked less than `content_info_ttl` ago is
+// trusted for everything; an older one only for blocks of a transfer under way whose window is
+// cached. So a transfer that starts, or needs a window fetched, checks again: at most once per
+// window whatever the client's pace. A file updated in the middle of a transfer is noticed at
+// the next window: its blocks then carry a new ETag, which tells the client to start over
+// (RFC 7959 §2.4).
 namespace gw::runner {
 
 using namespace translate;
@@ -57,9 +58,9 @@ boost::asio::awaitable<coap::message> procedure_runner::async_download(
 
   const auto now = clock_.now();
   const auto* known = infos_.find(cik + '\0' + params[0] + '\0' + params[1] + '\0' + params[2], now);
-  const bool recheck = !known ||
-                       (asked_offset == 0 && now - known->checked >= options_.content_info_ttl) ||
-                       !content_.find(window_key(params, known->info, first));
+  const bool recheck = !known || (now - known->checked >= options_.content_info_ttl &&
+                                  (asked_offset == 0 ||
+                                   !content_.find(window_key(params, known->info, first))));
   std::optional<content_info> info;
   if (recheck) {
     auto checked = co_await async_content_info(request, cik, params);
@@ -74,18 +75,12 @@ boost::asio::awaitable<coap::message> procedure_runner::async_download(
     co_return coap::make_error(request, coap::codes::not_acceptable,
                                "the content is Content-Format " + std::to_string(format));
 
-  // Early negotiation (RFC 7959 §2.4): the client's SZX, never above ours; the byte offset it
-  // asked for is kept when it asked for larger blocks than we send.
-  const auto server_szx = coap::szx_for_size(options_.block_size).value_or(6);
-  coap::block_value block{0, false, server_szx};
-  if (asked) {
-    block.szx = std::min(asked->szx, server_szx);
-    block.num = static_cast<std::uint32_t>(asked->offset() / block.size());
-  }
-  const bool blockwise = asked.has_value() || info->size > block.size();
-  auto range = coap::block_slice(info->size, block);
-  if (range.past_end)
-    co_return coap::make_error(request, coap::codes::bad_option, "block past the end");
+  // The same negotiation and limits as the block layer (RFC 7959 §2.4, §2.2).
+  const auto negotiated = coap::negotiate_block2(asked, options_.block_size, info->size);
+  if (const auto* refused = std::get_if<coap::block2_refusal>(&negotiated))
+    co_return coap::make_error(request, coap::codes::bad_option, describe(*refused, info->size));
+  const auto& [block, range] = std::get<coap::block2_choice>(negotiated);
+  const bool blockwise = asked.has_value() || range.more;
   if (range.length == 0)
     co_return render_content(
         request, *info, blockwise ? std::optional(content_block{block, false}) : std::nullopt, "");

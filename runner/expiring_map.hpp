@@ -3,12 +3,14 @@
 // look-ups, content infos). When full, the least recently stored entry goes first, one at a time,
 // so a burst of new keys never empties the whole map at once.
 #include <cstddef>
+#include <functional>
 #include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
+#include "base/keyed_hash.hpp"
 #include "gateway/core/clock.hpp"
 
 namespace gw::runner {
@@ -58,7 +60,8 @@ class expiring_map {
     core::time_point expires;
     std::list<std::string>::iterator order;
   };
-  using map = std::unordered_map<std::string, entry>;
+  // Keyed hash: the keys hold CIKs and aliases, which clients choose.
+  using map = std::unordered_map<std::string, entry, base::string_hash, std::equal_to<>>;
 
   void erase(typename map::iterator it) {
     order_.erase(it->second.order);

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/ascii.hpp"
 #include "sim/state.hpp"
 
 namespace gw::sim {
@@ -60,6 +61,7 @@ class deferred {
 
 using outcome = std::variant<response, std::unique_ptr<deferred>>;
 
-bool iequals(std::string_view a, std::string_view b);
+// RFC 9110 §5.1: field names (and the sim's other protocol tokens) compare without case.
+using base::iequals;
 
 }  // namespace gw::sim

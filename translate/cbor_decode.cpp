@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
@@ -13,6 +14,8 @@
 #include <utility>
 
 #include <boost/throw_exception.hpp>
+
+#include "base/keyed_hash.hpp"
 
 namespace gw::translate {
 namespace {
@@ -237,7 +240,8 @@ class decoder {
     // Appended to the underlying vector: ordered_map's own emplace searches linearly for the key,
     // which makes a large map quadratic; duplicates are caught by the hash set instead.
     auto& members = *out.get_ptr<json::object_t*>();
-    std::unordered_set<std::string> keys;
+    // Keyed hash: the keys are the client's, and must not be able to collide on purpose.
+    std::unordered_set<std::string, base::string_hash, std::equal_to<>> keys;
     for (std::uint64_t i = 0; head.indefinite() || i < head.argument; ++i) {
       if (head.indefinite() && take_break()) break;
       const std::size_t key_offset = position_;

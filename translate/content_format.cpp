@@ -1,8 +1,9 @@
 #include "translate/content_format.hpp"
 
 #include <array>
-#include <cctype>
 #include <string>
+
+#include "base/ascii.hpp"
 
 namespace gw::translate::cf {
 namespace {
@@ -25,9 +26,7 @@ constexpr std::array<row, 7> table = {{
 std::string lower_trimmed(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+  return base::to_lower(s);
 }
 
 }  // namespace

@@ -84,11 +84,16 @@ std::optional<std::uint32_t> retry_after_seconds(const upstream::response& r,
 
 coap::message error_response(const coap::message& request, procedure p, const upstream::response& r,
                              std::int64_t now_unix) {
-  auto code = map_status(p, r.status);
+  const auto code = map_status(p, r.status);
+  if (code != service_unavailable && code != too_many_requests)
+    return coap::make_error(request, code, reason(r.status));
+  // RFC 7252 §5.9.3.4, RFC 8516 §3: Max-Age carries the upstream's Retry-After. Without one
+  // the answer has no Max-Age rather than an invented one.
+  const auto retry = retry_after_seconds(r, now_unix);
+  if (code == service_unavailable && retry)
+    return coap::make_unavailable(request, *retry, reason(r.status));
   auto msg = coap::make_error(request, code, reason(r.status));
-  if (code == service_unavailable || code == too_many_requests) {
-    if (auto s = retry_after_seconds(r, now_unix)) msg.add_uint_option(coap::opt::max_age, *s);
-  }
+  if (retry) msg.add_uint_option(coap::opt::max_age, *retry);
   return msg;
 }
 
@@ -97,10 +102,11 @@ coap::message failure_response(const coap::message& request, boost::system::erro
   if (ec == error::timed_out)
     return coap::make_error(request, gateway_timeout, "upstream timed out");
   if (ec == error::queue_full || ec == error::shutting_down) {
-    auto msg = coap::make_error(request, service_unavailable,
-                                ec == error::queue_full ? "upstream busy" : "shutting down");
-    msg.add_uint_option(coap::opt::max_age, 5);
-    return msg;
+    // The same Max-Age as the core's own refusals by default (endpoint_config); this layer has
+    // no Retry-After to go by.
+    constexpr std::uint32_t retry_after_s = 5;
+    return coap::make_unavailable(request, retry_after_s,
+                                  ec == error::queue_full ? "upstream busy" : "shutting down");
   }
   // A request the client itself refused to send (a CR or LF in a header, say) is our fault.
   if (ec == error::bad_request)

@@ -5,18 +5,12 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "base/ascii.hpp"
 #include "upstream/error.hpp"
 
 namespace gw::upstream {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // RFC 3986 §3.2.2 reg-name, restricted to what DNS names use (no percent-encoding).
 bool is_reg_name(std::string_view host) {
@@ -63,10 +57,10 @@ boost::system::result<base_url> parse_base_url(std::string_view text) {
   const auto scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return error::bad_url;
   const auto scheme = text.substr(0, scheme_end);
-  if (iequals(scheme, "https")) {
+  if (base::iequals(scheme, "https")) {
     url.tls = true;
     url.port = 443;
-  } else if (!iequals(scheme, "http")) {
+  } else if (!base::iequals(scheme, "http")) {
     return error::bad_url;
   }
   text.remove_prefix(scheme_end + 3);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 
 namespace gw::coap {
 
@@ -51,6 +52,37 @@ block_range block_slice(std::size_t body_size, block_value block) {
       .more = offset + length < body_size,
       .past_end = false,
   };
+}
+
+std::variant<block2_choice, block2_refusal> negotiate_block2(std::optional<block_value> asked,
+                                                             std::size_t server_block_size,
+                                                             std::uint64_t body_size) {
+  std::uint8_t server_szx = 0;
+  while (server_szx < reserved_szx - 1 && (std::size_t{32} << server_szx) <= server_block_size)
+    ++server_szx;
+
+  block_value block{0, false, server_szx};
+  if (asked) {
+    block.szx = std::min(asked->szx, server_szx);
+    // NUM has at most 20 bits and the sizes differ by at most 2^6: no overflow in 32 bits.
+    block.num = asked->num << (asked->szx - block.szx);
+  }
+  const auto size = static_cast<std::size_t>(
+      std::min<std::uint64_t>(body_size, std::numeric_limits<std::size_t>::max()));
+  const auto range = block_slice(size, block);
+  if (range.past_end) return block2_refusal{block2_refusal::reason::past_end, block};
+  if (block.num > max_block_num)
+    return block2_refusal{block2_refusal::reason::num_too_large, block};
+  block.more = range.more;
+  return block2_choice{block, range};
+}
+
+std::string describe(const block2_refusal& refusal, std::uint64_t body_size) {
+  const auto what = "Block2 NUM " + std::to_string(refusal.block.num) + " of " +
+                    std::to_string(refusal.block.size()) + "-byte blocks";
+  if (refusal.why == block2_refusal::reason::num_too_large)
+    return what + " does not fit in the 20-bit block number";
+  return what + " is past the end of the " + std::to_string(body_size) + "-byte representation";
 }
 
 }  // namespace gw::coap

@@ -127,4 +127,10 @@ message make_error(const message& request, coap::code code, std::string_view dia
   return response;
 }
 
+message make_unavailable(const message& request, std::uint32_t max_age_s, std::string_view why) {
+  message response = make_error(request, codes::service_unavailable, why);
+  response.add_uint_option(opt::max_age, max_age_s);
+  return response;
+}
+
 }  // namespace gw::coap

@@ -73,5 +73,9 @@ std::optional<std::uint64_t> decode_uint(std::span<const std::uint8_t> value);
 message make_response(const message& request, coap::code code);
 // A response with a short UTF-8 diagnostic payload (RFC 7252 §5.5.2).
 message make_error(const message& request, coap::code code, std::string_view diagnostic);
+// 5.03 Service Unavailable with Max-Age (RFC 7252 §5.9.3.4: Max-Age says after how many seconds
+// the client may retry) and a diagnostic saying why. Every 5.03 the gateway makes itself, and
+// every upstream 503 that said when to retry, is built here.
+message make_unavailable(const message& request, std::uint32_t max_age_s, std::string_view why);
 
 }  // namespace gw::coap

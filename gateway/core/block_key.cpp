@@ -22,14 +22,9 @@ void put_u16(coap::bytes& out, std::size_t value) {
 
 }  // namespace
 
-std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t seed) {
-  std::uint64_t h = seed;
-  for (const std::uint8_t b : bytes) h = (h ^ b) * 1099511628211ULL;
-  return h;
-}
-
 std::size_t block_key_hash::operator()(const block_key& key) const noexcept {
-  return static_cast<std::size_t>(hash_bytes(key.material, peer_hash{}(key.peer)));
+  base::keyed_hasher h;
+  return static_cast<std::size_t>(hash_append(h, key.peer).bytes(key.material).finish());
 }
 
 block_key make_block_key(const peer& from, const coap::message& request) {

@@ -5,7 +5,6 @@
 // every request. Block1, Block2, Size1 and Size2 are left out because they change per block.
 #include <cstddef>
 #include <cstdint>
-#include <span>
 
 #include "gateway/coap/message.hpp"
 #include "gateway/core/peer.hpp"
@@ -22,6 +21,7 @@ struct block_key {
   friend bool operator==(const block_key&, const block_key&) = default;
 };
 
+// Keyed (base/keyed_hash.hpp): every byte of the material is the client's to choose.
 struct block_key_hash {
   std::size_t operator()(const block_key& key) const noexcept;
 };
@@ -29,10 +29,5 @@ struct block_key_hash {
 // Keyed options: method, Uri-Path, Uri-Query, Content-Format, Accept and Request-Tag. An absent
 // Request-Tag and an empty one are different keys (RFC 9175 §3.2).
 block_key make_block_key(const peer& from, const coap::message& request);
-
-// 64-bit FNV-1a, chainable through `seed`. Not collision resistant, and need not be: a key
-// never matches another client's requests, so a collision only confuses the client that made it.
-inline constexpr std::uint64_t hash_seed = 1469598103934665603ULL;
-std::uint64_t hash_bytes(std::span<const std::uint8_t> bytes, std::uint64_t seed = hash_seed);
 
 }  // namespace gw::core

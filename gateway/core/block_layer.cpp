@@ -1,9 +1,11 @@
 #include "gateway/core/block_layer.hpp"
 
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 #include <string>
 
+#include "base/keyed_hash.hpp"
 #include "gateway/core/block_key.hpp"
 
 namespace gw::core {
@@ -15,6 +17,12 @@ bool is_safe(coap::code method) {
   return method == coap::codes::get || method == coap::codes::fetch;
 }
 
+// Keyed (base/keyed_hash.hpp): the body is the client's, and a follow-up whose body hashed
+// like another's would be served that other request's representation.
+std::uint64_t body_hash(std::span<const std::uint8_t> body) {
+  return base::keyed_hasher{}.bytes(body).finish();
+}
+
 std::size_t representation_bytes(const coap::message& m) {
   std::size_t n = m.payload.size();
   for (const auto& o : m.options) n += o.value.size() + 4;
@@ -22,65 +30,61 @@ std::size_t representation_bytes(const coap::message& m) {
 }
 
 // Block2 (and Size2) on a message whose payload already holds the block's bytes.
-void mark_block(coap::message& m, coap::block_value block, const coap::block_range& range,
-                std::size_t body_size, bool with_size2) {
-  m.set_option(coap::opt::block2, coap::encode_block({block.num, range.more, block.szx}));
+void mark_block(coap::message& m, const coap::block2_choice& choice, std::size_t body_size,
+                bool with_size2) {
+  m.set_option(coap::opt::block2, coap::encode_block(choice.block));
   if (with_size2) m.set_uint_option(coap::opt::size2, body_size);
 }
 
 // Cuts the block out of `m` in place: no copy of the representation for the common GET.
-void cut_block(coap::message& m, coap::block_value block, const coap::block_range& range,
-               bool with_size2) {
+void cut_block(coap::message& m, const coap::block2_choice& choice, bool with_size2) {
   const std::size_t body_size = m.payload.size();
+  const auto& range = choice.range;
   auto& p = m.payload;
   p.erase(p.begin() + static_cast<std::ptrdiff_t>(range.offset + range.length), p.end());
   p.erase(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(range.offset));
-  mark_block(m, block, range, body_size, with_size2);
+  mark_block(m, choice, body_size, with_size2);
 }
 
-coap::message copy_block(const coap::message& representation, coap::block_value block,
-                         const coap::block_range& range, bool with_size2) {
+coap::message copy_block(const coap::message& representation, const coap::block2_choice& choice,
+                         bool with_size2) {
   coap::message m;
   m.code = representation.code;
   m.options = representation.options;
-  const auto first = representation.payload.begin() + static_cast<std::ptrdiff_t>(range.offset);
-  m.payload.assign(first, first + static_cast<std::ptrdiff_t>(range.length));
-  mark_block(m, block, range, representation.payload.size(), with_size2);
+  const auto first =
+      representation.payload.begin() + static_cast<std::ptrdiff_t>(choice.range.offset);
+  m.payload.assign(first, first + static_cast<std::ptrdiff_t>(choice.range.length));
+  mark_block(m, choice, representation.payload.size(), with_size2);
   return m;
 }
 
 }  // namespace
 
-coap::block_value negotiate_block2(std::optional<coap::block_value> requested,
-                                   std::uint8_t server_szx) {
-  if (!requested) return {0, false, server_szx};
-  if (requested->szx <= server_szx) return {requested->num, false, requested->szx};
-  // NUM fits in 20 bits and the sizes differ by at most 2^6: no overflow.
-  return {requested->num << (requested->szx - server_szx), false, server_szx};
-}
-
 coap::bytes derive_etag(const coap::message& representation) {
-  std::uint64_t h = hash_bytes(std::span(&representation.code.value, 1));
+  base::keyed_hasher hasher;
+  hasher.integer(representation.code.value);
   if (const auto* cf = representation.find(coap::opt::content_format)) {
     // A marker byte first, so that Content-Format 0 (an empty value) differs from none.
-    const std::uint8_t present = 1;
-    h = hash_bytes(cf->value, hash_bytes(std::span(&present, 1), h));
+    hasher.integer(std::uint8_t{1}).field(cf->value);
+  } else {
+    hasher.integer(std::uint8_t{0});
   }
-  h = hash_bytes(representation.payload, h);
+  const std::uint64_t h = hasher.bytes(representation.payload).finish();
   const auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
   return {static_cast<std::uint8_t>(folded >> 24), static_cast<std::uint8_t>(folded >> 16),
           static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
 }
 
-block_layer::block_layer(block_options options) : block1_(block1_limits{}) {
-  set_options(options);
+block_layer::block_layer(block_options options, std::uint32_t busy_max_age_s)
+    : block1_(block1_limits{}) {
+  set_options(options, busy_max_age_s);
 }
 
-void block_layer::set_options(block_options options) {
+void block_layer::set_options(block_options options, std::uint32_t busy_max_age_s) {
   const auto szx = coap::szx_for_size(options.block_size);
   if (!szx) throw std::invalid_argument("block size must be a power of two from 16 to 1024");
   options_ = options;
-  server_szx_ = *szx;
+  busy_max_age_s_ = busy_max_age_s;
   block1_.set_limits({options.max_body, options.lifetime, *szx});
 }
 
@@ -165,7 +169,7 @@ block_layer::answer block_layer::from_store(const peer& from, const coap::messag
   const auto key = make_block_key(from, request);
   auto* stored = block2_.find(key, now);
   if (stored != nullptr && !request.payload.empty() && stored->value.body_hash &&
-      hash_bytes(request.payload) != *stored->value.body_hash)
+      body_hash(request.payload) != *stored->value.body_hash)
     stored = nullptr;  // another request to the same resource: not this representation
   if (stored == nullptr) {
     // Never run a non-idempotent request again for a later block: the client must start over.
@@ -174,13 +178,14 @@ block_layer::answer block_layer::from_store(const peer& from, const coap::messag
                                    "no stored response for this request (expired or never "
                                    "made); ask for block 0 again")};
   }
-  const auto block = negotiate_block2(requested, server_szx_);
   const auto& representation = stored->value.message;
-  const auto range = coap::block_slice(representation.payload.size(), block);
-  if (range.past_end || block.num > coap::max_block_num) {
-    return answer{past_end(request, block, representation.payload.size())};
+  const auto negotiated =
+      coap::negotiate_block2(requested, options_.block_size, representation.payload.size());
+  if (const auto* refused = std::get_if<coap::block2_refusal>(&negotiated)) {
+    return answer{refuse_block(request, *refused, representation.payload.size())};
   }
-  auto response = copy_block(representation, block, range, request.has(coap::opt::size2));
+  auto response = copy_block(representation, std::get<coap::block2_choice>(negotiated),
+                             request.has(coap::opt::size2));
   response.token = request.token;
   ++counters_.blocks_from_store;
   // Kept after the last block too: a NON client whose last response was lost asks again with
@@ -209,7 +214,10 @@ coap::message block_layer::shape_response(const peer& from, const forward& forwa
 
   std::optional<coap::block_value> requested;
   if (block2_option != nullptr) requested = coap::decode_block(block2_option->value);
-  const auto block = negotiate_block2(requested, server_szx_);
+  const auto negotiated = coap::negotiate_block2(requested, options_.block_size, size);
+  const auto* choice = std::get_if<coap::block2_choice>(&negotiated);
+  const auto* refused = std::get_if<coap::block2_refusal>(&negotiated);
+  const auto block = choice != nullptr ? choice->block : refused->block;
   // An error that fits in one message is not a block of the representation asked for.
   if (!response.code.is_success() && size <= block.size()) return response;
   if (block.num == 0 && size <= block.size()) {
@@ -219,6 +227,7 @@ coap::message block_layer::shape_response(const peer& from, const forward& forwa
     if (size2_asked) response.set_uint_option(coap::opt::size2, size);
     return response;
   }
+  if (refused != nullptr) return refuse_block(request, *refused, size);
 
   // §2.4: all blocks of one representation carry the same ETag, so that a client sees when
   // the representation changed between two of its requests and can start over.
@@ -226,25 +235,20 @@ coap::message block_layer::shape_response(const peer& from, const forward& forwa
   // §4: Size2 on the first block, and whenever the request asks for it.
   const bool with_size2 = size2_asked || block.num == 0;
   if (!is_safe(request.code)) {
-    return store_and_slice(from, forwarded, std::move(response), block, with_size2, now);
+    return store_and_slice(from, forwarded, std::move(response), *choice, with_size2, now);
   }
-  const auto range = coap::block_slice(size, block);
-  if (range.past_end || block.num > coap::max_block_num) return past_end(request, block, size);
-  cut_block(response, block, range, with_size2);
+  cut_block(response, *choice, with_size2);
   return response;
 }
 
 coap::message block_layer::store_and_slice(const peer& from, const forward& forwarded,
-                                           coap::message representation, coap::block_value block,
-                                           bool with_size2, time_point now) {
+                                           coap::message representation,
+                                           const coap::block2_choice& block, bool with_size2,
+                                           time_point now) {
   const auto& request = forwarded.request;
-  const auto range = coap::block_slice(representation.payload.size(), block);
-  if (range.past_end || block.num > coap::max_block_num) {
-    return past_end(request, block, representation.payload.size());
-  }
-  auto first = copy_block(representation, block, range, with_size2);
+  auto first = copy_block(representation, block, with_size2);
   first.token = request.token;
-  if (!range.more) return first;
+  if (!block.block.more) return first;
 
   const auto key = make_block_key(from, request);
   // The client asked again (NUM 0): the request ran again and replaces what was stored.
@@ -261,29 +265,22 @@ coap::message block_layer::store_and_slice(const peer& from, const forward& forw
                                   : "too many block-wise transfers in progress");
   }
   // After a Block1 phase the request's body is the reassembled one; follow-ups have none.
-  const auto body_hash =
-      forwarded.block1 ? std::nullopt : std::optional(hash_bytes(request.payload));
-  block2_.put(key, stored_representation{std::move(representation), body_hash}, value_bytes,
+  const auto hash = forwarded.block1 ? std::nullopt : std::optional(body_hash(request.payload));
+  block2_.put(key, stored_representation{std::move(representation), hash}, value_bytes,
               now + options_.lifetime);
   return first;
 }
 
 coap::message block_layer::busy(const coap::message& request, std::string_view why) {
   ++counters_.rejected_busy;
-  auto response = coap::make_error(request, coap::codes::service_unavailable, why);
-  response.add_uint_option(coap::opt::max_age, options_.busy_max_age_s);  // RFC 7252 §5.9.3.4
-  return response;
+  return coap::make_unavailable(request, busy_max_age_s_, why);
 }
 
-coap::message block_layer::past_end(const coap::message& request, coap::block_value block,
-                                    std::size_t body_size) {
-  // §2.2: a NUM no byte of the representation starts at is an option value we cannot process.
+coap::message block_layer::refuse_block(const coap::message& request,
+                                        const coap::block2_refusal& refusal,
+                                        std::size_t body_size) {
   ++counters_.rejected_bad_block;
-  return coap::make_error(request, coap::codes::bad_option,
-                          "Block2 NUM " + std::to_string(block.num) + " of " +
-                              std::to_string(block.size()) +
-                              "-byte blocks is past the end of the " + std::to_string(body_size) +
-                              "-byte representation");
+  return coap::make_error(request, coap::codes::bad_option, coap::describe(refusal, body_size));
 }
 
 bool block_layer::may_start(const peer& from) const {

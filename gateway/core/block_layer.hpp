@@ -13,7 +13,8 @@
 //
 // Stored state (Block1 bodies being reassembled, Block2 representations of unsafe requests)
 // expires `lifetime` after its last block and is bounded per client, in total and in bytes; a
-// transfer that would exceed a bound is answered 5.03 with Max-Age.
+// transfer that would exceed a bound is answered 5.03 with Max-Age (the endpoint's
+// overload_max_age_s, the one Max-Age of the core's own refusals).
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -36,7 +37,6 @@ struct block_options {
   std::size_t max_transfers = 10000;   // Block1 in progress + Block2 stored, all clients
   std::size_t max_transfers_per_client = 16;
   duration lifetime = std::chrono::seconds(247);  // idle expiry; EXCHANGE_LIFETIME
-  std::uint32_t busy_max_age_s = 5;               // Max-Age on the 5.03 when a limit is hit
 };
 
 struct block_stats {
@@ -51,12 +51,6 @@ struct block_stats {
   std::uint64_t rejected_too_large = 0;   // 4.13
   std::uint64_t rejected_bad_block = 0;   // 4.00 wrong block size, 4.02 bad option or past end
 };
-
-// RFC 7959 §2.4: the block to answer a request with (`requested`: its Block2 option, if any),
-// at the requested size or the server's if that is smaller. A smaller size keeps the byte
-// offset the client asked for, so NUM is scaled up. M is left false.
-coap::block_value negotiate_block2(std::optional<coap::block_value> requested,
-                                   std::uint8_t server_szx);
 
 // A 4-byte ETag for a representation that has none: a hash of code, Content-Format and
 // payload. Short because it goes out with every block to devices with 64-byte buffers.
@@ -76,8 +70,8 @@ class block_layer {
   };
 
   // Precondition (programming error otherwise, std::invalid_argument): block_size is a power of
-  // two from 16 to 1024.
-  explicit block_layer(block_options options);
+  // two from 16 to 1024. `busy_max_age_s`: Max-Age of the 5.03 answered when a limit is hit.
+  block_layer(block_options options, std::uint32_t busy_max_age_s);
 
   // By value, so the common case moves the request through without a copy.
   std::variant<forward, answer> on_request(const peer& from, coap::message request, time_point now);
@@ -91,7 +85,7 @@ class block_layer {
   block_stats stats() const;
   const block_options& options() const { return options_; }
   // Applies to transfers started from now on; nothing stored is dropped.
-  void set_options(block_options options);
+  void set_options(block_options options, std::uint32_t busy_max_age_s);
 
  private:
   std::variant<forward, answer> on_block1(const peer& from, coap::message request,
@@ -101,17 +95,17 @@ class block_layer {
   coap::message shape_response(const peer& from, const forward& forwarded, coap::message response,
                                time_point now);
   coap::message store_and_slice(const peer& from, const forward& forwarded,
-                                coap::message representation, coap::block_value block,
+                                coap::message representation, const coap::block2_choice& block,
                                 bool with_size2, time_point now);
 
   coap::message busy(const coap::message& request, std::string_view why);
-  coap::message past_end(const coap::message& request, coap::block_value block,
-                         std::size_t body_size);
+  coap::message refuse_block(const coap::message& request, const coap::block2_refusal& refusal,
+                             std::size_t body_size);
   bool may_start(const peer& from) const;
   std::size_t bytes_free() const;
 
   block_options options_;
-  std::uint8_t server_szx_ = 6;
+  std::uint32_t busy_max_age_s_ = 0;
   block1_assembler block1_;
   // A response representation kept for the Block2 follow-ups of an unsafe request, keyed
   // without the request's body: libcoap sends follow-ups without it, CoAPExample with it. A

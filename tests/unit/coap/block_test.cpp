@@ -1,6 +1,10 @@
 #include "gateway/coap/block.hpp"
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <variant>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -126,6 +130,89 @@ TEST_CASE("walking the blocks covers the body exactly", "[block]") {
       }
       CHECK(covered == body);
       CHECK(coap::block_slice(body, block_value{num + 1, false, szx}).past_end);
+    }
+  }
+}
+
+// RFC 7959 §2.4 early negotiation and §2.2's 20-bit NUM, on body sizes alone: no body needs to
+// exist, so the 20-bit limit is reachable.
+TEST_CASE("negotiate_block2 picks the block to send, or says why none can be", "[block]") {
+  using coap::block2_choice;
+  using coap::block2_refusal;
+  using reason = block2_refusal::reason;
+  using outcome = std::variant<block2_choice, block2_refusal>;
+  constexpr std::uint32_t max = coap::max_block_num;
+  struct row {
+    const char* what;
+    std::optional<block_value> asked;
+    std::size_t server_block_size;
+    std::uint64_t body_size;
+    outcome want;
+  };
+  const row rows[] = {
+      {"no Block2, fits: block 0 at our size", std::nullopt, 1024, 100,
+       block2_choice{{0, false, 6}, {0, 100, false, false}}},
+      {"no Block2, larger than a block: M set", std::nullopt, 1024, 3000,
+       block2_choice{{0, true, 6}, {0, 1024, true, false}}},
+      {"early negotiation: the client's smaller size", block_value{0, false, 3}, 1024, 300,
+       block2_choice{{0, true, 3}, {0, 128, true, false}}},
+      {"M in a request is ignored", block_value{5, true, 2}, 1024, 1000,
+       block2_choice{{5, true, 2}, {320, 64, true, false}}},
+      {"256-byte blocks asked, 64 sent: same offset 256", block_value{1, false, 4}, 64, 1000,
+       block2_choice{{4, true, 2}, {256, 64, true, false}}},
+      {"1024 asked, 16 sent: NUM scaled by 64", block_value{3, false, 6}, 16, 5000,
+       block2_choice{{192, true, 0}, {3072, 16, true, false}}},
+      {"the last, short block", block_value{2, false, 2}, 64, 150,
+       block2_choice{{2, false, 2}, {128, 22, false, false}}},
+      {"a block ending exactly at the end", block_value{2, false, 2}, 64, 192,
+       block2_choice{{2, false, 2}, {128, 64, false, false}}},
+      {"past the end", block_value{3, false, 2}, 64, 192,
+       block2_refusal{reason::past_end, {3, false, 2}}},
+      {"an empty body is one empty block", std::nullopt, 1024, 0,
+       block2_choice{{0, false, 6}, {0, 0, false, false}}},
+      {"an empty body asked for in blocks", block_value{0, false, 1}, 1024, 0,
+       block2_choice{{0, false, 1}, {0, 0, false, false}}},
+      {"block 1 of an empty body", block_value{1, false, 0}, 1024, 0,
+       block2_refusal{reason::past_end, {1, false, 0}}},
+      {"a server size that is no power of two counts as the next smaller", std::nullopt, 100, 1000,
+       block2_choice{{0, true, 2}, {0, 64, true, false}}},
+      {"server sizes are clamped to 16..1024", std::nullopt, 8, 20,
+       block2_choice{{0, true, 0}, {0, 16, true, false}}},
+      {"server sizes are clamped to 16..1024 (above)", std::nullopt, 4096, 5000,
+       block2_choice{{0, true, 6}, {0, 1024, true, false}}},
+      {"the largest NUM as asked", block_value{max, false, 6}, 1024, std::uint64_t{1} << 30,
+       block2_choice{{max, false, 6}, {std::size_t{max} * 1024, 1024, false, false}}},
+      {"scaled NUM just fits in 20 bits", block_value{(1u << 14) - 1, false, 6}, 16,
+       std::uint64_t{1} << 30,
+       block2_choice{{(1u << 20) - 64, true, 0}, {((1u << 20) - 64) * 16, 16, true, false}}},
+      {"scaled NUM does not fit in 20 bits", block_value{1u << 14, false, 6}, 16,
+       std::uint64_t{1} << 30, block2_refusal{reason::num_too_large, {1u << 20, false, 0}}},
+      {"past the end wins over a NUM too large", block_value{max, false, 6}, 16, 100,
+       block2_refusal{reason::past_end, {max << 6, false, 0}}},
+  };
+  for (const auto& r : rows) {
+    INFO(r.what);
+    CHECK(coap::negotiate_block2(r.asked, r.server_block_size, r.body_size) == r.want);
+  }
+}
+
+// What a client walking the blocks sees when it asked for larger ones than the server sends.
+TEST_CASE("negotiated blocks cover the body exactly", "[block]") {
+  for (const std::uint64_t body : {0u, 1u, 100u, 1024u, 5000u}) {
+    for (std::uint8_t asked_szx = 0; asked_szx <= 6; ++asked_szx) {
+      std::optional<block_value> asked = block_value{0, false, asked_szx};
+      std::uint64_t covered = 0;
+      for (;;) {
+        const auto got = coap::negotiate_block2(asked, 64, body);
+        const auto* c = std::get_if<coap::block2_choice>(&got);
+        REQUIRE(c != nullptr);
+        REQUIRE(c->block.szx == std::min<std::uint8_t>(asked_szx, 2));
+        REQUIRE(c->range.offset == covered);
+        covered += c->range.length;
+        if (!c->block.more) break;
+        asked = block_value{c->block.num + 1, false, c->block.szx};
+      }
+      CHECK(covered == body);
     }
   }
 }

@@ -152,6 +152,25 @@ TEST_CASE("make_response copies the token and nothing else of the request", "[me
   CHECK(e.payload_text() == "unknown critical option 9");
 }
 
+TEST_CASE("make_unavailable is 5.03 with Max-Age and a diagnostic", "[message]") {
+  coap::message request;
+  request.code = coap::codes::post;
+  request.token = {0x01, 0x02};
+  request.add_option(coap::opt::uri_path, "rpc");
+
+  const auto m = coap::make_unavailable(request, 7, "upstream busy");
+  CHECK(m.code == coap::codes::service_unavailable);
+  CHECK(m.token == request.token);
+  // RFC 7252 §5.9.3.4: Max-Age tells the client after how many seconds to retry.
+  CHECK(m.uint_option(coap::opt::max_age) == 7u);
+  CHECK(m.payload_text() == "upstream busy");
+  CHECK(m.options.size() == 1);
+  // 0 is sent as a zero-length value, not left out: "retry now" differs from the default 60 s.
+  const auto now = coap::make_unavailable(request, 0, "x");
+  REQUIRE(now.find(coap::opt::max_age) != nullptr);
+  CHECK(now.find(coap::opt::max_age)->value.empty());
+}
+
 TEST_CASE("code::to_string is c.dd", "[code]") {
   CHECK(coap::codes::empty.to_string() == "0.00");
   CHECK(coap::codes::get.to_string() == "0.01");

@@ -1,6 +1,8 @@
 // The message layer driven by a scripted peer in virtual time.
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include "tests/unit/core/endpoint_rig.hpp"
 
 using namespace gw;
@@ -323,46 +325,121 @@ TEST_CASE("when the cache is full, answered entries are evicted oldest first") {
   CHECK(r.ep.take_forwards().size() == 1);
 }
 
-TEST_CASE("a lost separate response is recovered by retransmission, the request runs once") {
-  // Drop the k-th datagram the endpoint sends, for every k: the client, which retransmits its
-  // CON until it sees any ACK, must still get its answer and the handler must run once.
-  for (int drop = 0; drop < 6; ++drop) {
-    rig r;
-    auto req = request(coap::type::con, coap::codes::post, 0x99);
-    int forwards = 0, seen = 0;
-    bool acked = false, answered = false;
-    auto now = r.t0;
-    r.receive(req, now);
-    core::request_id pending = 0;  // ids start at 1
-    for (int step = 0; step < 200 && !answered; ++step) {
-      for (auto& f : r.ep.take_forwards()) {
-        ++forwards;
-        pending = f.id;
+namespace {
+
+// One run of a lossy exchange: a client POSTs a CON, retransmitting it on its own schedule
+// (ACK_TIMEOUT 2 s, doubled; RFC 7252 §4.2) until it sees an ACK or the response; the upstream
+// answers after 3 s, so the response goes out separately (empty ACK at 1 s, then a CON). The
+// endpoint's `drop`-th outgoing datagram (0-based) is lost on the way to the client.
+struct lossy_run {
+  int sent = 0;          // datagrams the endpoint sent, the lost one included
+  bool dropped = false;  // the `drop`-th datagram existed and was lost
+  int forwards = 0;      // times the request reached the handler
+  int answers = 0;       // 2.04 responses that reached the client
+  std::uint64_t gave_up = 0;
+};
+
+lossy_run run_lossy_exchange(std::optional<int> drop) {
+  rig r;
+  lossy_run run;
+  const auto req = request(coap::type::con, coap::codes::post, 0x99);
+  const auto answer_at = r.t0 + 3s;
+  auto client_retransmit_at = r.t0 + 2s;
+  auto client_timeout = 2s;
+  bool client_done = false;      // the client saw an ACK or the response: it stops retransmitting
+  core::request_id pending = 0;  // ids start at 1
+
+  r.receive(req, r.t0);
+  // 100 ms steps up to a minute: past MAX_TRANSMIT_SPAN (45 s), so every retransmission the
+  // endpoint would make has happened by the end.
+  for (auto now = r.t0; now <= r.t0 + 60s; now += 100ms) {
+    if (now > r.t0) {
+      if (!client_done && now >= client_retransmit_at) {
+        r.receive(req, now);
+        client_timeout *= 2;
+        client_retransmit_at = now + client_timeout;
       }
-      if (pending != 0 && now >= r.t0 + 1500ms) {
-        r.ep.on_response(pending, coap::make_response(req, coap::codes::changed), now);
-        pending = 0;
-      }
-      for (auto& s : r.ep.take_sends()) {
-        if (seen++ == drop) continue;
-        auto m = decode(s.datagram);
-        if (m.type == coap::type::ack) acked = true;
-        if (m.code == coap::codes::changed) {
-          answered = true;
-          if (m.type == coap::type::con) {
-            coap::message ack;
-            ack.type = coap::type::ack;
-            ack.mid = m.mid;
-            r.receive(ack, now);
-          }
-        }
-      }
-      now += 500ms;
-      if (!acked && (now - r.t0) % 2s == 0ms) r.receive(req, now);  // client retransmission
       r.ep.on_timer(now);
     }
-    INFO("dropped datagram " << drop);
-    CHECK(answered);
-    CHECK(forwards == 1);
+    for (auto& f : r.ep.take_forwards()) {
+      ++run.forwards;
+      pending = f.id;
+    }
+    if (pending != 0 && now >= answer_at) {
+      r.ep.on_response(pending, coap::make_response(req, coap::codes::changed), now);
+      pending = 0;
+    }
+    for (auto& s : r.ep.take_sends()) {
+      if (const int index = run.sent++; drop && index == *drop) {
+        run.dropped = true;
+        continue;
+      }
+      auto m = decode(s.datagram);
+      if (m.type == coap::type::ack && m.mid == req.mid) client_done = true;
+      if (m.code == coap::codes::changed && m.token == req.token) {
+        ++run.answers;
+        client_done = true;
+        if (m.type == coap::type::con) {  // RFC 7252 §5.2.2: ACK the separate response
+          coap::message ack;
+          ack.type = coap::type::ack;
+          ack.mid = m.mid;
+          r.receive(ack, now);
+        }
+      }
+    }
   }
+  run.gave_up = r.ep.stats().gave_up;
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("a lost datagram is recovered by retransmission, the request runs once") {
+  const auto clean = run_lossy_exchange(std::nullopt);
+  // The script as it runs without loss: the empty ACK and the CON response.
+  REQUIRE(clean.sent == 2);
+  REQUIRE(clean.forwards == 1);
+  REQUIRE(clean.answers == 1);
+
+  // Drop the k-th outgoing datagram, for every k the script produces (STYLE.md §7). A lost
+  // empty ACK comes again for the client's retransmitted CON; a lost CON response comes again
+  // from the endpoint's own retransmission. Either way one datagram more goes out, the client
+  // gets its answer once, and the POST reaches the handler once.
+  for (int k = 0; k < clean.sent; ++k) {
+    INFO("dropped datagram " << k);
+    const auto run = run_lossy_exchange(k);
+    CHECK(run.dropped);
+    CHECK(run.sent == clean.sent + 1);
+    CHECK(run.answers == 1);
+    CHECK(run.forwards == 1);
+    CHECK(run.gave_up == 0);
+  }
+}
+
+TEST_CASE("every 5.03 the core makes itself carries the one configured Max-Age") {
+  core::endpoint_config cfg;
+  cfg.overload_max_age_s = 9;
+  cfg.block.max_transfers_per_client = 0;  // the block layer refuses every stored transfer
+  cfg.dedup_cache_bytes = 2 * 160;         // two entries
+  rig r(cfg);
+
+  // The block layer's refusal: a Block1 transfer it may not start (RFC 7959 §2.9).
+  auto upload = request(coap::type::con, coap::codes::post, 1);
+  upload.add_option(coap::opt::block1, coap::encode_block({0, true, 2}));
+  upload.payload.assign(64, 'x');
+  r.receive(upload, r.t0);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::service_unavailable);
+  CHECK(out[0].uint_option(coap::opt::max_age) == 9u);
+
+  // The message layer's refusal: the duplicate cache is full of running requests.
+  r.receive(request(coap::type::con, coap::codes::get, 2), r.t0);
+  r.receive(request(coap::type::con, coap::codes::get, 3), r.t0);
+  CHECK(r.ep.take_forwards().size() == 2);
+  r.receive(request(coap::type::con, coap::codes::get, 4), r.t0);
+  out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].code == coap::codes::service_unavailable);
+  CHECK(out[0].uint_option(coap::opt::max_age) == 9u);
 }

@@ -234,12 +234,57 @@ TEST_CASE_METHOD(fixture, "Download Content in blocks", "[runner]") {
   tt::check_error(run(d, block_request(40, 3)), bad_option);  // past the end
   CHECK(client.sent.size() == 2);
 
-  // A new version (another updated timestamp) is fetched again and has another ETag.
+  // A transfer that starts later checks the version: a new one (another updated timestamp) is
+  // fetched again and has another ETag.
   now += 2s;
   client.answer(200, "application/octet-stream,5000,1400000999,");
   client.answer(206, content, {{"Content-Range", "bytes 0-4999/5000"}});
-  auto fresh = run(d, block_request(1, 3));
+  auto fresh = run(d, block_request(0, 3));
   CHECK(fresh.find(coap::opt::etag)->value != first.find(coap::opt::etag)->value);
+  CHECK(client.unused() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a slow download checks the version once per window, not per block",
+                 "[runner]") {
+  options.download_window = 1024;
+  auto d = make();
+  std::string content(2000, 'x');
+  auto block_request = [](std::uint32_t num) {
+    auto r = tt::make_request(get, {"provision", "download", "acme", "widget", "fw"}, {tt::cik});
+    r.add_option(coap::opt::block2, coap::encode_block({num, false, 2}));  // 64 bytes
+    return r;
+  };
+  const std::string info_body = "application/octet-stream,2000,1400000000,";
+  for (std::uint32_t num = 0; num * 64 < content.size(); ++num) {
+    if (num * 64 % 1024 == 0) {  // a new window: the version is checked, the window fetched
+      client.answer(200, info_body);
+      const auto first = num * 64;
+      const auto last = std::min<std::size_t>(first + 1024, content.size()) - 1;
+      client.answer(206, content.substr(first, last - first + 1));
+    }
+    auto msg = run(d, block_request(num));
+    REQUIRE(msg.code == coap::codes::content);
+    now += 3s;  // a lossy link: every block more than a second after the last
+  }
+  // 32 blocks, 2 windows: 2 info calls and 2 range requests.
+  CHECK(client.sent.size() == 4);
+  CHECK(client.unused() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "Download answers in the content's own format only (Accept)",
+                 "[runner]") {
+  auto d = make();
+  auto download = [](std::optional<std::uint16_t> accept) {
+    auto r = tt::make_request(get, {"provision", "download", "acme", "widget", "fw"}, {tt::cik});
+    if (accept) r.add_uint_option(coap::opt::accept, *accept);
+    return r;
+  };
+  client.answer(200, "application/octet-stream,3,1410360812,v1");
+  tt::check_error(run(d, download(cf::text_plain)), not_acceptable);
+  client.answer(206, "abc");
+  auto msg = run(d, download(cf::octet_stream));
+  CHECK(msg.code == content);
+  CHECK(tt::text(msg) == "abc");
   CHECK(client.unused() == 0);
 }
 
@@ -386,6 +431,7 @@ TEST_CASE_METHOD(fixture, "an Accept the answer cannot meet is 4.06", "[runner]"
   SECTION("the formats they do answer in are accepted") {
     client.answer(200, "temp=1");
     CHECK(run(d, tt::with_accept(get_value("temp"), cf::text_plain)).code == content);
+    client.answer(200, lookup_ok);
     client.answer(200, "r1=1");
     CHECK(run(d, tt::with_accept(tt::make_request(post, {"1a"}, {tt::cik, "r1"}), cf::cbor)).code ==
           content);

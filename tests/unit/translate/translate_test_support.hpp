@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "base/ascii.hpp"
 #include "gateway/coap/codec.hpp"
 #include "gateway/coap/message.hpp"
 #include "tests/unit/translate/cbor_test_support.hpp"
@@ -75,13 +76,7 @@ inline upstream::response make_answer(unsigned status, std::string body = {},
 // Case-insensitive, the first match (RFC 9110 §5.1).
 inline std::optional<std::string> header(const upstream::request& r, std::string_view name) {
   for (const auto& h : r.headers) {
-    if (h.name.size() != name.size()) continue;
-    bool same = true;
-    for (std::size_t i = 0; i < name.size(); ++i) {
-      auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-      if (lower(h.name[i]) != lower(name[i])) same = false;
-    }
-    if (same) return h.value;
+    if (base::iequals(h.name, name)) return h.value;
   }
   return std::nullopt;
 }

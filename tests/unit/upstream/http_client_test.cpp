@@ -184,6 +184,9 @@ TEST_CASE("an answer that is not HTTP is a protocol error", "[upstream][http]") 
   });
 }
 
+// No upper bounds on elapsed time here: a loaded CI box can stall the loop for seconds. What a
+// deadline does is shown by outcomes and by the order deadlines fire in; the lower bounds
+// cannot fail from load (a timer never fires early).
 TEST_CASE("a server that never answers runs into the deadline", "[upstream][http]") {
   asio::io_context io;
   scripted_server server(io.get_executor(),
@@ -192,28 +195,56 @@ TEST_CASE("a server that never answers runs into the deadline", "[upstream][http
   options.timeout = 300ms;
   auto client = make_client(io, options);
   auto body = [&]() -> asio::awaitable<void> {
-    auto start = std::chrono::steady_clock::now();
+    const auto start = std::chrono::steady_clock::now();
     auto res = co_await client->async_send(get("/slow"));
-    auto took = since(start);
     REQUIRE_FALSE(res.has_value());
     CHECK(res.error() == error::timed_out);
-    CHECK(took >= 240ms);
-    CHECK(took <= 3000ms);
+    CHECK(since(start) >= 240ms);
     CHECK(client->stats().open == 0);
     // The connection is closed, not kept: the server sees it go.
     const bool closed = co_await eventually([&] { return server.closed_by_client() == 1; });
     CHECK(closed);
+  };
+  run(io, body, [&] {
+    server.stop();
+    client->close();
+  });
+}
 
-    // request::timeout overrides the configured one.
-    auto quick = get("/slow");
-    quick.timeout = 150ms;
-    start = std::chrono::steady_clock::now();
-    res = co_await client->async_send(quick);
-    took = since(start);
-    REQUIRE_FALSE(res.has_value());
-    CHECK(res.error() == error::timed_out);
-    CHECK(took >= 120ms);
-    CHECK(took < 300ms * 10);
+TEST_CASE("request::timeout overrides the configured timeout, shorter or longer",
+          "[upstream][http]") {
+  asio::io_context io;
+  scripted_server server(io.get_executor(),
+                         [](const seen_request&) { return make_reply(reply_kind::hold); });
+  auto options = options_for(server.url());
+  options.timeout = 2s;  // between the two overrides, and below the 10 s default
+  options.max_connections = 3;
+  auto client = make_client(io, options);
+  auto shorter = get("/shorter");
+  shorter.timeout = 50ms;
+  auto longer = get("/longer");
+  longer.timeout = 8s;
+  std::optional<result> short_result, plain_result, long_result;
+  latch short_done(io.get_executor(), 1), plain_done(io.get_executor(), 1),
+      long_done(io.get_executor(), 1);
+  auto body = [&]() -> asio::awaitable<void> {
+    spawn_send(io.get_executor(), *client, longer, long_result, long_done);
+    spawn_send(io.get_executor(), *client, get("/plain"), plain_result, plain_done);
+    spawn_send(io.get_executor(), *client, shorter, short_result, short_done);
+    // Deadlines fire in the order 50 ms, 2 s, 8 s; each check runs while the next is far off.
+    co_await short_done.wait();
+    REQUIRE_FALSE(short_result->has_value());
+    CHECK(short_result->error() == error::timed_out);
+    CHECK_FALSE(plain_result.has_value());
+    co_await plain_done.wait();
+    REQUIRE_FALSE(plain_result->has_value());
+    CHECK(plain_result->error() == error::timed_out);
+    CHECK_FALSE(long_result.has_value());
+    // The longer override outlived the configured timeout: its answer still arrives.
+    server.release();
+    co_await long_done.wait();
+    REQUIRE(long_result->has_value());
+    CHECK((*long_result)->status == 200);
   };
   run(io, body, [&] {
     server.stop();
@@ -250,16 +281,15 @@ TEST_CASE("a connect that gets no answer ends at connect_timeout", "[upstream][h
   auto options =
       options_for("http://127.0.0.1:" + std::to_string(listener.local_endpoint().port()));
   options.connect_timeout = 300ms;
-  options.timeout = 20s;
+  // Beyond run()'s 60 s limit: only connect_timeout can end this call in time.
+  options.timeout = 120s;
   auto client = make_client(io, options);
   auto body = [&]() -> asio::awaitable<void> {
     const auto start = std::chrono::steady_clock::now();
     auto res = co_await client->async_send(get("/"));
-    const auto took = since(start);
     REQUIRE_FALSE(res.has_value());
     CHECK(res.error() == error::timed_out);
-    CHECK(took >= 240ms);
-    CHECK(took < 3000ms);
+    CHECK(since(start) >= 240ms);
   };
   run(io, body, [&] { client->close(); });
 }

@@ -155,16 +155,16 @@ TEST_CASE("a TLS handshake that never completes ends at connect_timeout", "[upst
   auto options = options_for(https_url("127.0.0.1", server));
   options.verify_peer = false;
   options.connect_timeout = 300ms;
-  options.timeout = 20s;
+  // Beyond run()'s 60 s limit: only connect_timeout can end this call in time (no upper bound
+  // on elapsed time, which a loaded CI box would break).
+  options.timeout = 120s;
   auto client = make_client(io, options);
   auto body = [&]() -> asio::awaitable<void> {
     const auto start = std::chrono::steady_clock::now();
     const auto res = co_await client->async_send(get("/"));
-    const auto took = since(start);
     REQUIRE_FALSE(res.has_value());
     CHECK(res.error() == error::timed_out);
-    CHECK(took >= 240ms);
-    CHECK(took < 3000ms);
+    CHECK(since(start) >= 240ms);  // a timer never fires early
   };
   run(io, body, [&] {
     server.stop();

@@ -1,7 +1,6 @@
 #include "tests/unit/upstream/scripted_server.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 
 #include <openssl/ssl.h>
@@ -14,6 +13,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "base/ascii.hpp"
+
 namespace gw::upstream::test {
 
 namespace asio = boost::asio;
@@ -24,12 +25,7 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using base::iequals;
 
 // The client under test writes well-formed requests; this parser only has to read them.
 seen_request parse_head(std::string_view head) {
