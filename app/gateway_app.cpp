@@ -19,6 +19,7 @@
 #include "metrics/registry.hpp"
 #include "metrics/text_format.hpp"
 #include "translate/cik.hpp"
+#include "translate/observable.hpp"
 
 namespace gw::app {
 
@@ -26,9 +27,17 @@ namespace asio = boost::asio;
 
 namespace {
 
-// What one worker owns besides its sockets. Lives until the worker has drained; touched only on
-// that worker's thread (a reload posts there).
-struct worker_state {
+// What one worker owns besides its sockets. Owned by the worker, which destroys it before its
+// io_context; touched only on that worker's thread (a reload posts there).
+struct worker_state final : server::worker_services {
+  worker_state(asio::any_io_executor executor, metrics::shard& shard, const conf::config& running,
+               server::notifier& notifier);
+
+  asio::awaitable<coap::message> async_handle(coap::message request,
+                                              server::request_context ctx) override;
+  void on_observe(const core::observe_event& e) override;
+  void shutdown() override;
+
   asio::any_io_executor executor;
   metrics::shard* shard = nullptr;
   std::unique_ptr<upstream::http_client> client;
@@ -73,6 +82,56 @@ void log_access(const coap::message& request, const coap::message& response,
              (cik ? " cik=" + log::mask(*cik) : ""));
 }
 
+worker_state::worker_state(asio::any_io_executor ex, metrics::shard& s, const conf::config& running,
+                           server::notifier& notifier)
+    : executor(ex), shard(&s) {
+  client = std::move(*upstream::make_http_client(executor, client_options_from(running)));
+  metered = std::make_unique<metered_client>(*client, *shard);
+  dispatcher = std::make_unique<translate::dispatcher>(*metered, dispatcher_options_from(running));
+  translate::observe_sink sink{[&notifier](const core::resource_key& r, coap::message m) {
+                                 notifier.notify(r, std::move(m));
+                               },
+                               [&notifier](const core::resource_key& r, coap::message m) {
+                                 notifier.notify_final(r, std::move(m));
+                               }};
+  observe = std::make_unique<translate::observe_bridge>(executor, bridge_options_from(running),
+                                                        std::move(sink));
+  access_log = running.log.access;
+}
+
+asio::awaitable<coap::message> worker_state::async_handle(coap::message request,
+                                                          server::request_context ctx) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto proc = translate::dispatcher::classify(request);
+  std::optional<coap::message> copy;
+  if (access_log) copy = request;
+  auto response = co_await dispatcher->async_handle(std::move(request));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  shard->add(metrics::requests_total,
+             {proc ? translate::to_string(*proc) : "none", response.code.to_string()});
+  shard->observe(metrics::request_duration_seconds, elapsed);
+  const auto pool = client->stats();
+  shard->set(metrics::upstream_connections_open, static_cast<double>(pool.open));
+  shard->set_total(metrics::upstream_queue_waits_total, pool.queue_waits_total);
+  if (copy) log_access(*copy, response, proc, ctx, elapsed);
+  if (!retired.empty()) sweep_retired(*this);
+  co_return response;
+}
+
+void worker_state::on_observe(const core::observe_event& e) {
+  if (e.what == core::observe_event::kind::started)
+    observe->on_started(e.resource, e.request);
+  else
+    observe->on_stopped(e.resource);
+  shard->set(metrics::longpolls_active, static_cast<double>(observe->active_polls()));
+}
+
+void worker_state::shutdown() {
+  observe->close();
+  client->close();
+  for (auto& c : retired) c->close();
+}
+
 std::string render_metrics(const metrics::registry& registry, const server::udp_server& udp) {
   auto snap = registry.collect();
   const auto s = udp.stats();
@@ -114,62 +173,16 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
       metrics::process_start_time_seconds,
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 
-  std::vector<std::shared_ptr<worker_state>> states;
+  // The workers own their services; these pointers stay valid as long as `udp` (declared
+  // below, so destroyed first) and are only used while it runs: reloads post through them.
+  std::vector<worker_state*> states;
   std::mutex states_mutex;
-  auto factory = [&](asio::any_io_executor executor, std::size_t, server::notifier& notifier) {
-    auto state = std::make_shared<worker_state>();
-    state->executor = executor;
-    state->shard = &registry.add_shard();
-    state->client = std::move(*upstream::make_http_client(executor, client_options_from(running)));
-    state->metered = std::make_unique<metered_client>(*state->client, *state->shard);
-    state->dispatcher =
-        std::make_unique<translate::dispatcher>(*state->metered, dispatcher_options_from(running));
-    translate::observe_sink sink{
-        [&notifier](const std::string& r, coap::message m) { notifier.notify(r, std::move(m)); },
-        [&notifier](const std::string& r, coap::message m) {
-          notifier.notify_final(r, std::move(m));
-        }};
-    state->observe = std::make_unique<translate::observe_bridge>(
-        executor, bridge_options_from(running), std::move(sink));
-    state->access_log = running.log.access;
-    {
-      std::lock_guard lock(states_mutex);
-      states.push_back(state);
-    }
-    server::worker_services services;
-    services.handle = [state](coap::message request,
-                              server::request_context ctx) -> asio::awaitable<coap::message> {
-      const auto start = std::chrono::steady_clock::now();
-      const auto proc = translate::dispatcher::classify(request);
-      std::optional<coap::message> copy;
-      if (state->access_log) copy = request;
-      auto response = co_await state->dispatcher->async_handle(std::move(request));
-      const auto elapsed = std::chrono::steady_clock::now() - start;
-      auto& shard = *state->shard;
-      shard.add(metrics::requests_total,
-                {proc ? translate::to_string(*proc) : "none", response.code.to_string()});
-      shard.observe(metrics::request_duration_seconds, elapsed);
-      const auto pool = state->client->stats();
-      shard.set(metrics::upstream_connections_open, static_cast<double>(pool.open));
-      shard.set_total(metrics::upstream_queue_waits_total, pool.queue_waits_total);
-      if (copy) log_access(*copy, response, proc, ctx, elapsed);
-      if (!state->retired.empty()) sweep_retired(*state);
-      co_return response;
-    };
-    services.on_observe = [state](const core::observe_event& e) {
-      if (e.what == core::observe_event::kind::started)
-        state->observe->on_started(e.resource, e.request);
-      else
-        state->observe->on_stopped(e.resource);
-      state->shard->set(metrics::longpolls_active,
-                        static_cast<double>(state->observe->active_polls()));
-    };
-    services.shutdown = [state] {
-      state->observe->close();
-      state->client->close();
-      for (auto& c : state->retired) c->close();
-    };
-    return services;
+  auto factory = [&](asio::any_io_executor executor, std::size_t,
+                     server::notifier& notifier) -> std::unique_ptr<server::worker_services> {
+    auto state = std::make_unique<worker_state>(executor, registry.add_shard(), running, notifier);
+    std::lock_guard lock(states_mutex);
+    states.push_back(state.get());
+    return state;
   };
 
   // Signals are caught before the ready line, so a stop sent right after it is never lost.
@@ -178,7 +191,9 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
   asio::signal_set reload_signal(control, SIGHUP);
   std::atomic<bool> ready{false};
 
-  server::udp_server udp(server_options_from(running), factory);
+  auto options = server_options_from(running);
+  options.observable = translate::observable_resource;
+  server::udp_server udp(std::move(options), factory);
   auto bound = udp.bind();
   if (!bound) {
     std::cerr << "coap-gateway: cannot listen: " << bound.error().message() << "\n";
@@ -251,7 +266,7 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
         apply_logging(running);
         udp.reconfigure(endpoint_config_from(running));
         std::lock_guard lock(states_mutex);
-        for (const auto& state : states) {
+        for (auto* state : states) {
           asio::post(state->executor,
                      [state, d = dispatcher_options_from(running), b = bridge_options_from(running),
                       access = running.log.access, new_pool, after] {
@@ -285,11 +300,6 @@ int run_gateway(const conf::config& initial, std::optional<std::string> config_p
 
   std::thread control_thread([&] { control.run(); });
   udp.run();
-  {
-    // The workers' clients and timers must go while the workers' io_contexts still exist.
-    std::lock_guard lock(states_mutex);
-    states.clear();
-  }
 
   asio::post(control, [&] {
     stop_signals.cancel();

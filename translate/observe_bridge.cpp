@@ -7,7 +7,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "log/log.hpp"
-#include "translate/cik.hpp"
 #include "translate/dataport.hpp"
 
 namespace gw::translate {
@@ -17,9 +16,7 @@ namespace asio = boost::asio;
 // One long-poll loop. Owned by the bridge and by its own coroutine, so stopping it while a
 // request is in flight is safe: the coroutine sees `stopped` when it resumes.
 struct observe_bridge::poll {
-  std::string cik;
-  std::string alias;
-  std::set<std::string> resources;
+  core::resource_key resource;  // the CIK as lower-case hex, as upstream wants it
   std::unique_ptr<upstream::http_client> client;
   asio::steady_timer backoff;
   bool stopped = false;
@@ -62,61 +59,44 @@ observe_bridge::~observe_bridge() {
   close();
 }
 
-void observe_bridge::on_started(const std::string& resource, const coap::message& request) {
-  auto path = request.path();
-  auto queries = request.queries();
-  auto cik = queries.empty() ? std::nullopt : decode_cik(queries.front());
-  if (!cik || path.size() != 2) return;  // the route only registers /1a/<alias>?<CIK>
-  const std::string key = *cik + '\0' + path[1];
-  resource_poll_[resource] = key;
-  auto& p = polls_[key];
-  if (p) {
-    p->resources.insert(resource);
-    return;
-  }
+void observe_bridge::on_started(const core::resource_key& resource, const coap::message&) {
+  auto& p = polls_[resource];
+  if (p) return;  // already watched
   p = std::make_shared<poll>(executor_);
-  p->cik = *cik;
-  p->alias = path[1];
-  p->resources.insert(resource);
+  p->resource = resource;
   auto client_options = options_.upstream;
   client_options.max_connections = 1;
   client_options.max_queue = 1;
   auto client = upstream::make_http_client(executor_, client_options);
   if (!client) {
     GW_LOG(error, "observe", "cannot create a long-poll client: " + client.error().message());
-    polls_.erase(key);
+    polls_.erase(resource);
     return;
   }
   p->client = std::move(*client);
-  GW_LOG(debug, "observe", "long-poll started for " + log::mask(p->cik) + " " + p->alias);
+  GW_LOG(debug, "observe",
+         "long-poll started for " + log::mask(p->resource.cik) + " " + p->resource.alias);
   asio::co_spawn(executor_, run_poll(p, options_, sink_), asio::detached);
 }
 
-void observe_bridge::on_stopped(const std::string& resource) {
-  auto it = resource_poll_.find(resource);
-  if (it == resource_poll_.end()) return;
-  auto key = it->second;
-  resource_poll_.erase(it);
-  auto p = polls_.find(key);
-  if (p == polls_.end()) return;
-  p->second->resources.erase(resource);
-  if (p->second->resources.empty()) stop(key);
+void observe_bridge::on_stopped(const core::resource_key& resource) {
+  stop(resource);
 }
 
-void observe_bridge::stop(const std::string& poll_key) {
-  auto it = polls_.find(poll_key);
+void observe_bridge::stop(const core::resource_key& resource) {
+  auto it = polls_.find(resource);
   if (it == polls_.end()) return;
   auto& p = *it->second;
   p.stopped = true;
   p.backoff.cancel();
   p.client->close();  // the request in flight ends with shutting_down; its connection closes
-  GW_LOG(debug, "observe", "long-poll stopped for " + log::mask(p.cik) + " " + p.alias);
+  GW_LOG(debug, "observe",
+         "long-poll stopped for " + log::mask(p.resource.cik) + " " + p.resource.alias);
   polls_.erase(it);
 }
 
 void observe_bridge::close() {
   while (!polls_.empty()) stop(polls_.begin()->first);
-  resource_poll_.clear();
 }
 
 namespace {
@@ -130,8 +110,8 @@ asio::awaitable<void> run_poll(std::shared_ptr<observe_bridge::poll> p,
   unsigned failures = 0;
   const auto timeout = std::min(options.poll_timeout, std::chrono::milliseconds(300000));
   while (!p->stopped) {
-    const std::string aliases[] = {p->alias};
-    auto request = plan_read(p->cik, aliases);
+    const std::string aliases[] = {p->resource.alias};
+    auto request = plan_read(p->resource.cik, aliases);
     request.headers.push_back({"Request-Timeout", std::to_string(timeout.count())});
     request.headers.push_back({"If-Modified-Since", since});
     request.timeout = timeout + std::chrono::seconds(5);
@@ -145,9 +125,8 @@ asio::awaitable<void> run_poll(std::shared_ptr<observe_bridge::poll> p,
       auto pairs = parse_read_body(*result);
       if (pairs) {
         for (const auto& [name, value] : *pairs) {
-          if (name != p->alias) continue;
-          for (const auto& resource : std::set<std::string>(p->resources))
-            sink.notify(resource, value_content(value));
+          if (name != p->resource.alias) continue;
+          sink.notify(p->resource, value_content(value));
         }
       }
       continue;
@@ -161,14 +140,13 @@ asio::awaitable<void> run_poll(std::shared_ptr<observe_bridge::poll> p,
       error.code = result->status == 401 ? coap::codes::unauthorized : coap::codes::forbidden;
       error.set_payload(result->status == 401 ? "CIK no longer accepted upstream"
                                               : "dataport no longer accessible");
-      for (const auto& resource : std::set<std::string>(p->resources))
-        sink.notify_final(resource, error);
+      sink.notify_final(p->resource, error);
       co_return;
     }
     // 5xx, other statuses, connection errors: observers keep waiting while we back off.
     ++failures;
     GW_LOG(warn, "observe",
-           "long-poll for " + log::mask(p->cik) + " " + p->alias + " failed (" +
+           "long-poll for " + log::mask(p->resource.cik) + " " + p->resource.alias + " failed (" +
                (result ? "HTTP " + std::to_string(result->status) : result.error().message()) +
                "), retrying");
     p->backoff.expires_after(poll_backoff(options, failures));

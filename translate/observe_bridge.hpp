@@ -7,13 +7,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <unordered_map>
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include "gateway/coap/message.hpp"
+#include "gateway/core/resource_key.hpp"
 #include "upstream/http_client.hpp"
 
 namespace gw::translate {
@@ -27,8 +26,8 @@ struct observe_bridge_options {
 
 // Where notifications go: the worker's endpoint (server::notifier).
 struct observe_sink {
-  std::function<void(const std::string& resource, coap::message content)> notify;
-  std::function<void(const std::string& resource, coap::message content)> notify_final;
+  std::function<void(const core::resource_key& resource, coap::message content)> notify;
+  std::function<void(const core::resource_key& resource, coap::message content)> notify_final;
 };
 
 // Backoff before the n-th consecutive retry (n from 1): doubling from `initial`, capped.
@@ -40,9 +39,10 @@ class observe_bridge {
                  observe_sink sink);
   ~observe_bridge();
 
-  // The endpoint's observe events: `request` is the registering GET /1a/<alias>?<CIK>.
-  void on_started(const std::string& resource, const coap::message& request);
-  void on_stopped(const std::string& resource);
+  // The endpoint's observe events. `resource` names the dataport (translate::observable_resource
+  // built it); `request` is the registering GET /1a/<alias>?<CIK>.
+  void on_started(const core::resource_key& resource, const coap::message& request);
+  void on_stopped(const core::resource_key& resource);
   // Shutdown: every poll stops and its connection closes.
   void close();
 
@@ -52,14 +52,13 @@ class observe_bridge {
   struct poll;  // defined in the .cpp; shared by the bridge and the poll's coroutine
 
  private:
-  void stop(const std::string& poll_key);
+  void stop(const core::resource_key& resource);
 
   boost::asio::any_io_executor executor_;
   observe_bridge_options options_;
   observe_sink sink_;
-  // Poll key "<cik>\0<alias>" -> the running poll; resource key -> poll key.
-  std::map<std::string, std::shared_ptr<poll>> polls_;
-  std::unordered_map<std::string, std::string> resource_poll_;
+  // One running poll per observed (CIK, alias).
+  std::map<core::resource_key, std::shared_ptr<poll>> polls_;
 };
 
 }  // namespace gw::translate
