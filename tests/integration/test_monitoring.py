@@ -446,6 +446,21 @@ def systemd_expand(argv, env):
     return out
 
 
+class Runbook(unittest.TestCase):
+    def test_every_alert_has_a_runbook_section_its_annotation_points_to(self):
+        with open(ALERTS) as f:
+            rules = f.read()
+        with open(os.path.join(ROOT, "docs/operations.md")) as f:
+            headings = re.findall(r"^### (\S+)\s*$", f.read(), re.M)
+        alerts = re.findall(r"^\s*- alert:\s*(\S+)", rules, re.M)
+        links = re.findall(r"^\s*runbook:\s*docs/operations\.md#(\S+)", rules, re.M)
+        self.assertTrue(alerts)
+        self.assertEqual(len(links), len(alerts), "one runbook annotation per alert")
+        for alert, anchor in zip(alerts, links):
+            self.assertIn(alert, headings)
+            self.assertEqual(anchor, alert.lower())  # GitHub's anchor of "### Name"
+
+
 class UnitReload(unittest.TestCase):
     """deploy/coap-gateway.service's ExecReload= lines, run as systemd would, against a live
     gateway: only programs of Debian's Essential packages besides our own binary (a minimal
