@@ -57,10 +57,11 @@ boost::asio::awaitable<coap::message> procedure_runner::async_download(
   const std::uint64_t first = asked_offset / window * window;
 
   const auto now = clock_.now();
-  const auto* known = infos_.find(cik + '\0' + params[0] + '\0' + params[1] + '\0' + params[2], now);
-  const bool recheck = !known || (now - known->checked >= options_.content_info_ttl &&
-                                  (asked_offset == 0 ||
-                                   !content_.find(window_key(params, known->info, first))));
+  const auto* known =
+      infos_.find(cik + '\0' + params[0] + '\0' + params[1] + '\0' + params[2], now);
+  const bool recheck =
+      !known || (now - known->checked >= options_.content_info_ttl &&
+                 (asked_offset == 0 || !content_.find(window_key(params, known->info, first))));
   std::optional<content_info> info;
   if (recheck) {
     auto checked = co_await async_content_info(request, cik, params);

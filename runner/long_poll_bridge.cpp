@@ -64,6 +64,7 @@ asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
   // notified. One second earlier, because upstream timestamps have one-second resolution: a
   // write in the same second may show up once more, which is harmless; a lost one would not be.
   std::int64_t since = p->time->unix_seconds() - 1;
+  std::string last_value;
   unsigned failures = 0;
   const auto timeout = std::min(p->options.poll_timeout, std::chrono::milliseconds(300000));
   while (!p->stopped) {
@@ -88,16 +89,21 @@ asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
       auto header = result->find_header("Last-Modified");
       auto modified = header ? http::parse_time_header(*header)
                              : boost::system::result<std::int64_t>(http::error::bad_date);
-      if (modified && *modified > since) {
+      auto value = translate::parse_read_body(*result).value_or(
+          std::vector<std::pair<std::string, std::string>>{});
+      auto ours = std::find_if(value.begin(), value.end(),
+                               [&](const auto& pair) { return pair.first == p->resource.alias; });
+      // Upstream times have one-second resolution: a point in the same second as `since` is
+      // new when it is not the one delivered last.
+      if (modified && ours != value.end() &&
+          (*modified > since || (*modified == since && ours->second != last_value))) {
         since = *modified;
+        last_value = ours->second;
         failures = 0;
-        if (auto pairs = translate::parse_read_body(*result)) {
-          for (const auto& [name, value] : *pairs)
-            if (name == p->resource.alias) p->sink.notify(p->resource, value_content(value));
-        }
+        p->sink.notify(p->resource, value_content(ours->second));
         continue;
       }
-      problem = "200 without a Last-Modified newer than the last one";
+      problem = "200 without the alias or a Last-Modified newer than " + std::to_string(since);
     } else {
       problem = result ? "HTTP " + std::to_string(result->status) : result.error().message();
     }

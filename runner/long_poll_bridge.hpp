@@ -5,10 +5,11 @@
 // (production: a one-connection HTTP client), so polls never take connections from reads and
 // writes, and stopping a poll closes its connection.
 //
-// Progress is a Last-Modified strictly newer than the `since` the poll asked with; a poll that
-// makes none (errors, or a 200 without a usable Last-Modified) backs off, doubling and capped,
-// at a random point in the upper half of the interval so that thousands of polls that failed
-// together do not retry together.
+// Progress is the alias's value with a Last-Modified newer than the `since` the poll asked with
+// (or in the same second, when it is not the value delivered last: upstream times have
+// one-second resolution). A poll that makes none (errors, or a 200 without the alias or a usable
+// Last-Modified) backs off, doubling and capped, at a random point in the upper half of the
+// interval so that thousands of polls that failed together do not retry together.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -10,6 +10,9 @@ packages=(
   # deploy/: the Debian package (cpack -G DEB: dpkg-shlibdeps, file), its checks (lintian,
   # systemd-analyze) and the nginx UDP load-balancer example and its test.
   dpkg-dev file lintian systemd nginx libnginx-mod-stream
+  # deploy/monitoring: promtool checks and unit-tests the alert rules (test_monitoring.py).
+  # Debian ships promtool only inside the server package, which starts where systemd runs.
+  prometheus
 )
 
 missing=()

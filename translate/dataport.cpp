@@ -1,7 +1,7 @@
 #include "translate/dataport.hpp"
 
-#include "http/form.hpp"
 #include <algorithm>
+#include "http/form.hpp"
 
 #include "translate/cbor_json.hpp"
 #include "translate/cik.hpp"
@@ -161,8 +161,7 @@ std::variant<multi_plan, coap::message> plan_multi(const coap::message& request,
                                                    const std::string& cik) {
   multi_plan plan;
   auto queries = request.queries();
-  for (std::size_t i = 1; i < queries.size(); ++i)
-    plan.reads.emplace_back(query_alias(queries[i]));
+  for (std::size_t i = 1; i < queries.size(); ++i) plan.reads.emplace_back(query_alias(queries[i]));
 
   auto format = request.content_format();
   if (format && *format != cf::cbor)

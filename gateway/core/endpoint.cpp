@@ -46,12 +46,13 @@ std::optional<std::string> screen_options(coap::message& msg) {
 
 }  // namespace
 
-endpoint::endpoint(endpoint_config config, std::uint64_t seed)
+endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable)
     : config_(config),
       rng_(seed),
       mid_counter_(static_cast<std::uint16_t>(rng_())),
       dedup_(config.dedup_cache_bytes),
       retransmits_(config.tx.max_retransmit),
+      observable_(std::move(observable)),
       observers_(config.observe),
       blocks_(config.block, config.overload_max_age_s) {}
 
@@ -164,7 +165,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   }
   auto& forwarded = std::get<block_layer::forward>(routed);
 
-  exchange ex{from, mid, type, token, false, now, false, {}};
+  exchange ex{from, mid, type, token, false, now, {}, {}};
   ex.observe = screen_observe(from, forwarded.request);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
@@ -203,7 +204,8 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
 
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now);
   response.token = ex.token;
-  if (ex.observe) register_observer(ex, response, now);
+  std::optional<observation_id> observation;
+  if (ex.observe) observation = register_observer(ex, response, now);
   const mid_key request_key{ex.peer, ex.mid};
   if (ex.type == coap::type::con && !ex.empty_acked) {
     response.type = coap::type::ack;  // piggybacked (§5.2.1)
@@ -223,6 +225,7 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
     sends_.push_back({ex.peer, bytes});
     retransmits_.add({ex.peer, response.mid}, std::move(bytes),
                      owner{owner::kind::separate_response, id}, now, initial_timeout());
+    if (observation) registering_[id] = *observation;
     dedup_.set_reply(request_key, id, encode_empty(coap::type::ack, ex.mid), true);
     return;
   }
@@ -238,7 +241,18 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   if (reset) ++stats_.rst_received;
   // An ACK or RST for something we never sent (or already settled) changes nothing.
   auto owner = retransmits_.settle({from, msg.mid});
-  if (!owner || owner->what != owner::kind::notification) return;
+  if (!owner) return;
+  if (owner->what == owner::kind::separate_response) {
+    // RFC 7641 §3.6: a registration's separate response is its first notification; an RST of
+    // it rejects the relation like an RST of any later one.
+    auto reg = registering_.find(owner->id);
+    if (reg == registering_.end()) return;
+    const auto observation = reg->second;
+    registering_.erase(reg);
+    if (reset) observer_gone(observers_.remove(observation));
+    return;
+  }
+  if (owner->what != owner::kind::notification) return;
   // RFC 7641 §3.6: an RST to a notification ends the relation; an ACK lets the newest value
   // that waited behind it go out.
   if (reset) {
@@ -248,43 +262,51 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   }
 }
 
-bool endpoint::screen_observe(const peer& from, const coap::message& request) {
-  if (request.code != coap::codes::get) return false;
+std::optional<resource_key> endpoint::screen_observe(const peer& from,
+                                                     const coap::message& request) {
+  if (request.code != coap::codes::get || !observable_) return std::nullopt;
   // Observe 0 arrives as zero bytes or as one byte 0x00; both read as 0.
-  auto observe = request.uint_option(coap::opt::observe);
-  if (observe == 0u) return true;
-  observer_gone(observers_.remove(from, request.token));
-  return false;
+  const auto observe = request.uint_option(coap::opt::observe);
+  // RFC 7641 §2: a request's Observe is 0 (register) or 1 (deregister); others are ignored.
+  if (observe != 0u && observe != 1u) return std::nullopt;
+  // RFC 7641 §4.1: a resource the server does not observe gets a plain answer, and there is no
+  // relation on it to end.
+  auto resource = observable_(request);
+  if (!resource) return std::nullopt;
+  if (observe == 0u) return resource;
+  observer_gone(observers_.remove(from, request.token, *resource));
+  return std::nullopt;
 }
 
-void endpoint::register_observer(const exchange& ex, coap::message& response, time_point now) {
+std::optional<observation_id> endpoint::register_observer(const exchange& ex,
+                                                          coap::message& response, time_point now) {
+  // RFC 7641 §4.2: a non-2.xx answer is final; the relation it would have refreshed ends.
   if (!response.code.is_success() || draining_) {
-    observer_gone(observers_.remove(ex.peer, ex.token));
-    return;
+    observer_gone(observers_.remove(ex.peer, ex.token, *ex.observe));
+    return std::nullopt;
   }
-  const auto& request = ex.forwarded.request;
-  auto resource = resource_key(request);
-  auto reg = observers_.on_register(ex.peer, ex.token, resource, response, now);
-  observer_gone(std::move(reg.abandoned));
-  if (!reg.observe) return;  // a limit: a plain answer (RFC 7641 §4.1)
+  auto reg = observers_.on_register(ex.peer, ex.token, *ex.observe, response, now);
+  if (!reg.observe) return std::nullopt;  // a limit: a plain answer (RFC 7641 §4.1)
   response.set_uint_option(coap::opt::observe, *reg.observe);
   response.set_uint_option(coap::opt::max_age,
                            static_cast<std::uint64_t>(config_.observe.max_age.count()));
-  if (reg.first) events_.push_back({observe_event::kind::started, resource, request});
+  if (reg.first)
+    events_.push_back({observe_event::kind::started, *ex.observe, ex.forwarded.request});
+  return reg.id;
 }
 
-void endpoint::observer_gone(std::optional<std::string> last_of_resource) {
+void endpoint::observer_gone(std::optional<resource_key> last_of_resource) {
   if (last_of_resource)
     events_.push_back({observe_event::kind::stopped, std::move(*last_of_resource), {}});
 }
 
-void endpoint::notify(const std::string& resource, coap::message content, time_point now) {
+void endpoint::notify(const resource_key& resource, coap::message content, time_point now) {
   if (draining_) return;
   for (auto& n : observers_.on_change(resource, std::move(content), now))
     send_notification(std::move(n), owner::kind::notification, now);
 }
 
-void endpoint::notify_final(const std::string& resource, coap::message content, time_point now) {
+void endpoint::notify_final(const resource_key& resource, coap::message content, time_point now) {
   if (draining_) return;
   auto finals = observers_.on_final(resource, std::move(content));
   if (finals.empty()) return;
@@ -304,25 +326,13 @@ void endpoint::send_notification(observe_registry::notification n, owner::kind k
                    initial_timeout());
 }
 
-std::string endpoint::resource_key(const coap::message& request) {
-  // Length-prefixed, so a binary CIK with '&' or '/' in it cannot make two keys collide.
-  std::string key;
-  for (const auto& o : request.options) {
-    if (o.number != coap::opt::uri_path && o.number != coap::opt::uri_query) continue;
-    key += o.number == coap::opt::uri_path ? 'p' : 'q';
-    key += std::to_string(o.value.size());
-    key += ':';
-    key.append(o.value.begin(), o.value.end());
-  }
-  return key;
-}
-
 void endpoint::set_draining(bool draining) {
   draining_ = draining;
   if (!draining) return;
   // Shutdown: observers are sent nothing further and their upstream watches stop.
   retransmits_.drop(owner::kind::notification);
   retransmits_.drop(owner::kind::final_notification);
+  registering_.clear();
   for (auto& resource : observers_.clear())
     events_.push_back({observe_event::kind::stopped, std::move(resource), {}});
 }
@@ -343,8 +353,16 @@ void endpoint::on_timer(time_point now) {
   retransmits_.on_timer(now, resends, given_up);
   for (const auto& r : resends) sends_.push_back({r.peer, *r.datagram});
   stats_.gave_up += given_up.size();
-  for (const auto& o : given_up)
+  for (const auto& o : given_up) {
     if (o.what == owner::kind::notification) observer_gone(observers_.remove(o.id));
+    // RFC 7641 §4.5: a registration whose separate response was never acknowledged ends too.
+    if (o.what == owner::kind::separate_response) {
+      if (auto reg = registering_.find(o.id); reg != registering_.end()) {
+        observer_gone(observers_.remove(reg->second));
+        registering_.erase(reg);
+      }
+    }
+  }
 
   for (auto& n : observers_.on_timer(now))
     send_notification(std::move(n), owner::kind::notification, now);

@@ -10,6 +10,7 @@
 //   duplicate   -> the cached reply again (or nothing yet); never forwarded twice.
 //   empty CON   -> RST (CoAP ping). Broken CON with a readable header -> RST; otherwise dropped.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <random>
 #include <span>
@@ -25,6 +26,7 @@
 #include "gateway/core/dedup_cache.hpp"
 #include "gateway/core/observe_registry.hpp"
 #include "gateway/core/peer.hpp"
+#include "gateway/core/resource_key.hpp"
 #include "gateway/core/retransmit_queue.hpp"
 #include "gateway/core/transmission_params.hpp"
 
@@ -74,10 +76,15 @@ struct send_action {
   coap::bytes datagram;
 };
 
+// Which observable resource a request names, if any (RFC 7641 §1.2: the server decides what a
+// resource is; §4.1: it may decline to observe one). translate/ provides it; the endpoint keys
+// its observer lists by what it returns and never reads Uri-Path or Uri-Query itself.
+using observable_fn = std::function<std::optional<resource_key>(const coap::message&)>;
+
 // A resource gained its first observer (start watching it upstream) or lost its last one.
 struct observe_event {
   enum class kind { started, stopped } what;
-  std::string resource;
+  resource_key resource;
   coap::message request;  // the registering GET, for `started`
 };
 
@@ -89,7 +96,9 @@ struct forward_action {
 
 class endpoint {
  public:
-  endpoint(endpoint_config config, std::uint64_t seed);
+  // `observable` classifies GETs; an empty one makes nothing observable (every Observe option
+  // is then ignored and requests are answered as plain GETs).
+  endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable = {});
 
   void on_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
   // The handler's answer to a forwarded request. Token, type and MID are filled in here.
@@ -103,12 +112,10 @@ class endpoint {
 
   // A new representation of an observed resource (RFC 7641 §4.2): a CON notification to every
   // observer, or, for one whose previous notification is unacknowledged, once it is.
-  void notify(const std::string& resource, coap::message content, time_point now);
+  void notify(const resource_key& resource, coap::message content, time_point now);
   // The resource failed for good (4.01, 4.03 upstream): a last notification without Observe to
   // every observer, who are then forgotten.
-  void notify_final(const std::string& resource, coap::message content, time_point now);
-  // The key observe_event uses for the resource a request names.
-  static std::string resource_key(const coap::message& request);
+  void notify_final(const resource_key& resource, coap::message content, time_point now);
   std::size_t observers() const { return observers_.observers(); }
   block_stats blocks() const { return blocks_.stats(); }
   std::optional<time_point> next_deadline() const;
@@ -136,19 +143,23 @@ class endpoint {
     coap::bytes token;
     bool empty_acked = false;
     time_point separate_at;
-    bool observe = false;            // a GET with Observe 0: register on a 2.xx answer
+    // A GET with Observe 0 on an observable resource: register it there on a 2.xx answer.
+    std::optional<resource_key> observe;
     block_layer::forward forwarded;  // the whole request the handler got
   };
 
   void on_request(const peer& from, coap::message request, std::span<const std::uint8_t> raw,
                   time_point now);
   void on_ack_or_reset(const peer& from, const coap::message& msg, time_point now);
-  // RFC 7641 §3.1, §3.6: Observe 0 registers (once answered), Observe 1 or a plain GET with the
-  // same token ends the relation. Returns whether the exchange should register.
-  bool screen_observe(const peer& from, const coap::message& request);
-  void register_observer(const exchange& ex, coap::message& response, time_point now);
+  // RFC 7641 §3.1, §3.6: on an observable resource, Observe 0 registers (once answered) and
+  // Observe 1 ends the relation of (peer, token) on that resource; a GET without Observe ends
+  // nothing. Returns the resource to register on.
+  std::optional<resource_key> screen_observe(const peer& from, const coap::message& request);
+  // Returns the relation the response now carries, if any.
+  std::optional<observation_id> register_observer(const exchange& ex, coap::message& response,
+                                                  time_point now);
   void send_notification(observe_registry::notification n, owner::kind kind, time_point now);
-  void observer_gone(std::optional<std::string> last_of_resource);
+  void observer_gone(std::optional<resource_key> last_of_resource);
   // Sends a response from the message layer itself (error answers) and caches it.
   void answer_now(const peer& from, const coap::message& request, coap::message response,
                   request_id id);
@@ -168,7 +179,11 @@ class endpoint {
   retransmit_queue retransmits_;
   std::unordered_map<request_id, exchange> exchanges_;
   deadline_queue<request_id> separate_deadlines_;
+  observable_fn observable_;
   observe_registry observers_;
+  // Separate CON responses that carried a registration, by the exchange that sent them: an RST
+  // of one ends that relation (RFC 7641 §3.6), as an RST of a notification does.
+  std::unordered_map<request_id, observation_id> registering_;
   std::vector<observe_event> events_;
   block_layer blocks_;
 

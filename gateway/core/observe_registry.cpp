@@ -1,5 +1,8 @@
 #include "gateway/core/observe_registry.hpp"
 
+#include <functional>
+#include <string_view>
+
 namespace gw::core {
 namespace {
 
@@ -28,35 +31,42 @@ bool is_fresher(std::uint32_t v1, time_point t1, std::uint32_t v2, time_point t2
          t2 > t1 + std::chrono::seconds(128);
 }
 
-std::size_t observe_registry::relation_key_hash::operator()(const relation_key& k) const noexcept {
-  std::size_t h = peer_hash{}(k.peer);
-  for (auto b : k.token) h = h * 131 + b;
-  return h;
+std::size_t observe_hash::operator()(const resource_key& k) const noexcept {
+  const std::size_t h = std::hash<std::string>{}(k.cik);
+  return h ^ (std::hash<std::string>{}(k.alias) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
+}
+
+std::size_t observe_hash::operator()(const observer_key& k) const noexcept {
+  const std::size_t h = peer_hash{}(k.peer);
+  const std::string_view token(reinterpret_cast<const char*>(k.token.data()), k.token.size());
+  return h ^ (std::hash<std::string_view>{}(token) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
 }
 
 observe_registry::registration observe_registry::on_register(const peer& p,
                                                              const coap::bytes& token,
-                                                             const std::string& resource,
+                                                             const resource_key& resource,
                                                              const coap::message& response,
                                                              time_point now) {
   registration out;
-  if (auto it = relations_.find({p, token}); it != relations_.end()) {
-    auto& o = observations_.at(it->second);
-    if (o.resource == resource) {
-      // RFC 7641 §4.1: the same token again refreshes the relation.
-      resources_.at(resource).latest = content_of(response);
+  auto r = resources_.find(resource);
+  if (r != resources_.end()) {
+    if (auto it = r->second.observers.find({p, token}); it != r->second.observers.end()) {
+      // RFC 7641 §4.1: the same client and token on the same resource again: the entry is
+      // kept and refreshed, and its sequence keeps increasing.
+      auto& o = observations_.at(it->second);
+      r->second.latest = content_of(response);
       o.seq = (o.seq + 1) & seq_mask;
       o.last_sent = now;
       o.stale = false;
       refresh_.push(now + options_.max_age, it->second);
+      out.id = it->second;
       out.observe = o.seq;
       return out;
     }
-    out.abandoned = erase(it->second);
   }
 
   auto clients = per_client_.find(p);
-  const bool new_resource = !resources_.contains(resource);
+  const bool new_resource = r == resources_.end();
   if (observations_.size() >= options_.max_observers ||
       (clients != per_client_.end() && clients->second >= options_.max_observers_per_client) ||
       (new_resource && resources_.size() >= options_.max_resources))
@@ -65,39 +75,41 @@ observe_registry::registration observe_registry::on_register(const peer& p,
   const auto id = next_id_++;
   observation o{p, token, resource, options_.initial_sequence & seq_mask, false, false, now};
   observations_.emplace(id, std::move(o));
-  relations_.emplace(relation_key{p, token}, id);
   ++per_client_[p];
-  auto& r = resources_[resource];
-  r.latest = content_of(response);
-  r.observers.insert(id);
+  if (new_resource) r = resources_.emplace(resource, resource_state{}).first;
+  r->second.latest = content_of(response);
+  r->second.observers.emplace(observer_key{p, token}, id);
   refresh_.push(now + options_.max_age, id);
+  out.id = id;
   out.observe = options_.initial_sequence & seq_mask;
   out.first = new_resource;
   return out;
 }
 
-std::optional<std::string> observe_registry::remove(const peer& p, const coap::bytes& token) {
-  auto it = relations_.find({p, token});
-  if (it == relations_.end()) return std::nullopt;
+std::optional<resource_key> observe_registry::remove(const peer& p, const coap::bytes& token,
+                                                     const resource_key& resource) {
+  auto r = resources_.find(resource);
+  if (r == resources_.end()) return std::nullopt;
+  auto it = r->second.observers.find({p, token});
+  if (it == r->second.observers.end()) return std::nullopt;
   return erase(it->second);
 }
 
-std::optional<std::string> observe_registry::remove(observation_id id) {
+std::optional<resource_key> observe_registry::remove(observation_id id) {
   if (!observations_.contains(id)) return std::nullopt;
   return erase(id);
 }
 
-std::optional<std::string> observe_registry::erase(observation_id id) {
+std::optional<resource_key> observe_registry::erase(observation_id id) {
   auto it = observations_.find(id);
   auto& o = it->second;
-  relations_.erase({o.peer, o.token});
   if (auto c = per_client_.find(o.peer); c != per_client_.end() && --c->second == 0)
     per_client_.erase(c);
-  std::optional<std::string> last;
+  std::optional<resource_key> last;
   auto r = resources_.find(o.resource);
-  r->second.observers.erase(id);
+  r->second.observers.erase({o.peer, o.token});
   if (r->second.observers.empty()) {
-    last = o.resource;
+    last = std::move(o.resource);  // o is erased below
     resources_.erase(r);
   }
   observations_.erase(it);
@@ -120,14 +132,13 @@ observe_registry::notification observe_registry::make(observation_id id, observa
   return n;
 }
 
-std::vector<observe_registry::notification> observe_registry::on_change(const std::string& resource,
-                                                                        coap::message content,
-                                                                        time_point now) {
+std::vector<observe_registry::notification> observe_registry::on_change(
+    const resource_key& resource, coap::message content, time_point now) {
   std::vector<notification> out;
   auto r = resources_.find(resource);
   if (r == resources_.end()) return out;
   r->second.latest = content_of(content);
-  for (auto id : r->second.observers) {
+  for (const auto& [who, id] : r->second.observers) {
     auto& o = observations_.at(id);
     if (o.in_flight)
       o.stale = true;
@@ -137,12 +148,13 @@ std::vector<observe_registry::notification> observe_registry::on_change(const st
   return out;
 }
 
-std::vector<observe_registry::notification> observe_registry::on_final(const std::string& resource,
+std::vector<observe_registry::notification> observe_registry::on_final(const resource_key& resource,
                                                                        coap::message content) {
   std::vector<notification> out;
   auto r = resources_.find(resource);
   if (r == resources_.end()) return out;
-  auto ids = r->second.observers;
+  std::vector<observation_id> ids;
+  for (const auto& [who, id] : r->second.observers) ids.push_back(id);
   for (auto id : ids) {
     auto& o = observations_.at(id);
     notification n{id, o.peer, content_of(content)};
@@ -178,11 +190,10 @@ std::vector<observe_registry::notification> observe_registry::on_timer(time_poin
   return out;
 }
 
-std::vector<std::string> observe_registry::clear() {
-  std::vector<std::string> out;
-  for (auto& [name, r] : resources_) out.push_back(name);
+std::vector<resource_key> observe_registry::clear() {
+  std::vector<resource_key> out;
+  for (auto& [key, r] : resources_) out.push_back(key);
   observations_.clear();
-  relations_.clear();
   resources_.clear();
   per_client_.clear();
   refresh_ = {};

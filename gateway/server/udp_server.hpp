@@ -17,6 +17,7 @@
 #include "gateway/coap/message.hpp"
 #include "gateway/core/endpoint.hpp"
 #include "gateway/core/peer.hpp"
+#include "gateway/core/resource_key.hpp"
 
 namespace gw::server {
 
@@ -25,29 +26,34 @@ struct request_context {
   std::size_t worker = 0;
 };
 
-// Answers one request. Runs on the worker's executor; must not throw for bad input (an
-// exception becomes 5.00 and a log line, as a programming error).
-using request_handler =
-    std::function<boost::asio::awaitable<coap::message>(coap::message, request_context)>;
-
 // How a worker's services reach back into its endpoint, on the worker's thread only: new
 // representations of observed resources (RFC 7641) become notifications.
 class notifier {
  public:
   virtual ~notifier() = default;
-  virtual void notify(const std::string& resource, coap::message content) = 0;
-  virtual void notify_final(const std::string& resource, coap::message content) = 0;
+  virtual void notify(const core::resource_key& resource, coap::message content) = 0;
+  virtual void notify_final(const core::resource_key& resource, coap::message content) = 0;
 };
 
-// What each worker needs beyond sockets, built on that worker's executor (upstream pools...).
-struct worker_services {
-  request_handler handle;
-  // A resource gained its first observer or lost its last one (core::observe_event).
-  std::function<void(const core::observe_event&)> on_observe;
-  std::function<void()> shutdown;  // called on the worker thread once it has drained
+// What each worker needs beyond sockets (upstream pools, the dispatcher, long-polls): built on
+// that worker's executor, used on the worker thread only, and owned by the worker, which
+// destroys it before its io_context on every path (a failed bind included), so timers and
+// sockets inside never outlive the context they were made on.
+class worker_services {
+ public:
+  virtual ~worker_services() = default;
+  // Answers one request. Runs on the worker's executor; must not throw for bad input (an
+  // exception becomes 5.00 and a log line, as a programming error).
+  virtual boost::asio::awaitable<coap::message> async_handle(coap::message request,
+                                                             request_context ctx) = 0;
+  // A resource gained its first observer or lost its last one.
+  virtual void on_observe(const core::observe_event&) {}
+  // Called once the worker has drained, on the worker thread: close what keeps the io_context
+  // running (pools, long-polls) so that run() returns.
+  virtual void shutdown() {}
 };
-using services_factory = std::function<worker_services(boost::asio::any_io_executor,
-                                                       std::size_t worker, notifier& notify)>;
+using services_factory = std::function<std::unique_ptr<worker_services>(
+    boost::asio::any_io_executor, std::size_t worker, notifier& notify)>;
 
 struct listen_address {
   std::string host;
@@ -60,6 +66,9 @@ struct server_options {
   core::endpoint_config endpoint;
   std::chrono::milliseconds grace{5000};
   std::uint64_t seed = 0;  // per-worker endpoint seeds derive from it
+  // Which GETs name an observable resource (translate::observable_resource); given to every
+  // worker's endpoint. Empty: nothing is observable.
+  core::observable_fn observable;
 };
 
 struct server_stats {

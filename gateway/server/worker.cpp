@@ -1,5 +1,7 @@
 #include "gateway/server/worker.hpp"
 
+#include <stdexcept>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -21,10 +23,12 @@ constexpr std::size_t max_datagram = 65535;
 worker::worker(std::size_t index, const server_options& options, const services_factory& factory)
     : index_(index),
       grace_(options.grace),
-      endpoint_(options.endpoint, options.seed + index * 0x9E3779B97F4A7C15ULL),
+      endpoint_(options.endpoint, options.seed + index * 0x9E3779B97F4A7C15ULL, options.observable),
       timer_(io_),
       grace_timer_(io_),
-      services_(factory(io_.get_executor(), index, *this)) {}
+      services_(factory(io_.get_executor(), index, *this)) {
+  if (!services_) throw std::invalid_argument("services_factory returned no services");
+}
 
 boost::system::error_code worker::bind(const udp::endpoint& at) {
   boost::system::error_code ec;
@@ -101,7 +105,7 @@ asio::awaitable<void> worker::timer_loop() {
 
 void worker::on_forward(core::forward_action forward) {
   request_context ctx{forward.peer, index_};
-  asio::co_spawn(io_, services_.handle(std::move(forward.request), ctx),
+  asio::co_spawn(io_, services_->async_handle(std::move(forward.request), ctx),
                  [this, id = forward.id](std::exception_ptr error, coap::message response) {
                    if (error) {
                      try {
@@ -128,8 +132,7 @@ void worker::flush() {
     if (ec) ++send_errors_;
   }
   for (auto& forward : endpoint_.take_forwards()) on_forward(std::move(forward));
-  for (const auto& event : endpoint_.take_observe_events())
-    if (services_.on_observe) services_.on_observe(event);
+  for (const auto& event : endpoint_.take_observe_events()) services_->on_observe(event);
 
   if (auto next = endpoint_.next_deadline(); next && (!armed_ || *next < *armed_)) {
     armed_ = next;
@@ -175,10 +178,9 @@ void worker::maybe_finish() {
     boost::system::error_code ignored;
     s.cancel(ignored);
   }
-  if (services_.shutdown) {
-    auto shutdown = std::move(services_.shutdown);
-    services_.shutdown = nullptr;
-    shutdown();
+  if (!shut_down_) {
+    shut_down_ = true;
+    services_->shutdown();
   }
   // run() returns once the io_context runs out of work: the receive and timer loops end now,
   // and handlers still running finish promptly because shutdown() closed the upstream pools.
@@ -191,12 +193,12 @@ void worker::reconfigure(const core::endpoint_config& config) {
   });
 }
 
-void worker::notify(const std::string& resource, coap::message content) {
+void worker::notify(const core::resource_key& resource, coap::message content) {
   endpoint_.notify(resource, std::move(content), core::clock::now());
   flush();
 }
 
-void worker::notify_final(const std::string& resource, coap::message content) {
+void worker::notify_final(const core::resource_key& resource, coap::message content) {
   endpoint_.notify_final(resource, std::move(content), core::clock::now());
   flush();
 }

@@ -1,6 +1,8 @@
 #pragma once
-// One share-nothing worker: io_context, sockets, endpoint, one timer. Internal to gw_server.
+// One share-nothing worker: io_context, sockets, endpoint, one timer, and the services it owns.
+// Internal to gw_server.
 #include <array>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -30,8 +32,8 @@ class worker final : public notifier {
   void reconfigure(const core::endpoint_config& config);
   server_stats stats() const;
 
-  void notify(const std::string& resource, coap::message content) override;
-  void notify_final(const std::string& resource, coap::message content) override;
+  void notify(const core::resource_key& resource, coap::message content) override;
+  void notify_final(const core::resource_key& resource, coap::message content) override;
 
  private:
   boost::asio::awaitable<void> receive_loop(std::size_t socket);
@@ -44,15 +46,21 @@ class worker final : public notifier {
   core::peer to_peer(std::size_t socket, const boost::asio::ip::udp::endpoint& ep) const;
   static boost::asio::ip::udp::endpoint to_endpoint(const core::peer& p);
 
+  // Declared first so that it is destroyed last: the sockets, timers and services below were
+  // made on it, and an I/O object that outlives its io_context cancels into freed memory when
+  // it goes (ASan: heap-use-after-free). Members are destroyed in reverse order of declaration.
+  boost::asio::io_context io_;
   std::size_t index_;
   std::chrono::milliseconds grace_;
-  boost::asio::io_context io_;
   std::vector<boost::asio::ip::udp::socket> sockets_;
   core::endpoint endpoint_;
   boost::asio::steady_timer timer_;
   std::optional<core::time_point> armed_;
   boost::asio::steady_timer grace_timer_;
-  worker_services services_;
+  // Declared after everything it uses, so destroyed before it: upstream pools and long-polls go
+  // before the sockets, the endpoint they notify, and the io_context.
+  std::unique_ptr<worker_services> services_;
+  bool shut_down_ = false;
   bool draining_ = false;
   bool finished_ = false;
   std::uint64_t send_errors_ = 0;

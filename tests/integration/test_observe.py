@@ -11,7 +11,7 @@ import coap
 from gwproc import Gateway, coap_client_binary
 from simproc import DEMO_CIK, SimProcess
 
-ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked")
+ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked", "plain")
 FORM = {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -26,6 +26,23 @@ class Observer(coap.Client):
         req = coap.request(coap.GET, "/1a/" + alias, [DEMO_CIK], token=self.token,
                            options=[(coap.OPT_OBSERVE, b"\x01")])
         return self.exchange(req)
+
+    def plain_request(self, method, path, queries=(), timeout=10.0):
+        """A request without Observe carrying the observation's token: its answer, passing over
+        (and acknowledging) notifications, which carry the same token."""
+        req = coap.request(method, path, queries, token=self.token)
+        self.send(req)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.receive(deadline - time.monotonic())
+            if m is None:
+                return None
+            if m.type == coap.CON:
+                self.send(coap.Message(coap.ACK, 0, m.mid))
+            if m.token != self.token or m.code == 0 or m.opt(coap.OPT_OBSERVE) is not None:
+                continue
+            return m
+        return None
 
     def next_notification(self, timeout=10.0, ack=True, skip=b"initial", any_token=False):
         """The next notification for our token (for any token with any_token, so that a test
@@ -204,6 +221,28 @@ class Observe(unittest.TestCase):
             self.assertEqual(coap.code_str(n.code), "4.01")
             self.assertIsNone(n.opt(coap.OPT_OBSERVE))  # final: RFC 7641 §3.2
         self.wait_longpolls(0, "revoked")
+
+    def test_plain_get_with_the_observation_token_ends_nothing(self):
+        # Clients reuse one token (often the empty one) for every request: a timestamp read and a
+        # plain read of the observed dataport with that token must leave the observation and its
+        # long-poll alone (RFC 7641 §3.6: Observe 1 deregisters, a GET without Observe does not).
+        o = self.observer()
+        r = o.register(alias="plain")
+        self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
+        self.wait_longpolls(1, "plain")
+        ts = o.plain_request(coap.GET, "/ts")
+        self.assertEqual(coap.code_str(ts.code), "2.05")
+        self.assertIsNone(ts.opt(coap.OPT_OBSERVE))
+        read = o.plain_request(coap.GET, "/1a/plain", [DEMO_CIK])
+        self.assertEqual(coap.code_str(read.code), "2.05")
+        self.assertIsNone(read.opt(coap.OPT_OBSERVE))
+        self.write_on_sim("still-observed", alias="plain")
+        n = o.next_notification(timeout=15)
+        self.assertIsNotNone(n, "a plain GET ended the observation")
+        self.assertEqual(n.payload, b"still-observed")
+        self.wait_longpolls(1, "plain")  # polling again for the next change
+        o.deregister(alias="plain")
+        self.wait_longpolls(0, "plain")
 
     def test_coap_client_observe(self):
         proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-B", "30",

@@ -140,17 +140,39 @@ class MultipleReadWrite(GatewayCase):
         return self.ask(coap.POST, "/1a", [DEMO_CIK] + reads, payload, options=opts)
 
     def test_reads_only_is_one_read(self):
-        r = self.multi(["temp", "empty", "nosuch"])
+        r = self.multi(["temp", "empty"])
         self.assertCode(r, "2.05")
         self.assertEqual(r.opt_uint(coap.OPT_CONTENT_FORMAT), 60)
         body = cbor_mini.loads(r.payload)
-        self.assertEqual(list(body), ["temp", "empty", "nosuch"])
+        self.assertEqual(list(body), ["temp", "empty"])
         self.assertIsNotNone(body["temp"])
         self.assertIsNone(body["empty"])
-        self.assertIsNone(body["nosuch"])
         up = self.upstream("/onep:v1/stack/alias")
         self.assertEqual([(u["method"], u["target"]) for u in up],
-                         [("GET", "/onep:v1/stack/alias?temp&empty&nosuch")])
+                         [("GET", "/onep:v1/stack/alias?temp&empty")])
+
+    def test_an_alias_the_cik_cannot_reach_is_4_03_and_nothing_is_written(self):
+        before = self.sim.dataport(DEMO_CIK, "humidity")["values"]
+        # The API document: 4.03 for an alias the CIK cannot access, read or written.
+        for reads, writes in ((["temp", "nosuch"], None), ([], {"humidity": "93", "nosuch": "1"}),
+                              (["nosuch"], {"humidity": "94"})):
+            r = self.multi(reads, writes)
+            self.assertCode(r, "4.03")
+        self.assertEqual(self.upstream("/onep:v1/stack/alias"), [])
+        self.assertEqual(self.sim.dataport(DEMO_CIK, "humidity")["values"], before)
+        # Every alias of one request is checked in one JSON-RPC request.
+        rpc = self.upstream("/onep:v1/rpc/process")
+        self.assertGreaterEqual(len(rpc), 1)
+        self.assertLessEqual(len(rpc), 3)
+
+    def test_key_value_clients_cik_and_alias_forms(self):
+        # node-coap-client sends every query item as key=value: "<CIK>=" and "temp=".
+        r = self.ask(coap.POST, "/1a", [DEMO_CIK + "=", "temp="], b"",
+                     options=[(coap.OPT_CONTENT_FORMAT, bytes([60]))])
+        self.assertCode(r, "2.05")
+        self.assertIn("temp", cbor_mini.loads(r.payload))
+        r = self.ask(coap.GET, "/1a/temp", ["cik=" + DEMO_CIK.upper()])
+        self.assertCode(r, "2.05")
 
     def test_writes_and_reads_is_one_hybrid_call(self):
         r = self.multi(["humidity"], {"humidity": "61", "temp": 20.5}, content_format=False)

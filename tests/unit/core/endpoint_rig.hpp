@@ -1,5 +1,7 @@
 #pragma once
 // A scripted peer for the endpoint in virtual time, shared by the core tests.
+#include <optional>
+
 #include <catch2/catch.hpp>
 
 #include "gateway/coap/codec.hpp"
@@ -25,6 +27,16 @@ inline coap::message request(coap::type type, coap::code code, std::uint16_t mid
   return m;
 }
 
+// Stands in for translate::observable_resource, which the core cannot link: GET /1a/<alias>
+// with a first Uri-Query names (that query, alias); nothing else is observable.
+inline std::optional<core::resource_key> observable(const coap::message& request) {
+  if (request.code != coap::codes::get) return std::nullopt;
+  auto path = request.path();
+  auto queries = request.queries();
+  if (path.size() != 2 || path[0] != "1a" || queries.empty()) return std::nullopt;
+  return core::resource_key{queries.front(), path[1]};
+}
+
 inline coap::message decode(const coap::bytes& b) {
   auto r = coap::decode(b);
   REQUIRE(r.has_value());
@@ -35,7 +47,8 @@ struct rig {
   core::endpoint ep;
   time_point t0{std::chrono::hours(1)};
 
-  explicit rig(core::endpoint_config cfg = {}) : ep(cfg, 42) {}
+  explicit rig(core::endpoint_config cfg = {}, core::observable_fn classify = observable)
+      : ep(cfg, 42, std::move(classify)) {}
 
   void receive(const coap::message& m, time_point now, const core::peer& from = client) {
     auto b = coap::encode(m);

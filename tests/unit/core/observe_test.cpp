@@ -30,17 +30,17 @@ coap::message value(std::string_view text) {
   return m;
 }
 
-// Registers `token` from `from` and answers the registration with "v0".
-std::string register_observer(rig& r, coap::bytes token, const core::peer& from = client,
-                              std::uint16_t mid = 100) {
-  auto req = observe_get(mid, token);
+// Registers `token` from `from` on `alias` and answers the registration with "v0".
+core::resource_key register_observer(rig& r, coap::bytes token, const core::peer& from = client,
+                                     std::uint16_t mid = 100, const char* alias = "temp") {
+  auto req = observe_get(mid, token, false, alias);
   r.receive(req, r.t0, from);
   auto fw = r.ep.take_forwards();
   REQUIRE(fw.size() == 1);
   auto resp = coap::make_response(fw[0].request, coap::codes::content);
   resp.set_payload("v0");
   r.ep.on_response(fw[0].id, resp, r.t0);
-  return core::endpoint::resource_key(req);
+  return *observable(req);
 }
 
 void ack(rig& r, const coap::message& notification, time_point at,
@@ -160,23 +160,197 @@ TEST_CASE("an RST to a notification removes the observer") {
   CHECK(r.sent().empty());
 }
 
-TEST_CASE("Observe 1, or a plain GET with the same token, ends the relation") {
-  for (bool plain : {false, true}) {
+TEST_CASE("Observe 1 with the same token on the same resource ends the relation") {
+  rig r;
+  auto resource = register_observer(r, {7});
+  r.sent();
+  r.ep.take_observe_events();
+  auto req = observe_get(200, {7});
+  req.set_uint_option(coap::opt::observe, 1);
+  r.receive(req, r.t0 + 1s);
+  CHECK(r.ep.observers() == 0);
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].what == core::observe_event::kind::stopped);
+  CHECK(events[0].resource == resource);
+  // The deregistering GET is still a GET: it is answered, without Observe.
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0 + 1s);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK_FALSE(out[0].has(coap::opt::observe));
+  CHECK(r.ep.observers() == 0);
+}
+
+TEST_CASE("one client with an empty token observes two dataports at once") {
+  rig r;
+  auto temp = register_observer(r, {}, client, 100, "temp");
+  auto humidity = register_observer(r, {}, client, 101, "humidity");
+  auto answers = r.sent();
+  REQUIRE(answers.size() == 2);
+  for (auto& a : answers) CHECK(a.uint_option(coap::opt::observe) == 0u);
+  CHECK(r.ep.observers() == 2);
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 2);  // one upstream watch per dataport
+  CHECK(events[0].resource == temp);
+  CHECK(events[1].resource == humidity);
+
+  r.ep.notify(temp, value("21.5"), r.t0 + 1s);
+  auto t = r.sent();
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].payload_text() == "21.5");
+  CHECK(t[0].token.empty());
+  ack(r, t[0], r.t0 + 1s);
+  r.ep.notify(humidity, value("40"), r.t0 + 2s);
+  auto h = r.sent();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].payload_text() == "40");
+  CHECK(r.ep.take_observe_events().empty());
+}
+
+TEST_CASE("Observe 1 on one resource leaves the same token's relation on another") {
+  rig r;
+  auto temp = register_observer(r, {}, client, 100, "temp");
+  auto humidity = register_observer(r, {}, client, 101, "humidity");
+  r.sent();
+  r.ep.take_observe_events();
+  auto req = observe_get(200, {}, false, "temp");
+  req.set_uint_option(coap::opt::observe, 1);
+  r.receive(req, r.t0 + 1s);
+  CHECK(r.ep.observers() == 1);
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].what == core::observe_event::kind::stopped);
+  CHECK(events[0].resource == temp);
+
+  r.ep.notify(temp, value("gone"), r.t0 + 2s);
+  CHECK(r.sent().empty());
+  r.ep.notify(humidity, value("40"), r.t0 + 2s);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].payload_text() == "40");
+}
+
+TEST_CASE("a GET without Observe carrying an observation's token ends nothing") {
+  // Real clients reuse one token (often the empty one) for every request: a timestamp read
+  // or a plain read of the same dataport must not cancel the observation.
+  for (bool same_resource : {false, true}) {
     rig r;
     auto resource = register_observer(r, {7});
     r.sent();
     r.ep.take_observe_events();
-    auto req = observe_get(200, {7});
-    if (plain)
-      req.remove_options(coap::opt::observe);
-    else
-      req.set_uint_option(coap::opt::observe, 1);
-    r.receive(req, r.t0 + 1s);
-    CHECK(r.ep.observers() == 0);
-    auto events = r.ep.take_observe_events();
-    REQUIRE(events.size() == 1);
-    CHECK(events[0].what == core::observe_event::kind::stopped);
+    auto plain = same_resource ? observe_get(200, {7})
+                               : request(coap::type::con, coap::codes::get, 200, {7});  // GET /ts
+    plain.remove_options(coap::opt::observe);
+    r.receive(plain, r.t0 + 1s);
+    auto fw = r.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0 + 1s);
+    auto answer = r.sent();
+    REQUIRE(answer.size() == 1);
+    CHECK_FALSE(answer[0].has(coap::opt::observe));
+    CHECK(r.ep.observers() == 1);
+    CHECK(r.ep.take_observe_events().empty());
+    r.ep.notify(resource, value("still here"), r.t0 + 2s);
+    auto out = r.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].token == coap::bytes{7});
+    CHECK(out[0].payload_text() == "still here");
   }
+}
+
+TEST_CASE("a GET with Observe 0 on a resource that is not observable is a plain GET") {
+  SECTION("a route the classifier declines") {
+    rig r;
+    auto req = request(coap::type::con, coap::codes::get, 1, {7});  // GET /ts
+    req.add_option(coap::opt::observe, coap::bytes{});
+    r.receive(req, r.t0);
+    auto fw = r.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+    auto out = r.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == coap::codes::content);
+    CHECK_FALSE(out[0].has(coap::opt::observe));
+    CHECK_FALSE(out[0].has(coap::opt::max_age));
+  }
+  SECTION("no classifier: nothing is observable") {
+    rig r({}, {});
+    r.receive(observe_get(1, {7}), r.t0);
+    auto fw = r.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+    auto out = r.sent();
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].has(coap::opt::observe));
+  }
+}
+
+namespace {
+
+// A registration answered after separate_response_after: an empty ACK, then the 2.05 with
+// Observe as a CON of its own.
+coap::message separate_registration(rig& r, coap::bytes token) {
+  r.receive(observe_get(100, token), r.t0);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  auto acks = r.run_until(r.t0 + 1500ms);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].second.type == coap::type::ack);
+  CHECK(acks[0].second.code == coap::codes::empty);
+  auto resp = coap::make_response(fw[0].request, coap::codes::content);
+  resp.set_payload("v0");
+  r.ep.on_response(fw[0].id, resp, r.t0 + 2s);
+  auto out = r.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].type == coap::type::con);
+  CHECK(out[0].uint_option(coap::opt::observe) == 0u);
+  CHECK(r.ep.observers() == 1);
+  return out[0];
+}
+
+}  // namespace
+
+TEST_CASE("an RST of a registration's separate response ends the relation") {
+  rig r;
+  auto response = separate_registration(r, {5});
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  coap::message rst;
+  rst.type = coap::type::rst;
+  rst.mid = response.mid;
+  r.receive(rst, r.t0 + 3s);
+  CHECK(r.ep.observers() == 0);
+  events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].what == core::observe_event::kind::stopped);
+  CHECK(events[0].resource == *observable(observe_get(100, {5})));
+  r.ep.notify(events[0].resource, value("a"), r.t0 + 4s);
+  CHECK(r.sent().empty());
+}
+
+TEST_CASE("an ACK of a registration's separate response keeps the relation") {
+  rig r;
+  auto response = separate_registration(r, {5});
+  r.ep.take_observe_events();
+  ack(r, response, r.t0 + 3s);
+  CHECK(r.ep.observers() == 1);
+  CHECK(r.ep.take_observe_events().empty());
+  r.ep.notify(*observable(observe_get(100, {5})), value("a"), r.t0 + 4s);
+  CHECK(r.sent().size() == 1);
+}
+
+TEST_CASE("a registration whose separate response is never acknowledged ends (RFC 7641 §4.5)") {
+  rig r;
+  separate_registration(r, {5});
+  r.ep.take_observe_events();
+  auto resends = r.run_until(r.t0 + 100s);
+  CHECK(resends.size() == 4);  // MAX_RETRANSMIT
+  CHECK(r.ep.observers() == 0);
+  auto events = r.ep.take_observe_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].what == core::observe_event::kind::stopped);
 }
 
 TEST_CASE("re-registration with the same token keeps one relation and a rising sequence") {

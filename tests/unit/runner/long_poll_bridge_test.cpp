@@ -196,13 +196,37 @@ TEST_CASE_METHOD(fixture, "a 200 that makes no progress backs off instead of spi
   REQUIRE(poll_client().sent.size() == 2);
   CHECK(asked_since(1) == since);
 
-  // A Last-Modified no newer than what was asked for is no progress either; the next wait is
+  // A Last-Modified older than what was asked for is no progress either; the next wait is
   // longer.
-  answer(200, "temp=1", {{"Last-Modified", since}});
+  answer(200, "temp=1", {{"Last-Modified", std::to_string(std::stoll(since) - 5)}});
   CHECK(out.empty());
   REQUIRE(clock.waiting() == 1);
   const auto second = *clock.next_deadline() - clock.steady;
   CHECK((second >= 1000ms && second <= 2000ms));
+  clock.advance(second);
+  run();
+
+  // Nor is a 200 without the alias in it.
+  answer(200, "other=1", {{"Last-Modified", std::to_string(std::stoll(since) + 5)}});
+  CHECK(out.empty());
+  CHECK(clock.waiting() == 1);
+}
+
+TEST_CASE_METHOD(fixture, "a point in the same second is new unless it is the one delivered last",
+                 "[runner][long_poll]") {
+  bridge.on_started(temp);
+  run();
+  const auto t = std::to_string(clock.unix_time + 2);
+  answer(200, "temp=a", {{"Last-Modified", t}});
+  REQUIRE(out.size() == 1);
+  CHECK(asked_since(1) == t);
+  answer(200, "temp=b", {{"Last-Modified", t}});  // written later in the same second
+  REQUIRE(out.size() == 2);
+  CHECK(tt::text(out[1].content) == "b");
+  CHECK(clock.waiting() == 0);
+  answer(200, "temp=b", {{"Last-Modified", t}});  // the same point again: no progress
+  CHECK(out.size() == 2);
+  CHECK(clock.waiting() == 1);
 }
 
 TEST_CASE_METHOD(fixture, "upstream failures back off and a success resets the backoff",
