@@ -177,6 +177,8 @@ void endpoint::on_request(const peer& from, coap::message request,
     answer_now(from, type, mid, token, std::move(a->response), id, now);
     return;
   }
+  // A repeated final Block1 block while its request still runs: joins it, never forwarded.
+  if (std::holds_alternative<block_layer::joined>(routed)) return;
   auto& forwarded = std::get<block_layer::forward>(routed);
 
   exchange ex{from, mid, type, token, false, now, false, {}};
