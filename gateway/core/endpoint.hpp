@@ -74,6 +74,11 @@ struct endpoint_stats {
   // over workers as the minimum; unset when no worker reported.
   std::optional<duration> dedup_effective_window;
 
+  // For the metric: 0 when no worker reported.
+  double dedup_window_seconds() const {
+    return std::chrono::duration<double>(dedup_effective_window.value_or(duration{})).count();
+  }
+
   // Sums another worker's counters; kept beside the fields so a new counter is summed too.
   endpoint_stats& operator+=(const endpoint_stats& o) {
     datagrams += o.datagrams;
