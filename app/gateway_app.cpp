@@ -39,6 +39,7 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   snap.set(metrics::overloaded_total, s.endpoint.overloaded);
   snap.set(metrics::retransmissions_total, s.retransmissions);
   snap.set(metrics::dedup_evictions_total, s.dedup_evictions);
+  snap.set(metrics::dedup_effective_window_seconds, s.endpoint.dedup_window_seconds());
   snap.set(metrics::observations_active, static_cast<double>(s.observers));
   snap.set(metrics::block_transfers_active, static_cast<double>(s.block_transfers));
   return metrics::render_text(snap);

@@ -1,5 +1,6 @@
 #include "app/settings.hpp"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -15,6 +16,8 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.separate_response_after = c.coap.separate_response_after;
   e.max_message_size = c.coap.max_message_size;
   e.dedup_cache_bytes = c.coap.dedup_cache_bytes;
+  e.replay_window = std::min(c.coap.replay_window, c.coap.ack_timeout);  // see conf/schema.cpp
+  e.dedup_window = c.coap.dedup_window;
   e.observe.max_observers = c.observe.max_observers;
   e.observe.max_observers_per_client = c.observe.max_observers_per_client;
   e.observe.max_resources = c.observe.max_polls;

@@ -26,6 +26,10 @@ struct coap_config {
   std::uint32_t max_retransmit = 4;
   // Memory bound of the duplicate-detection response cache.
   std::uint64_t dedup_cache_bytes = 16 * 1024 * 1024;
+  // A copy of an answered GET runs again after this long (at most ack_timeout).
+  duration replay_window{1000};
+  // A copy of a write is a duplicate this long: EXCHANGE_LIFETIME with the default parameters.
+  duration dedup_window{247000};
   std::uint32_t block_size = 1024;  // 16..1024, a power of two
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };

@@ -38,6 +38,16 @@ std::string separate_below_ack(const config& c) {
          "), or the empty ACK would come after the client's first retransmission";
 }
 
+std::string replay_within_ack(const config& c) {
+  // The default is lowered to a smaller ack_timeout (app/settings.cpp), so that a config valid
+  // before this key existed stays valid.
+  if (c.coap.replay_window <= c.coap.ack_timeout ||
+      c.coap.replay_window == coap_config{}.replay_window)
+    return {};
+  return "must be at most coap.ack_timeout (" + format_duration(c.coap.ack_timeout) +
+         "): a safe request is cached only to absorb a burst of copies, not to serve stale values";
+}
+
 std::string block_size_power_of_two(const config& c) {
   auto size = c.coap.block_size;
   if ((size & (size - 1)) == 0) return {};
@@ -90,6 +100,13 @@ constexpr key_spec table[] = {
     {"coap.dedup_cache_bytes", value_kind::size,
      at<&config::coap, &coap_config::dedup_cache_bytes>, {64 * KiB, 4 * GiB}, {},
      "memory bound of the replies kept to answer duplicate requests (RFC 7252 §4.5)"},
+    {"coap.replay_window", value_kind::duration,
+     at<&config::coap, &coap_config::replay_window>, {0, 60 * s}, {},
+     "a copy of an answered GET or FETCH this long after its answer runs again (RFC 7252 §4.5)",
+     replay_within_ack, "coap.ack_timeout"},
+    {"coap.dedup_window", value_kind::duration,
+     at<&config::coap, &coap_config::dedup_window>, {1 * s, 1 * h}, {},
+     "how long a copy of a POST, PUT or DELETE is a duplicate, answered from the cache"},
     {"coap.block_size", value_kind::count,
      at<&config::coap, &coap_config::block_size>, {16, 1024}, {},
      "largest block the gateway sends or asks for (RFC 7959)",

@@ -64,6 +64,10 @@ inline constexpr std::span<const double> no_buckets{};
     "Requests refused with 5.03 because the gateway was at capacity or draining")                 \
   X(dedup_evictions_total, counter, worker, "coap_gateway_dedup_evictions_total", (), no_buckets, \
     "Dedup cache entries evicted before EXCHANGE_LIFETIME to stay within its size")               \
+  X(dedup_effective_window_seconds, gauge, worker, "coap_gateway_dedup_effective_window_seconds", \
+    (), no_buckets,                                                                               \
+    "Shortest time an answered write is surely remembered: the dedup window, or less after an "   \
+    "eviction")                                                                                   \
   X(observations_active, gauge, worker, "coap_gateway_observations_active", (), no_buckets,       \
     "Observe relations registered")                                                               \
   X(longpolls_active, gauge, worker, "coap_gateway_longpolls_active", (), no_buckets,             \

@@ -14,6 +14,14 @@ std::string size_text(coap::block_value block, std::size_t payload) {
          "-byte blocks carries " + std::to_string(payload) + " bytes";
 }
 
+// A non-final block wholly within the bytes received, equal to them: received before.
+bool is_repeat(const coap::bytes& body, coap::block_value block, const coap::bytes& payload) {
+  const std::size_t offset = block.offset();
+  return block.more && payload.size() == block.size() && offset + payload.size() <= body.size() &&
+         std::equal(payload.begin(), payload.end(),
+                    body.begin() + static_cast<std::ptrdiff_t>(offset));
+}
+
 }  // namespace
 
 block1_assembler::outcome block1_assembler::on_block(const block_key& key, coap::block_value block,
@@ -32,6 +40,10 @@ block1_assembler::outcome block1_assembler::on_block(const block_key& key, coap:
                   "no Block1 transfer in progress for this request; start again at NUM 0");
   }
   auto& body = transfer->value;
+  if (is_repeat(body, block, payload))
+    return continue_with{coap::block_value{block.num, true, block.szx}};
+  // The client went back to a block it had sent (with other bytes): drop what followed it.
+  if (block.offset() < body.size()) body.resize(block.offset());
   // §2.5: blocks in order. The offset, not the NUM, is compared, so a client that lowered SZX
   // (e.g. after a smaller size in our 2.31) continues at the NUM matching the bytes we have.
   if (block.offset() != body.size()) {
@@ -67,6 +79,10 @@ block1_assembler::outcome block1_assembler::start(const block_key& key, coap::bl
                                                   coap::bytes payload,
                                                   std::optional<std::uint64_t> size1, room room,
                                                   time_point now) {
+  if (auto* transfer = transfers_.find(key, now);
+      transfer != nullptr && is_repeat(transfer->value, block, payload)) {
+    return continue_with{coap::block_value{0, true, std::min(block.szx, limits_.server_szx)}};
+  }
   // §2.5: NUM 0 starts the body (again); whatever was received before is discarded.
   const auto freed = transfers_.erase(key);
   if (block.more ? payload.size() != block.size() : payload.size() > block.size()) {

@@ -1,7 +1,12 @@
 #pragma once
 // Reassembly of request bodies sent in Block1 blocks (RFC 7959 §2.3, §2.5), one body per
 // client and request key. Blocks must arrive in order: each continues at exactly the byte
-// offset received so far, so the client may lower SZX between blocks but never skip or repeat.
+// offset received so far, so the client may lower SZX between blocks but never skip ahead.
+// A block equal to one already received (same offset, same bytes) is a repeat: a NON client
+// or a lost 2.31 makes one, and the message layer cannot always tell (new MID, NON). It is
+// acknowledged again with the same 2.31 and changes nothing. A block at an offset already
+// received with other bytes means the client went back (a restart whose first blocks happen to
+// be equal): the body is cut there and continues with it.
 // The assembler holds the partial bodies and nothing else; the block layer decides whether
 // another transfer may start and how many bytes are still free (`room`), and turns outcomes
 // into responses.

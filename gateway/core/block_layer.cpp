@@ -88,8 +88,8 @@ void block_layer::set_options(block_options options, std::uint32_t busy_max_age_
   block1_.set_limits({options.max_body, options.lifetime, *szx});
 }
 
-std::variant<block_layer::forward, block_layer::answer> block_layer::on_request(
-    const peer& from, coap::message request, time_point now) {
+std::variant<block_layer::forward, block_layer::answer, block_layer::joined>
+block_layer::on_request(const peer& from, coap::message request, time_point now) {
   const coap::option* block1_option = request.find(coap::opt::block1);
   const coap::option* block2_option = request.find(coap::opt::block2);
   if (block1_option == nullptr && block2_option == nullptr) {
@@ -119,10 +119,25 @@ std::variant<block_layer::forward, block_layer::answer> block_layer::on_request(
   return forward{std::move(request), std::nullopt};
 }
 
-std::variant<block_layer::forward, block_layer::answer> block_layer::on_block1(
+std::variant<block_layer::forward, block_layer::answer, block_layer::joined> block_layer::on_block1(
     const peer& from, coap::message request, coap::block_value block, time_point now) {
   const auto key = make_block_key(from, request);
   const auto size1 = request.uint_option(coap::opt::size1);
+  std::uint64_t final_hash = 0;
+  if (block.num == 0) {
+    block1_done_.erase(key);  // a new upload: the last one's answer is no longer asked for
+  } else if (!block.more) {
+    // A final block NUM > 0 is never the start of anything: equal to the last upload's final
+    // block, it is a repeat of it. Running the whole request again would write twice.
+    final_hash = body_hash(request.payload);
+    if (auto* done = block1_done_.find(key, now); done != nullptr &&
+                                                  done->value.final_num == block.num &&
+                                                  done->value.final_hash == final_hash) {
+      ++counters_.block1_repeats;
+      if (!done->value.response) return joined{};
+      return answer{*done->value.response};
+    }
+  }
   auto outcome = block1_.on_block(key, block, std::move(request.payload), size1,
                                   {may_start(from), bytes_free()}, now);
 
@@ -133,6 +148,10 @@ std::variant<block_layer::forward, block_layer::answer> block_layer::on_block1(
   }
   if (auto* done = std::get_if<block1_assembler::complete>(&outcome)) {
     ++counters_.block1_bodies;
+    if (done->echo.num > 0 && transfer_table<finished_upload>::footprint(key, 0) <= bytes_free()) {
+      block1_done_.put(key, finished_upload{done->echo.num, final_hash, std::nullopt}, 0,
+                       now + options_.lifetime);
+    }
     request.payload = std::move(done->body);
     request.remove_options(coap::opt::block1);
     request.remove_options(coap::opt::size1);
@@ -198,8 +217,28 @@ coap::message block_layer::on_response(const peer& from, const forward& forwarde
                                        coap::message response, time_point now) {
   auto out = shape_response(from, forwarded, std::move(response), now);
   // §2.3: the response to the final block of a Block1 transfer carries that block's option.
-  if (forwarded.block1) out.set_option(coap::opt::block1, coap::encode_block(*forwarded.block1));
+  if (forwarded.block1) {
+    out.set_option(coap::opt::block1, coap::encode_block(*forwarded.block1));
+    remember_final(from, forwarded, out, now);
+  }
   return out;
+}
+
+void block_layer::remember_final(const peer& from, const forward& forwarded,
+                                 const coap::message& response, time_point now) {
+  const auto key = make_block_key(from, forwarded.request);
+  auto* done = block1_done_.find(key, now);
+  if (done == nullptr || done->value.response || done->value.final_num != forwarded.block1->num)
+    return;
+  const std::size_t value_bytes = representation_bytes(response);
+  if (value_bytes > bytes_free()) {
+    block1_done_.erase(key);  // no room: a repeat will be refused 4.08 rather than run twice
+    return;
+  }
+  done->value.response = response;
+  done->value.response->token.clear();
+  block1_done_.set_value_bytes(key, *done, value_bytes);
+  block1_done_.refresh(*done, now + options_.lifetime);
 }
 
 coap::message block_layer::shape_response(const peer& from, const forward& forwarded,
@@ -289,28 +328,29 @@ bool block_layer::may_start(const peer& from) const {
 }
 
 std::size_t block_layer::bytes_free() const {
-  const std::size_t used = block1_.bytes() + block2_.bytes();
+  const std::size_t used = block1_.bytes() + block2_.bytes() + block1_done_.bytes();
   return used >= options_.store_bytes ? 0 : options_.store_bytes - used;
 }
 
 void block_layer::on_timer(time_point now) {
   block1_.expire(now);
   block2_.expire(now);
+  block1_done_.expire(now);
 }
 
 std::optional<time_point> block_layer::next_deadline() const {
-  const auto a = block1_.next_expiry();
-  const auto b = block2_.next_expiry();
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
+  std::optional<time_point> next;
+  for (auto t : {block1_.next_expiry(), block2_.next_expiry(), block1_done_.next_expiry()}) {
+    if (t && (!next || *t < *next)) next = t;
+  }
+  return next;
 }
 
 block_stats block_layer::stats() const {
   block_stats s = counters_;
   s.block1_transfers = block1_.size();
   s.block2_stored = block2_.size();
-  s.stored_bytes = block1_.bytes() + block2_.bytes();
+  s.stored_bytes = block1_.bytes() + block2_.bytes() + block1_done_.bytes();
   s.expired = block1_.expired() + block2_.expired();
   return s;
 }

@@ -5,7 +5,11 @@
 //
 //   no Block1/Block2, small response -> passed through untouched, without a copy
 //   Block1 blocks    -> 2.31 Continue until the final block; then the whole request is
-//                       forwarded and its response carries the final Block1 option (§2.5)
+//                       forwarded and its response carries the final Block1 option (§2.5).
+//                       A repeated block gets its 2.31 again; a repeated final block (NUM > 0,
+//                       same bytes) gets the stored final answer, or joins the request still
+//                       running, and is never forwarded again. A final NUM 0 block is a whole
+//                       request on its own, left to the message layer's dedup like any other.
 //   large response   -> the first (or requested) block, with Block2, ETag and Size2 (§2.4, §4)
 //   later Block2     -> safe method: forwarded again and the block cut from the fresh
 //                       representation (nothing stored); unsafe method: served from the stored
@@ -44,6 +48,7 @@ struct block_stats {
   std::size_t block2_stored = 0;     // response representations held for unsafe requests
   std::size_t stored_bytes = 0;      // what both count against store_bytes
   std::uint64_t block1_bodies = 0;   // reassembled requests forwarded
+  std::uint64_t block1_repeats = 0;  // repeated final blocks answered without a forward
   std::uint64_t blocks_from_store = 0;
   std::uint64_t expired = 0;
   std::uint64_t rejected_busy = 0;        // 5.03: a transfer or memory limit
@@ -68,13 +73,16 @@ class block_layer {
   struct answer {
     coap::message response;
   };
+  // A repeat of a request still running upstream: nothing to send now; its answer will follow.
+  struct joined {};
 
   // Precondition (programming error otherwise, std::invalid_argument): block_size is a power of
   // two from 16 to 1024. `busy_max_age_s`: Max-Age of the 5.03 answered when a limit is hit.
   block_layer(block_options options, std::uint32_t busy_max_age_s);
 
   // By value, so the common case moves the request through without a copy.
-  std::variant<forward, answer> on_request(const peer& from, coap::message request, time_point now);
+  std::variant<forward, answer, joined> on_request(const peer& from, coap::message request,
+                                                   time_point now);
   // The handler's answer to `forwarded` (as returned by on_request); returns what to send.
   coap::message on_response(const peer& from, const forward& forwarded, coap::message response,
                             time_point now);
@@ -88,8 +96,11 @@ class block_layer {
   void set_options(block_options options, std::uint32_t busy_max_age_s);
 
  private:
-  std::variant<forward, answer> on_block1(const peer& from, coap::message request,
-                                          coap::block_value block, time_point now);
+  std::variant<forward, answer, joined> on_block1(const peer& from, coap::message request,
+                                                  coap::block_value block, time_point now);
+  // Keeps the answer to a reassembled request for repeats of its final block.
+  void remember_final(const peer& from, const forward& forwarded, const coap::message& response,
+                      time_point now);
   answer from_store(const peer& from, const coap::message& request, coap::block_value requested,
                     time_point now);
   coap::message shape_response(const peer& from, const forward& forwarded, coap::message response,
@@ -116,6 +127,14 @@ class block_layer {
     std::optional<std::uint64_t> body_hash;
   };
   transfer_table<stored_representation> block2_;
+  // The last finished Block1 upload per key: its final block and, once the handler answered,
+  // that answer. Dropped when the client starts the key again at NUM 0.
+  struct finished_upload {
+    std::uint32_t final_num = 0;
+    std::uint64_t final_hash = 0;  // of the final block's payload
+    std::optional<coap::message> response;
+  };
+  transfer_table<finished_upload> block1_done_;
   block_stats counters_;  // the cumulative fields; the gauges come from the tables
 };
 

@@ -14,85 +14,110 @@ std::uint64_t request_fingerprint(std::span<const std::uint8_t> datagram) {
   return h.finish();
 }
 
-dedup_cache::entry* dedup_cache::find(const mid_key& key, std::uint64_t fingerprint) {
+dedup_cache::entry* dedup_cache::find(const mid_key& key, std::uint64_t fingerprint,
+                                      time_point now) {
   auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.fingerprint != fingerprint) return nullptr;
+  if (it == entries_.end()) return nullptr;
+  if (it->second.expires <= now) {
+    // Past its window (for a safe request, the replay window): as if never seen, even when
+    // on_timer has not got round to it yet.
+    erase(it);
+    return nullptr;
+  }
+  if (it->second.fingerprint != fingerprint) return nullptr;
   return &it->second;
 }
 
-bool dedup_cache::insert(const mid_key& key, std::uint64_t fingerprint, request_id id,
-                         lifetime_class cls, time_point expires) {
+bool dedup_cache::insert(const mid_key& key, std::uint64_t fingerprint, request_id id, kind k,
+                         time_point now, time_point expires, std::size_t reply_reserve) {
+  // The MID now names this request, whatever the old entry was (RFC 7252 §4.5 as DESIGN.md
+  // reads it for fixed-MID clients): replacing is not an eviction.
   if (auto it = entries_.find(key); it != entries_.end()) erase(it);
-  if (!make_room(overhead)) return false;
-  auto& order = cls == lifetime_class::con ? con_order_ : non_order_;
-  order.push_back(key);
+  const std::size_t reserved = k == kind::unsafe ? reply_reserve : 0;
+  const std::size_t charge = overhead + reserved;
+  auto& s = store_of(k);
+  if (k == kind::unsafe) {
+    // Never forget an unsafe request early to admit another: refuse the newcomer instead.
+    if (s.bytes + charge > s.max) return false;
+  } else if (!make_room(k, charge)) {
+    return false;
+  }
   entry e;
   e.fingerprint = fingerprint;
   e.id = id;
+  e.kind = k;
+  e.arrived = now;
   e.expires = expires;
-  e.cls = cls;
-  e.order = std::prev(order.end());
+  e.reserved = reserved;
+  e.charged = charge;
+  e.order = s.answered.end();
   entries_.emplace(key, std::move(e));
-  bytes_ += overhead;
+  s.bytes += charge;
+  deadlines_.push(expires, armed{key, id});
   return true;
 }
 
-void dedup_cache::set_reply(const mid_key& key, request_id id, coap::bytes reply, bool answered) {
+void dedup_cache::set_reply(const mid_key& key, request_id id, coap::bytes reply, bool answered,
+                            time_point now, duration replay_window) {
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.id != id) return;
   auto& e = it->second;
-  bytes_ -= e.reply.size();
+  auto& s = store_of(e.kind);
+  s.bytes -= e.charged;
   e.reply = std::move(reply);
-  e.answered = answered;
-  bytes_ += e.reply.size();
-  // A large reply may push the cache over its bound: make room among the other entries.
-  if (bytes_ > max_bytes_) make_room(0);
+  // A finished request gives back what it reserved beyond its reply.
+  e.charged = overhead + (answered ? e.reply.size() : std::max(e.reserved, e.reply.size()));
+  s.bytes += e.charged;
+  if (answered && !e.answered) {
+    e.answered = true;
+    s.answered.push_back(key);
+    e.order = std::prev(s.answered.end());
+    if (e.kind == kind::safe) {
+      // RFC 7252 §4.5 allows a safe request to run again; within the window a copy still gets
+      // this answer, so a burst of retransmissions costs one upstream call.
+      e.expires = now + replay_window;
+      deadlines_.push(e.expires, armed{key, id});
+    }
+  }
+  // A reply larger than its reservation may push the store over its bound.
+  if (s.bytes > s.max) make_room(e.kind, 0);
 }
 
-void dedup_cache::erase(std::unordered_map<mid_key, entry, mid_key_hash>::iterator it) {
-  auto& order = it->second.cls == lifetime_class::con ? con_order_ : non_order_;
-  order.erase(it->second.order);
-  bytes_ -= overhead + it->second.reply.size();
+void dedup_cache::set_max_bytes(std::size_t max_bytes) {
+  const std::size_t safe = max_bytes / 4;
+  store_of(kind::safe).max = safe;
+  store_of(kind::unsafe).max = max_bytes - safe;
+  make_room(kind::safe, 0);
+  make_room(kind::unsafe, 0);
+}
+
+void dedup_cache::erase(map::iterator it) {
+  auto& s = store_of(it->second.kind);
+  if (it->second.answered) s.answered.erase(it->second.order);
+  s.bytes -= it->second.charged;
   entries_.erase(it);
 }
 
-bool dedup_cache::make_room(std::size_t needed) {
-  while (bytes_ + needed > max_bytes_) {
-    // Oldest answered entry of either class; in-progress entries are skipped, not evicted.
-    std::unordered_map<mid_key, entry, mid_key_hash>::iterator victim = entries_.end();
-    for (auto* order : {&con_order_, &non_order_}) {
-      for (const auto& key : *order) {
-        auto it = entries_.find(key);
-        if (!it->second.answered) continue;
-        if (victim == entries_.end() || it->second.expires < victim->second.expires) victim = it;
-        break;
-      }
-    }
-    if (victim == entries_.end()) return false;
-    erase(victim);
-    ++evictions_;
+bool dedup_cache::make_room(kind k, std::size_t needed) {
+  auto& s = store_of(k);
+  while (s.bytes + needed > s.max) {
+    // Running requests are never evicted: their answer is still to come.
+    if (s.answered.empty()) return false;
+    auto it = entries_.find(s.answered.front());
+    if (k == kind::unsafe && (!youngest_evicted_ || it->second.arrived > *youngest_evicted_))
+      youngest_evicted_ = it->second.arrived;
+    erase(it);
+    ++s.evictions;
   }
   return true;
 }
 
 void dedup_cache::expire(time_point now) {
-  for (auto* order : {&con_order_, &non_order_}) {
-    while (!order->empty()) {
-      auto it = entries_.find(order->front());
-      if (it->second.expires > now) break;
-      erase(it);
-    }
+  for (const auto& due : deadlines_.take_due(now)) {
+    auto it = entries_.find(due.key);
+    if (it == entries_.end() || it->second.id != due.id || it->second.expires > now) continue;
+    erase(it);
   }
-}
-
-std::optional<time_point> dedup_cache::next_expiry() const {
-  std::optional<time_point> next;
-  for (const auto* order : {&con_order_, &non_order_}) {
-    if (order->empty()) continue;
-    auto t = entries_.at(order->front()).expires;
-    if (!next || t < *next) next = t;
-  }
-  return next;
 }
 
 }  // namespace gw::core

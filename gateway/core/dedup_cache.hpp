@@ -1,24 +1,34 @@
 #pragma once
-// Duplicate detection (RFC 7252 §4.5): remembers each request by (peer, MID) for
-// EXCHANGE_LIFETIME (CON) or NON_LIFETIME (NON), with the reply to send again.
+// Duplicate detection (RFC 7252 §4.5): remembers each request by (peer, MID) with the reply to
+// send again.
 //
 // Real Exosite clients reuse Message IDs for different requests (CoAPExample: always 0x37;
 // ExositeReady SDK: every NON is MID 1), so an entry also holds a fingerprint of the request
 // (everything but the MID): a datagram is a duplicate only when the fingerprint matches too.
-// Otherwise it is a new request that replaces the entry.
+// Otherwise it is a new request that replaces the entry: a MID names the latest message seen
+// with it from that peer.
 //
-// Memory is bounded by `max_bytes`. When full, the oldest answered entries are evicted first
-// (a late retransmission of those would run again, so the eviction is counted); an entry whose
-// request is still running is never evicted, and when only those are left the insert fails
-// and the caller answers 5.03.
+// Two stores with budgets of their own, so that reads can never push writes out:
+//   unsafe (POST, PUT, DELETE, ...): kept until the expiry the caller gives (its dedup window)
+//     whatever the load. A running request reserves room for its reply; when the budget cannot
+//     take another, insert() fails and the caller refuses the NEW request (5.03): forgetting an
+//     old one instead would let its retransmission run twice. Evicted only when a reply is
+//     larger than its reservation or the budget shrinks (a reload); those evictions are counted
+//     and their age reported (take_unsafe_eviction_age).
+//   safe (GET, FETCH): running again changes nothing (RFC 7252 §5.1, RFC 8132 §2), so they are
+//     kept while running (copies join) and then only for the short replay window the caller
+//     sets with the answer; when full, the oldest answered ones go first.
+// An entry is gone from `expires` on: find() never returns one past its expiry.
 #include <cstdint>
 #include <list>
 #include <optional>
 #include <span>
 #include <unordered_map>
+#include <utility>
 
 #include "gateway/coap/message.hpp"
 #include "gateway/core/clock.hpp"
+#include "gateway/core/deadline_queue.hpp"
 #include "gateway/core/peer.hpp"
 
 namespace gw::core {
@@ -45,50 +55,83 @@ std::uint64_t request_fingerprint(std::span<const std::uint8_t> datagram);
 
 class dedup_cache {
  public:
-  enum class lifetime_class { con, non };
+  enum class kind : std::uint8_t { safe, unsafe };
 
   struct entry {
     std::uint64_t fingerprint = 0;
     request_id id = 0;
+    dedup_cache::kind kind = kind::unsafe;
     bool answered = false;
     coap::bytes reply;  // empty while in progress, unless an empty ACK was sent
+    time_point arrived;
     time_point expires;
-    lifetime_class cls = lifetime_class::con;
-    std::list<mid_key>::iterator order;
+    std::size_t reserved = 0;            // reply bytes held back while running (unsafe)
+    std::size_t charged = 0;             // what the entry counts against its store's budget
+    std::list<mid_key>::iterator order;  // in its store's answered list, once answered
   };
 
-  explicit dedup_cache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  // `max_bytes` is split: a quarter for safe requests, the rest for unsafe ones.
+  explicit dedup_cache(std::size_t max_bytes) { set_max_bytes(max_bytes); }
 
-  // The entry for this key if it holds the same request, else nullptr.
-  entry* find(const mid_key& key, std::uint64_t fingerprint);
-  // Records a new request, replacing any entry with the same key. False when the cache is
-  // full of requests still in progress.
-  bool insert(const mid_key& key, std::uint64_t fingerprint, request_id id, lifetime_class cls,
-              time_point expires);
-  // Stores the bytes to resend for a duplicate. Ignored when the entry now belongs to another
-  // request (the client reused the MID meanwhile).
-  void set_reply(const mid_key& key, request_id id, coap::bytes reply, bool answered);
+  // The entry for this key if it holds the same request and has not expired, else nullptr.
+  entry* find(const mid_key& key, std::uint64_t fingerprint, time_point now);
+  // Records a new request, replacing any entry with the same key. False when its store cannot
+  // take it: for safe requests, full of running ones; for unsafe ones, whenever the budget is
+  // reached (nothing is evicted to make room). `reply_reserve`: the largest reply expected,
+  // reserved while an unsafe request runs.
+  bool insert(const mid_key& key, std::uint64_t fingerprint, request_id id, kind k, time_point now,
+              time_point expires, std::size_t reply_reserve);
+  // Stores the bytes to resend for a duplicate. Once `answered`, a safe request is kept only
+  // `replay_window` longer (from now: a later copy never slides it). Ignored when the entry now
+  // belongs to another request (the client reused the MID meanwhile).
+  void set_reply(const mid_key& key, request_id id, coap::bytes reply, bool answered,
+                 time_point now, duration replay_window);
 
   void expire(time_point now);
-  std::optional<time_point> next_expiry() const;
+  // May be early (an entry erased or answered since); never late.
+  std::optional<time_point> next_expiry() const { return deadlines_.next(); }
 
   std::size_t size() const { return entries_.size(); }
-  std::size_t bytes() const { return bytes_; }
-  std::uint64_t evictions() const { return evictions_; }
-  void set_max_bytes(std::size_t max_bytes) { max_bytes_ = max_bytes; }
+  std::size_t bytes() const { return stores_[0].bytes + stores_[1].bytes; }
+  std::size_t bytes(kind k) const { return store_of(k).bytes; }
+  std::size_t max_bytes(kind k) const { return store_of(k).max; }
+  // Unsafe entries evicted before their expiry: a late retransmission of those runs again.
+  std::uint64_t evictions() const { return store_of(kind::unsafe).evictions; }
+  std::uint64_t safe_evictions() const { return store_of(kind::safe).evictions; }
+  // The age at `now` of the youngest unsafe entry evicted since the last call, if any.
+  std::optional<duration> take_unsafe_eviction_age(time_point now) {
+    auto arrived = std::exchange(youngest_evicted_, {});
+    if (!arrived) return std::nullopt;
+    return now - *arrived;
+  }
+  // Applies at once: a smaller budget evicts answered entries, oldest answer first.
+  void set_max_bytes(std::size_t max_bytes);
+
+  static constexpr std::size_t overhead = 160;  // node, key, list link: an estimate
 
  private:
-  static constexpr std::size_t overhead = 160;  // node, key, list link: an estimate
-  void erase(std::unordered_map<mid_key, entry, mid_key_hash>::iterator it);
-  bool make_room(std::size_t needed);
+  using map = std::unordered_map<mid_key, entry, mid_key_hash>;
+  struct store {
+    std::size_t max = 0;
+    std::size_t bytes = 0;
+    std::uint64_t evictions = 0;
+    std::list<mid_key> answered;  // answer order
+  };
+  struct armed {
+    mid_key key;
+    request_id id = 0;  // a deadline of a replaced entry is ignored
+  };
 
-  std::size_t max_bytes_;
-  std::size_t bytes_ = 0;
-  std::uint64_t evictions_ = 0;
-  std::unordered_map<mid_key, entry, mid_key_hash> entries_;
-  // Insertion order per lifetime class: with one lifetime per class, this is expiry order.
-  std::list<mid_key> con_order_;
-  std::list<mid_key> non_order_;
+  store& store_of(kind k) { return stores_[k == kind::safe ? 0 : 1]; }
+  const store& store_of(kind k) const { return stores_[k == kind::safe ? 0 : 1]; }
+  void erase(map::iterator it);
+  // Evicts answered entries of `k`, oldest answer first, until `needed` more bytes fit.
+  bool make_room(kind k, std::size_t needed);
+
+  store stores_[2];
+  map entries_;
+  deadline_queue<armed> deadlines_;
+  std::optional<time_point> youngest_evicted_;  // arrival of the youngest unsafe one evicted
 };
 
 }  // namespace gw::core

@@ -44,12 +44,16 @@ std::optional<std::string> screen_options(coap::message& msg) {
   return std::nullopt;
 }
 
+// RFC 7252 §5.1, RFC 8132 §2: running a safe request again changes nothing upstream.
+bool is_safe(coap::code method) {
+  return method == coap::codes::get || method == coap::codes::fetch;
+}
+
 }  // namespace
 
 endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable)
     : config_(config),
       rng_(seed),
-      mid_counter_(static_cast<std::uint16_t>(rng_())),
       dedup_(config.dedup_cache_bytes),
       retransmits_(config.tx.max_retransmit),
       observable_(std::move(observable)),
@@ -76,6 +80,7 @@ void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datag
     if (header && header->type == coap::type::con) send_empty(from, coap::type::rst, header->mid);
     return;
   }
+  update_dedup_window(now);
   auto& msg = *decoded;
   switch (msg.type) {
     case coap::type::ack:
@@ -103,9 +108,9 @@ void endpoint::on_request(const peer& from, coap::message request,
                           std::span<const std::uint8_t> raw, time_point now) {
   const mid_key key{from, request.mid};
   const auto fingerprint = request_fingerprint(raw);
-  if (auto* dup = dedup_.find(key, fingerprint)) {
+  if (auto* dup = dedup_.find(key, fingerprint, now)) {
     // §4.5: same MID and same request: answer again without acting again. While still in
-    // progress with nothing sent yet, the piggybacked answer will follow.
+    // progress with nothing sent yet, the piggybacked answer will follow (the copy joins it).
     ++stats_.duplicates;
     if (!dup->reply.empty()) sends_.push_back({from, dup->reply});
     return;
@@ -114,13 +119,23 @@ void endpoint::on_request(const peer& from, coap::message request,
   ++stats_.requests;
   const request_id id = next_id_++;
   const bool con = request.type == coap::type::con;
+  const bool safe = is_safe(request.code);
+  // A safe request is kept while it runs (bounded by the lifetime, like any exchange) and then
+  // for the replay window set with its answer; an unsafe one for the dedup window, which for a
+  // NON need not exceed NON_LIFETIME (§4.8.2).
   const auto lifetime = con ? config_.tx.exchange_lifetime() : config_.tx.non_lifetime();
+  const duration window = safe  ? duration(lifetime)
+                          : con ? config_.dedup_window
+                                : std::min<duration>(config_.dedup_window, lifetime);
   if (!dedup_.insert(key, fingerprint, id,
-                     con ? dedup_cache::lifetime_class::con : dedup_cache::lifetime_class::non,
-                     now + lifetime)) {
+                     safe ? dedup_cache::kind::safe : dedup_cache::kind::unsafe, now, now + window,
+                     config_.max_message_size)) {
     ++stats_.overloaded;
-    answer_now(from, request,
-               coap::make_unavailable(request, config_.overload_max_age_s, "overloaded"), 0);
+    answer_now(
+        from, request,
+        coap::make_unavailable(request, config_.overload_max_age_s,
+                               safe ? "overloaded" : "overloaded: too many writes to remember"),
+        0, now);
     return;
   }
 
@@ -131,7 +146,7 @@ void endpoint::on_request(const peer& from, coap::message request,
         request, coap::codes::request_entity_too_large,
         "message larger than " + std::to_string(config_.max_message_size) + " bytes");
     too_big.add_uint_option(coap::opt::size1, config_.max_message_size);
-    answer_now(from, request, std::move(too_big), id);
+    answer_now(from, request, std::move(too_big), id, now);
     return;
   }
   if (request.has(coap::opt::proxy_uri) || request.has(coap::opt::proxy_scheme)) {
@@ -139,18 +154,19 @@ void endpoint::on_request(const peer& from, coap::message request,
     answer_now(from, request,
                coap::make_error(request, coap::codes::proxying_not_supported,
                                 "forward proxying is not supported"),
-               id);
+               id, now);
     return;
   }
   if (auto bad = screen_options(request)) {
     ++stats_.rejected;
-    answer_now(from, request, coap::make_error(request, coap::codes::bad_option, *bad), id);
+    answer_now(from, request, coap::make_error(request, coap::codes::bad_option, *bad), id, now);
     return;
   }
   if (draining_) {
     ++stats_.overloaded;
     answer_now(from, request,
-               coap::make_unavailable(request, config_.overload_max_age_s, "shutting down"), id);
+               coap::make_unavailable(request, config_.overload_max_age_s, "shutting down"), id,
+               now);
     return;
   }
 
@@ -160,9 +176,11 @@ void endpoint::on_request(const peer& from, coap::message request,
   // RFC 7959: later blocks, Block1 reassembly and stored representations are answered here.
   auto routed = blocks_.on_request(from, std::move(request), now);
   if (auto* a = std::get_if<block_layer::answer>(&routed)) {
-    answer_now(from, type, mid, token, std::move(a->response), id);
+    answer_now(from, type, mid, token, std::move(a->response), id, now);
     return;
   }
+  // A repeated final Block1 block while its request still runs: joins it, never forwarded.
+  if (std::holds_alternative<block_layer::joined>(routed)) return;
   auto& forwarded = std::get<block_layer::forward>(routed);
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
@@ -177,23 +195,35 @@ void endpoint::on_request(const peer& from, coap::message request,
 }
 
 void endpoint::answer_now(const peer& from, const coap::message& request, coap::message response,
-                          request_id id) {
-  answer_now(from, request.type, request.mid, request.token, std::move(response), id);
+                          request_id id, time_point now) {
+  answer_now(from, request.type, request.mid, request.token, std::move(response), id, now);
 }
 
 void endpoint::answer_now(const peer& from, coap::type type, std::uint16_t mid,
-                          const coap::bytes& token, coap::message response, request_id id) {
+                          const coap::bytes& token, coap::message response, request_id id,
+                          time_point now) {
   response.token = token;
   if (type == coap::type::con) {
     response.type = coap::type::ack;
     response.mid = mid;
   } else {
+    auto own = next_mid(from, now);
+    if (!own) {
+      cache_reply(from, mid, id, {}, true, now);  // refused: a copy gets nothing either
+      return;
+    }
     response.type = coap::type::non;
-    response.mid = next_mid(from);
+    response.mid = *own;
   }
   auto bytes = coap::encode(response);
-  if (id != 0) dedup_.set_reply({from, mid}, id, bytes, true);
+  cache_reply(from, mid, id, bytes, true, now);
   sends_.push_back({from, std::move(bytes)});
+}
+
+void endpoint::cache_reply(const peer& from, std::uint16_t mid, request_id id, coap::bytes reply,
+                           bool answered, time_point now) {
+  if (id == 0) return;  // refused before it was recorded
+  dedup_.set_reply({from, mid}, id, std::move(reply), answered, now, config_.replay_window);
 }
 
 void endpoint::on_response(request_id id, coap::message response, time_point now) {
@@ -206,33 +236,47 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
   response.token = ex.token;
   std::optional<observation_id> observation;
   if (ex.observe) observation = register_observer(ex, response, now);
-  const mid_key request_key{ex.peer, ex.mid};
   if (ex.type == coap::type::con && !ex.empty_acked) {
     response.type = coap::type::ack;  // piggybacked (§5.2.1)
     response.mid = ex.mid;
     auto bytes = coap::encode(response);
-    dedup_.set_reply(request_key, id, bytes, true);
+    cache_reply(ex.peer, ex.mid, id, bytes, true, now);
     sends_.push_back({ex.peer, std::move(bytes)});
+    update_dedup_window(now);
     return;
   }
   if (ex.type == coap::type::con) {
     // Separate response (§5.2.2): a CON of its own, retransmitted until ACKed. A duplicate of
     // the request keeps getting the empty ACK, which is already cached.
+    cache_reply(ex.peer, ex.mid, id, encode_empty(coap::type::ack, ex.mid), true, now);
+    update_dedup_window(now);
+    auto own = next_mid(ex.peer, now);
+    if (!own) {
+      // Refused (header comment): the client's CON got the empty ACK only, and a relation
+      // whose registration answer never went out ends.
+      if (observation) observer_gone(observers_.remove(*observation));
+      return;
+    }
     ++stats_.separate_responses;
     response.type = coap::type::con;
-    response.mid = next_mid(ex.peer);
+    response.mid = *own;
     auto bytes = coap::encode(response);
     sends_.push_back({ex.peer, bytes});
     retransmits_.add({ex.peer, response.mid}, std::move(bytes),
                      owner{owner::kind::separate_response, id}, now, initial_timeout());
     if (observation) registering_[id] = *observation;
-    dedup_.set_reply(request_key, id, encode_empty(coap::type::ack, ex.mid), true);
+    return;
+  }
+  update_dedup_window(now);
+  auto own = next_mid(ex.peer, now);
+  if (!own) {
+    cache_reply(ex.peer, ex.mid, id, {}, true, now);
     return;
   }
   response.type = coap::type::non;  // §5.2.3
-  response.mid = next_mid(ex.peer);
+  response.mid = *own;
   auto bytes = coap::encode(response);
-  dedup_.set_reply(request_key, id, bytes, true);
+  cache_reply(ex.peer, ex.mid, id, bytes, true, now);
   sends_.push_back({ex.peer, std::move(bytes)});
 }
 
@@ -319,7 +363,12 @@ void endpoint::send_notification(observe_registry::notification n, owner::kind k
   // Notifications are CON, as the API document shows: an observer that never acknowledges is
   // found out and removed (RFC 7641 §4.5).
   n.message.type = coap::type::con;
-  n.message.mid = next_mid(n.peer);
+  auto mid = next_mid(n.peer, now);
+  if (!mid) {  // refused (header comment): RFC 7641 §4.5 lets the server drop the observer
+    if (kind == owner::kind::notification) observer_gone(observers_.remove(n.id));
+    return;
+  }
+  n.message.mid = *mid;
   auto bytes = coap::encode(n.message);
   sends_.push_back({n.peer, bytes});
   retransmits_.add({n.peer, n.message.mid}, std::move(bytes), owner{kind, n.id}, now,
@@ -342,9 +391,15 @@ void endpoint::on_timer(time_point now) {
     auto it = exchanges_.find(id);
     if (it == exchanges_.end() || it->second.empty_acked) continue;
     auto& ex = it->second;
+    if (!mids_.available(ex.peer, now)) {
+      // No MID for a separate response towards this peer: without the empty ACK the client
+      // keeps retransmitting and gets the answer piggybacked (header comment).
+      ++stats_.mid_exhausted;
+      continue;
+    }
     ex.empty_acked = true;
     auto ack = encode_empty(coap::type::ack, ex.mid);
-    dedup_.set_reply({ex.peer, ex.mid}, id, ack, false);
+    cache_reply(ex.peer, ex.mid, id, ack, false, now);
     sends_.push_back({ex.peer, std::move(ack)});
   }
 
@@ -368,13 +423,15 @@ void endpoint::on_timer(time_point now) {
     send_notification(std::move(n), owner::kind::notification, now);
 
   dedup_.expire(now);
+  mids_.expire(now);
   blocks_.on_timer(now);
+  update_dedup_window(now);
 }
 
 std::optional<time_point> endpoint::next_deadline() const {
   std::optional<time_point> next;
   for (auto t : {separate_deadlines_.next(), retransmits_.next_deadline(), dedup_.next_expiry(),
-                 observers_.next_deadline(), blocks_.next_deadline()}) {
+                 mids_.next_expiry(), observers_.next_deadline(), blocks_.next_deadline()}) {
     if (t && (!next || *t < *next)) next = t;
   }
   return next;
@@ -385,13 +442,25 @@ void endpoint::send_empty(const peer& to, coap::type type, std::uint16_t mid) {
   sends_.push_back({to, encode_empty(type, mid)});
 }
 
-std::uint16_t endpoint::next_mid(const peer& to) {
-  // One counter for all peers keeps MIDs unique per peer for 65536 messages; skip any still
-  // awaiting an ACK from this peer.
-  do {
-    ++mid_counter_;
-  } while (retransmits_.contains({to, mid_counter_}));
-  return mid_counter_;
+std::optional<std::uint16_t> endpoint::next_mid(const peer& to, time_point now) {
+  // §4.4: never the same MID towards one peer within EXCHANGE_LIFETIME. That also keeps clear
+  // of any CON still awaiting its ACK, which is given up within MAX_TRANSMIT_WAIT.
+  auto mid = mids_.next(to, now, config_.tx.exchange_lifetime(), rng_);
+  if (!mid) ++stats_.mid_exhausted;
+  return mid;
+}
+
+void endpoint::update_dedup_window(time_point now) {
+  // The youngest eviction within the last window bounds how long a write is surely remembered.
+  const duration window = config_.dedup_window;
+  if (auto age = dedup_.take_unsafe_eviction_age(now)) {
+    if (!youngest_eviction_ || *age <= youngest_eviction_->age ||
+        now - youngest_eviction_->at >= window)
+      youngest_eviction_ = eviction_note{now, *age};
+  }
+  if (youngest_eviction_ && now - youngest_eviction_->at >= window) youngest_eviction_.reset();
+  stats_.dedup_effective_window =
+      youngest_eviction_ ? std::min(window, youngest_eviction_->age) : window;
 }
 
 duration endpoint::initial_timeout() {

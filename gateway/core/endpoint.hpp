@@ -7,7 +7,16 @@
 //                  `separate_response_after`, else an empty ACK then and a CON response later,
 //                  retransmitted until ACKed, reset or given up.
 //   NON request -> forward; NON response.
-//   duplicate   -> the cached reply again (or nothing yet); never forwarded twice.
+//   duplicate   -> the cached reply again (or nothing yet); never forwarded twice. A copy of
+//                  an answered safe request (GET, FETCH) is a duplicate only within
+//                  `replay_window` of its answer, so fixed-MID pollers see fresh values; a copy
+//                  of an unsafe one within `dedup_window` of its arrival, whatever the load.
+//   MIDs        -> our own messages take MIDs per peer, never reused towards a peer within
+//                  EXCHANGE_LIFETIME. A peer that has used all 65,536 within it is refused,
+//                  not queued: no empty ACK is sent for its CON requests (the answer comes
+//                  piggybacked, however late); a NON response, a separate response already
+//                  owed after an empty ACK, or a notification (whose observer is then removed,
+//                  RFC 7641 §4.5) is not sent. Each refusal counts in stats().mid_exhausted.
 //   empty CON   -> RST (CoAP ping). Broken CON with a readable header -> RST; otherwise dropped.
 #include <cstdint>
 #include <functional>
@@ -24,6 +33,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/deadline_queue.hpp"
 #include "gateway/core/dedup_cache.hpp"
+#include "gateway/core/mid_allocator.hpp"
 #include "gateway/core/observe_registry.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
@@ -36,7 +46,13 @@ struct endpoint_config {
   transmission_params tx;
   duration separate_response_after = std::chrono::seconds(1);
   std::size_t max_message_size = 1152;
-  std::size_t dedup_cache_bytes = 16 * 1024 * 1024;
+  std::size_t dedup_cache_bytes = 16 * 1024 * 1024;  // a quarter for safe requests
+  // A copy of an answered safe request arriving this long after the answer runs again
+  // (RFC 7252 §4.5 lets safe requests relax duplicate handling); at most tx.ack_timeout.
+  duration replay_window = std::chrono::seconds(1);
+  // How long a copy of an unsafe request is a duplicate, from its arrival; NON requests use at
+  // most NON_LIFETIME. EXCHANGE_LIFETIME by default.
+  duration dedup_window = std::chrono::seconds(247);
   // Max-Age on the 5.03 answered when the endpoint cannot take a request.
   std::uint32_t overload_max_age_s = 5;
   observe_options observe;
@@ -54,6 +70,16 @@ struct endpoint_stats {
   std::uint64_t gave_up = 0;
   std::uint64_t rejected = 0;  // 4.02, 4.13, 5.05 answered by the message layer itself
   std::uint64_t overloaded = 0;
+  std::uint64_t mid_exhausted = 0;  // messages not sent: every MID towards the peer in use
+  // How long an answered unsafe request is surely remembered: the configured dedup window, or
+  // less when one was evicted within the last window (the age of the youngest evicted). Summed
+  // over workers as the minimum; unset when no worker reported.
+  std::optional<duration> dedup_effective_window;
+
+  // For the metric: 0 when no worker reported.
+  double dedup_window_seconds() const {
+    return std::chrono::duration<double>(dedup_effective_window.value_or(duration{})).count();
+  }
 
   // Sums another worker's counters; kept beside the fields so a new counter is summed too.
   endpoint_stats& operator+=(const endpoint_stats& o) {
@@ -67,6 +93,10 @@ struct endpoint_stats {
     gave_up += o.gave_up;
     rejected += o.rejected;
     overloaded += o.overloaded;
+    mid_exhausted += o.mid_exhausted;
+    if (o.dedup_effective_window &&
+        (!dedup_effective_window || *o.dedup_effective_window < *dedup_effective_window))
+      dedup_effective_window = o.dedup_effective_window;
     return *this;
   }
 };
@@ -126,7 +156,12 @@ class endpoint {
   // Nothing forwarded unanswered and no CON awaiting its ACK.
   bool idle() const { return exchanges_.empty() && retransmits_.size() == 0; }
 
-  const endpoint_stats& stats() const { return stats_; }
+  // By value: the effective dedup window is the configured one until an event updates it.
+  endpoint_stats stats() const {
+    endpoint_stats s = stats_;
+    if (!s.dedup_effective_window) s.dedup_effective_window = config_.dedup_window;
+    return s;
+  }
   std::uint64_t retransmissions() const { return retransmits_.retransmissions(); }
   std::uint64_t dedup_evictions() const { return dedup_.evictions(); }
   std::size_t in_flight() const { return exchanges_.size(); }
@@ -162,20 +197,31 @@ class endpoint {
   void observer_gone(std::optional<resource_key> last_of_resource);
   // Sends a response from the message layer itself (error answers) and caches it.
   void answer_now(const peer& from, const coap::message& request, coap::message response,
-                  request_id id);
+                  request_id id, time_point now);
   void answer_now(const peer& from, coap::type type, std::uint16_t mid, const coap::bytes& token,
-                  coap::message response, request_id id);
+                  coap::message response, request_id id, time_point now);
+  // Caches the reply to request `id`: `answered` when it is the final answer.
+  void cache_reply(const peer& from, std::uint16_t mid, request_id id, coap::bytes reply,
+                   bool answered, time_point now);
   void send_empty(const peer& to, coap::type type, std::uint16_t mid);
-  std::uint16_t next_mid(const peer& to);
+  // nullopt when every MID towards `to` is in use (see the header comment).
+  std::optional<std::uint16_t> next_mid(const peer& to, time_point now);
+  // Keeps stats_.dedup_effective_window current.
+  void update_dedup_window(time_point now);
   duration initial_timeout();
 
   endpoint_config config_;
   std::mt19937_64 rng_;
-  std::uint16_t mid_counter_;
   request_id next_id_ = 1;
   bool draining_ = false;
 
   dedup_cache dedup_;
+  mid_allocator mids_;
+  struct eviction_note {
+    time_point at;
+    duration age;
+  };
+  std::optional<eviction_note> youngest_eviction_;  // within the last dedup window
   retransmit_queue retransmits_;
   std::unordered_map<request_id, exchange> exchanges_;
   deadline_queue<request_id> separate_deadlines_;

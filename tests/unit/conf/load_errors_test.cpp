@@ -146,6 +146,18 @@ TEST_CASE("values outside the allowed range are refused with the range", "[conf]
         lines{"gw.yaml:2: upstream.timeout: 99999999999999999999d is out of range (100ms to 10m)"});
 }
 
+TEST_CASE("the replay window of reads is at most ACK_TIMEOUT", "[conf][errors]") {
+  CHECK(errors_of("coap:\n  replay_window: 2s\n").empty());
+  CHECK(errors_of("coap:\n  replay_window: 3s\n") ==
+        lines{"gw.yaml:2: coap.replay_window: must be at most coap.ack_timeout (2s): a safe "
+              "request is cached only to absorb a burst of copies, not to serve stale values"});
+  CHECK(errors_of("coap:\n  ack_timeout: 5s\n  replay_window: 3s\n").empty());
+  // The default is lowered to a smaller ack_timeout rather than refused.
+  CHECK(errors_of("coap:\n  ack_timeout: 500ms\n  separate_response_after: 400ms\n").empty());
+  CHECK(errors_of("coap:\n  dedup_window: 500ms\n") ==
+        lines{"gw.yaml:2: coap.dedup_window: 500ms is out of range (1s to 1h)"});
+}
+
 TEST_CASE("rules beyond a range: block sizes and whole-second Max-Age", "[conf][errors]") {
   CHECK(errors_of("coap:\n  block_size: 100\n") ==
         lines{"gw.yaml:2: coap.block_size: must be one of 16, 32, 64, 128, 256, 512, 1024 (RFC "

@@ -78,6 +78,8 @@ coap:
   ack_random_factor: 2.25
   max_retransmit: 0
   dedup_cache_bytes: 1GiB
+  replay_window: 3s
+  dedup_window: 30s
   block_size: 256
 upstream:
   url: http://127.0.0.1:8080/base
@@ -125,6 +127,8 @@ shutdown:
   CHECK(c.coap.ack_random_factor == 2.25);
   CHECK(c.coap.max_retransmit == 0);
   CHECK(c.coap.dedup_cache_bytes == 1ull << 30);
+  CHECK(c.coap.replay_window == 3s);
+  CHECK(c.coap.dedup_window == 30s);
   CHECK(c.coap.block_size == 256);
   CHECK(c.upstream.url == "http://127.0.0.1:8080/base");
   CHECK(c.upstream.timeout == 2min);

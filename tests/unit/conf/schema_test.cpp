@@ -42,6 +42,8 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"coap.ack_random_factor", "1.0 to 4.0"},
       {"coap.max_retransmit", "0 to 20"},
       {"coap.dedup_cache_bytes", "64KiB to 4GiB"},
+      {"coap.replay_window", "0s to 1m"},
+      {"coap.dedup_window", "1s to 1h"},
       {"coap.block_size", "16 to 1024"},
       {"upstream.timeout", "100ms to 10m"},
       {"upstream.connect_timeout", "100ms to 5m"},
@@ -80,6 +82,7 @@ TEST_CASE("every ranged key takes both bounds and refuses just past them", "[con
     double hi = k.range.hi;
     if (k.path == "coap.separate_response_after") hi = 1000;  // below the default ack_timeout
     if (k.path == "coap.ack_timeout") lo = 1001;              // above the default separate_...
+    if (k.path == "coap.replay_window") hi = 2000;            // at most the default ack_timeout
     for (double ok : {lo, hi}) {
       load_result r = load_string(nested(k.path, bound_text(k, ok)));
       if (!r.ok()) UNSCOPED_INFO(r.errors()[0].to_string());

@@ -41,8 +41,8 @@ TEST_CASE("Block1 blocks are reassembled in order with 2.31 Continue echoes") {
   const auto s = r.layer.stats();
   CHECK(s.block1_bodies == 1);
   CHECK(s.block1_transfers == 0);
-  CHECK(s.stored_bytes == 0);
-  CHECK_FALSE(r.layer.next_deadline());
+  // Only the final answer is kept, for repeats of the final block (block1_repeat_test.cpp).
+  CHECK(r.layer.next_deadline() == r.t0 + 2s + 247s);
 }
 
 TEST_CASE("a body in a single Block1 block is forwarded at once") {

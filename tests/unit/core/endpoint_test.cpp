@@ -165,9 +165,9 @@ TEST_CASE("the same MID with a different request is a new request (CoAPExample's
   CHECK(r.ep.take_forwards().size() == 1);
 }
 
-TEST_CASE("a request is new again once EXCHANGE_LIFETIME has passed") {
+TEST_CASE("a write is new again once EXCHANGE_LIFETIME has passed") {
   rig r;
-  auto req = request(coap::type::con, coap::codes::get, 11);
+  auto req = request(coap::type::con, coap::codes::post, 11);
   r.receive(req, r.t0);
   auto fw = r.ep.take_forwards();
   r.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
@@ -193,7 +193,7 @@ TEST_CASE("NON request gets a NON response; its duplicate the same response") {
   REQUIRE(out.size() == 1);
   CHECK(out[0].type == coap::type::non);
   CHECK(out[0].token == coap::bytes{1, 2, 3, 4});
-  r.receive(req, r.t0 + 1s);
+  r.receive(req, r.t0 + 500ms);  // within the replay window of a GET
   CHECK(r.ep.take_forwards().empty());
   auto again = r.sent();
   REQUIRE(again.size() == 1);
@@ -294,7 +294,7 @@ TEST_CASE("a request larger than max_message_size is answered 4.13 with Size1") 
 
 TEST_CASE("a full duplicate cache of running requests answers 5.03 with Max-Age") {
   core::endpoint_config cfg;
-  cfg.dedup_cache_bytes = 4 * 160;  // four entries
+  cfg.dedup_cache_bytes = 16 * 160;  // a quarter for reads: four entries
   rig r(cfg);
   for (std::uint16_t mid = 1; mid <= 4; ++mid)
     r.receive(request(coap::type::con, coap::codes::get, mid), r.t0);
@@ -307,9 +307,9 @@ TEST_CASE("a full duplicate cache of running requests answers 5.03 with Max-Age"
   CHECK(out[0].has(coap::opt::max_age));
 }
 
-TEST_CASE("when the cache is full, answered entries are evicted oldest first") {
+TEST_CASE("when the store of reads is full, answered reads are evicted oldest first") {
   core::endpoint_config cfg;
-  cfg.dedup_cache_bytes = 2 * 160 + 64;
+  cfg.dedup_cache_bytes = 4 * (2 * 160 + 64);  // a quarter for reads
   rig r(cfg);
   for (std::uint16_t mid = 1; mid <= 3; ++mid) {
     r.receive(request(coap::type::non, coap::codes::get, mid), r.t0);
@@ -420,7 +420,7 @@ TEST_CASE("every 5.03 the core makes itself carries the one configured Max-Age")
   core::endpoint_config cfg;
   cfg.overload_max_age_s = 9;
   cfg.block.max_transfers_per_client = 0;  // the block layer refuses every stored transfer
-  cfg.dedup_cache_bytes = 2 * 160;         // two entries
+  cfg.dedup_cache_bytes = 4 * 2 * 160;     // two running safe requests (a quarter of it)
   rig r(cfg);
 
   // The block layer's refusal: a Block1 transfer it may not start (RFC 7959 §2.9).

@@ -57,6 +57,7 @@ TEST_CASE("the catalogue lists every metric the gateway exports, in order") {
                        "coap_gateway_gave_up_total counter",
                        "coap_gateway_overloaded_total counter",
                        "coap_gateway_dedup_evictions_total counter",
+                       "coap_gateway_dedup_effective_window_seconds gauge",
                        "coap_gateway_observations_active gauge",
                        "coap_gateway_longpolls_active gauge",
                        "coap_gateway_block_transfers_active gauge",
