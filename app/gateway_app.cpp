@@ -213,6 +213,7 @@ void gateway::reload() {
     for (const auto& e : loaded.errors()) GW_LOG(error, "config", e.to_string());
     GW_LOG(error, "gateway", "reload refused: keeping the running configuration");
   } else {
+    for (const auto& w : loaded.warnings) GW_LOG(warn, "config", w.to_string());
     for (const auto& key : restart_only_changes(running_, loaded.get()))
       GW_LOG(warn, "gateway", key + " changed: takes effect after a restart");
     const auto before = client_options_from(running_);

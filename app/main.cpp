@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
       for (const auto& e : loaded.errors()) std::cerr << e.to_string() << "\n";
       return 2;
     }
+    for (const auto& w : loaded.warnings) std::cerr << "warning: " << w.to_string() << "\n";
     config = loaded.get();
   } else if (!cli->demo) {
     std::cerr << "coap-gateway: --config FILE or --demo is required\n" << gw::app::usage();

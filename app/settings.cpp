@@ -20,11 +20,11 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.dedup_window = c.coap.dedup_window;
   e.observe.max_observers = c.observe.max_observers;
   e.observe.max_observers_per_client = c.observe.max_observers_per_client;
-  e.observe.max_resources = c.observe.max_polls;
+  e.observe.max_resources = c.observe.max_resources;
   e.observe.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.observe.max_age);
   e.block.block_size = c.coap.block_size;
   e.block.max_body = c.block.max_body;
-  e.block.store_bytes = c.block.cache_bytes;
+  e.block.store_bytes = c.block.store_bytes;
   e.block.max_transfers = c.block.max_transfers;
   e.block.max_transfers_per_client = c.block.max_transfers_per_client;
   e.block.lifetime = e.tx.exchange_lifetime();
@@ -63,7 +63,7 @@ runner::runner_options runner_options_from(const conf::config& c) {
   o.alias_cache.max_entries = c.alias_cache.max_entries;
   o.local_timestamp = c.timestamp.source == "local";
   o.block_size = c.coap.block_size;
-  o.content_cache_bytes = c.block.cache_bytes;
+  o.content_cache_bytes = c.download.cache_bytes;
   o.upstream_timeout = c.upstream.timeout;
   return o;
 }

@@ -67,7 +67,7 @@ struct timestamp_config {
 
 struct block_config {
   std::uint64_t max_body = 64 * 1024;
-  std::uint64_t cache_bytes = 32 * 1024 * 1024;
+  std::uint64_t store_bytes = 32 * 1024 * 1024;  // per worker
   std::uint32_t max_transfers = 10000;
   std::uint32_t max_transfers_per_client = 16;
   friend bool operator==(const block_config&, const block_config&) = default;
@@ -78,8 +78,13 @@ struct observe_config {
   duration poll_timeout{60000};
   std::uint32_t max_observers = 100000;
   std::uint32_t max_observers_per_client = 64;
-  std::uint32_t max_polls = 1000;
+  std::uint32_t max_resources = 1000;  // per worker: one upstream long-poll each
   friend bool operator==(const observe_config&, const observe_config&) = default;
+};
+
+struct download_config {
+  std::uint64_t cache_bytes = 32 * 1024 * 1024;  // per worker
+  friend bool operator==(const download_config&, const download_config&) = default;
 };
 
 struct log_config {
@@ -107,6 +112,7 @@ struct config {
   alias_cache_config alias_cache;
   timestamp_config timestamp;
   block_config block;
+  download_config download;
   observe_config observe;
   metrics_config metrics;
   shutdown_config shutdown;

@@ -132,6 +132,7 @@ class loader {
       if (check_one_document(text) && !root.IsNull()) {
         if (root.IsMap()) {
           walk(root, "");
+          apply_renamed();
           run_checks();
         } else {
           fail(line_of(root.Mark()), "",
@@ -148,7 +149,7 @@ class loader {
     } catch (const std::exception& e) {
       fail(0, "", std::string("cannot load: ") + e.what());
     }
-    if (errors_.empty()) return load_result{std::move(config_)};
+    if (errors_.empty()) return load_result{std::move(config_), std::move(warnings_)};
     std::stable_sort(errors_.begin(), errors_.end(),
                      [](const config_error& a, const config_error& b) { return a.line < b.line; });
     return load_result{std::move(errors_)};
@@ -193,9 +194,12 @@ class loader {
         continue;
       }
       const key_spec* key = name.find('.') == std::string::npos ? find_key(path) : nullptr;
+      const renamed_key* renamed = key == nullptr ? find_renamed(path) : nullptr;
       if (key != nullptr) {
         lines_[path] = line;
         read_key(*key, it->second, line);
+      } else if (renamed != nullptr) {
+        renamed_.push_back({renamed, it->second, line});
       } else if (name.find('.') == std::string::npos && is_section(path)) {
         read_section(path, it->second, line);
       } else {
@@ -291,6 +295,32 @@ class loader {
 
   std::string file_;
   config config_;
+  // An old key name's value goes to each of its new keys that the file does not set itself.
+  void apply_renamed() {
+    for (const auto& [renamed, node, line] : renamed_) {
+      std::string now_named;
+      for (auto rest = renamed->new_paths; !rest.empty();) {
+        const auto space = rest.find(' ');
+        const auto path = rest.substr(0, space);
+        rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+        now_named += (now_named.empty() ? "" : " and ") + std::string(path);
+        if (lines_.contains(path)) continue;
+        lines_[std::string(path)] = line;
+        read_key(*find_key(path), node, line);
+      }
+      warnings_.push_back({file_, line, std::string(renamed->old_path),
+                           "renamed to " + now_named + " (" + std::string(renamed->why) +
+                               "); the old name is read for one more release"});
+    }
+  }
+
+  struct renamed_use {
+    const renamed_key* key;
+    YAML::Node node;
+    int line;
+  };
+  std::vector<renamed_use> renamed_;
+  std::vector<config_error> warnings_;
   std::vector<config_error> errors_;
   std::map<std::string, int, std::less<>> lines_;  // key path -> line that set it
   std::set<std::string, std::less<>> failed_;      // key paths that were refused

@@ -19,6 +19,8 @@ struct config_error {
 
 struct load_result {
   std::variant<config, std::vector<config_error>> value;
+  // Accepted but worth saying (an old key name): "FILE:LINE: key: what to do".
+  std::vector<config_error> warnings = {};
   bool ok() const { return value.index() == 0; }
   const config& get() const { return std::get<0>(value); }
   const std::vector<config_error>& errors() const { return std::get<1>(value); }

@@ -160,9 +160,9 @@ constexpr key_spec table[] = {
     {"block.max_body", value_kind::size,
      at<&config::block, &block_config::max_body>, {1 * KiB, 64 * MiB}, {},
      "largest request body assembled from Block1 transfers (RFC 7959)"},
-    {"block.cache_bytes", value_kind::size,
-     at<&config::block, &block_config::cache_bytes>, {0, 16 * GiB}, {},
-     "memory bound of response bodies kept for Block2 follow-ups"},
+    {"block.store_bytes", value_kind::size,
+     at<&config::block, &block_config::store_bytes>, {0, 16 * GiB}, {},
+     "per worker: memory bound of responses kept for Block2 follow-ups"},
     {"block.max_transfers", value_kind::count,
      at<&config::block, &block_config::max_transfers>, {1, 1000000}, {},
      "blockwise transfers in progress at most"},
@@ -183,9 +183,13 @@ constexpr key_spec table[] = {
     {"observe.max_observers_per_client", value_kind::count,
      at<&config::observe, &observe_config::max_observers_per_client>, {0, 100000}, {},
      "observations registered at most for one client"},
-    {"observe.max_polls", value_kind::count,
-     at<&config::observe, &observe_config::max_polls>, {1, 100000}, {},
-     "upstream long-polls open at once"},
+    {"observe.max_resources", value_kind::count,
+     at<&config::observe, &observe_config::max_resources>, {1, 100000}, {},
+     "per worker: observed dataports at most, one upstream long-poll each"},
+
+    {"download.cache_bytes", value_kind::size,
+     at<&config::download, &download_config::cache_bytes>, {0, 16 * GiB}, {},
+     "per worker: memory bound of Download Content windows kept for the next blocks"},
 
     {"metrics.listen", value_kind::optional_listen,
      at<&config::metrics, &metrics_config::listen>, {}, {},
@@ -233,10 +237,27 @@ constexpr bool table_is_consistent() {
 }
 static_assert(table_is_consistent());
 
+constexpr renamed_key renamed[] = {
+    {"block.cache_bytes", "block.store_bytes download.cache_bytes",
+     "it bounded two stores (Block2 responses and Download Content windows)"},
+    {"observe.max_polls", "observe.max_resources",
+     "it counts observed dataports per worker, each with one long-poll"},
+};
+
 }  // namespace
 
 std::span<const key_spec> schema() {
   return table;
+}
+
+std::span<const renamed_key> renamed_keys() {
+  return renamed;
+}
+
+const renamed_key* find_renamed(std::string_view path) {
+  for (const auto& r : renamed)
+    if (r.old_path == path) return &r;
+  return nullptr;
 }
 
 const key_spec* find_key(std::string_view path) {

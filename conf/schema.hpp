@@ -62,6 +62,17 @@ struct key_spec {
 
 std::span<const key_spec> schema();
 const key_spec* find_key(std::string_view path);
+
+// Keys renamed in this release. The config is a conffile, so refusing an old name would stop the
+// service after an upgrade: an old name is still read for one release, with a warning naming the
+// new keys, and its value goes to each new key the file does not set itself.
+struct renamed_key {
+  std::string_view old_path;
+  std::string_view new_paths;  // space-separated
+  std::string_view why;
+};
+std::span<const renamed_key> renamed_keys();
+const renamed_key* find_renamed(std::string_view path);
 // True for "" (the top level) and every proper prefix of a key path ("coap", "upstream.tls").
 bool is_section(std::string_view path);
 // Names directly under `section` (keys and sub-sections), in table order.

@@ -101,7 +101,7 @@ timestamp:
   source: local
 block:
   max_body: 1MiB
-  cache_bytes: 0
+  store_bytes: 0
   max_transfers: 1
   max_transfers_per_client: 10000
 observe:
@@ -109,7 +109,9 @@ observe:
   poll_timeout: 5m
   max_observers: 10
   max_observers_per_client: 0
-  max_polls: 100000
+  max_resources: 100000
+download:
+  cache_bytes: 5MiB
 metrics:
   listen: "[::]:9100"
 shutdown:
@@ -145,14 +147,15 @@ shutdown:
   CHECK(c.alias_cache.max_entries == 0);
   CHECK(c.timestamp.source == "local");
   CHECK(c.block.max_body == 1024 * 1024);
-  CHECK(c.block.cache_bytes == 0);
+  CHECK(c.block.store_bytes == 0);
+  CHECK(c.download.cache_bytes == 5 * 1024 * 1024);
   CHECK(c.block.max_transfers == 1);
   CHECK(c.block.max_transfers_per_client == 10000);
   CHECK(c.observe.max_age == 255s);
   CHECK(c.observe.poll_timeout == 300s);
   CHECK(c.observe.max_observers == 10);
   CHECK(c.observe.max_observers_per_client == 0);
-  CHECK(c.observe.max_polls == 100000);
+  CHECK(c.observe.max_resources == 100000);
   CHECK(c.metrics.listen == "[::]:9100");
   CHECK(c.shutdown.grace == 0ms);
 }
@@ -261,6 +264,46 @@ TEST_CASE("an unreadable file is reported on line 0 with the reason", "[conf]") 
   r = load_file(huge.path);
   REQUIRE_FALSE(r.ok());
   CHECK(r.errors()[0].to_string() == huge.path + ": cannot read: larger than 1MiB");
+}
+
+}  // namespace
+}  // namespace gw::conf
+
+namespace gw::conf {
+namespace {
+
+TEST_CASE("old key names are read for one release, with a warning naming the new keys", "[conf]") {
+  auto r = load_string("block:\n  cache_bytes: 1MiB\nobserve:\n  max_polls: 7\n", "gw.yaml");
+  REQUIRE(r.ok());
+  // block.cache_bytes bounded both stores: its value goes to both new keys.
+  CHECK(r.get().block.store_bytes == 1024 * 1024);
+  CHECK(r.get().download.cache_bytes == 1024 * 1024);
+  CHECK(r.get().observe.max_resources == 7);
+  REQUIRE(r.warnings.size() == 2);
+  CHECK(r.warnings[0].to_string().starts_with(
+      "gw.yaml:2: block.cache_bytes: renamed to block.store_bytes and download.cache_bytes"));
+  CHECK(r.warnings[1].to_string().starts_with(
+      "gw.yaml:4: observe.max_polls: renamed to observe.max_resources"));
+}
+
+TEST_CASE("a new key set in the same file wins over the old name", "[conf]") {
+  auto r = load_string("block:\n  store_bytes: 2MiB\n  cache_bytes: 1MiB\n", "gw.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.get().block.store_bytes == 2 * 1024 * 1024);
+  CHECK(r.get().download.cache_bytes == 1024 * 1024);
+  CHECK(r.warnings.size() == 1);
+}
+
+TEST_CASE("an old name with a bad value is refused on its own line", "[conf]") {
+  auto r = load_string("observe:\n  max_polls: 0\n", "gw.yaml");
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.errors().size() == 1);
+  CHECK(r.errors()[0].line == 2);
+  CHECK(r.errors()[0].key == "observe.max_resources");
+}
+
+TEST_CASE("a file without old names has no warnings", "[conf]") {
+  CHECK(load_string("observe:\n  max_resources: 3\n").warnings.empty());
 }
 
 }  // namespace

@@ -54,14 +54,15 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"alias_cache.negative_ttl", "0s to 1d"},
       {"alias_cache.max_entries", "0 to 10000000"},
       {"block.max_body", "1KiB to 64MiB"},
-      {"block.cache_bytes", "0 to 16GiB"},
+      {"block.store_bytes", "0 to 16GiB"},
+      {"download.cache_bytes", "0 to 16GiB"},
       {"block.max_transfers", "1 to 1000000"},
       {"block.max_transfers_per_client", "1 to 10000"},
       {"observe.max_age", "1s to 255s"},
       {"observe.poll_timeout", "1s to 5m"},
       {"observe.max_observers", "0 to 10000000"},
       {"observe.max_observers_per_client", "0 to 100000"},
-      {"observe.max_polls", "1 to 100000"},
+      {"observe.max_resources", "1 to 100000"},
       {"shutdown.grace", "0s to 10m"},
   };
   std::map<std::string, std::string> described;
@@ -122,9 +123,9 @@ TEST_CASE("sections are the prefixes of key paths", "[conf][schema]") {
   CHECK_FALSE(is_section("coap.listen"));
   CHECK_FALSE(is_section("coa"));
   CHECK_FALSE(is_section("upstream.t"));
-  CHECK(names_under("") == std::vector<std::string_view>{"workers", "log", "coap", "upstream",
-                                                         "alias_cache", "timestamp", "block",
-                                                         "observe", "metrics", "shutdown"});
+  CHECK(names_under("") == std::vector<std::string_view>{
+                               "workers", "log", "coap", "upstream", "alias_cache", "timestamp",
+                               "block", "observe", "download", "metrics", "shutdown"});
   CHECK(names_under("upstream.tls") ==
         std::vector<std::string_view>{"verify", "ca_file", "cert_file", "key_file"});
   CHECK(find_key("coap.ack_timeout") != nullptr);
