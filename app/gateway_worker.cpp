@@ -43,7 +43,7 @@ gateway_worker::gateway_worker(asio::any_io_executor executor, const conf::confi
       access_log_(config.log.access),
       client_(make_client(executor, client_options_from(config))),
       metered_(*client_, shard),
-      runner_(metered_, runner_options_from(config)),
+      runner_(metered_, runner_options_from(config), runner::system_clock(), &points_),
       bridge_(
           executor, runner::system_clock(), [this] { return make_poll_client(); },
           long_poll_options_from(config),
@@ -53,7 +53,7 @@ gateway_worker::gateway_worker(asio::any_io_executor executor, const conf::confi
                                [&notifier](const core::resource_key& r, coap::message m) {
                                  notifier.notify_final(r, std::move(m));
                                }},
-          seed) {}
+          seed, &points_) {}
 
 gateway_worker::~gateway_worker() {
   shutdown();

@@ -49,6 +49,7 @@ class gateway_worker final : public server::worker_services {
   std::unique_ptr<upstream::http_client> client_;
   std::vector<std::unique_ptr<upstream::http_client>> retired_;  // until their calls finish
   metered_client metered_;
+  runner::observed_points points_;  // shared by the runner and the bridge
   runner::procedure_runner runner_;
   runner::long_poll_bridge bridge_;
 };

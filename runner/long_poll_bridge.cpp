@@ -23,6 +23,7 @@ struct long_poll_bridge::poll {
   long_poll_options options;
   observe_sink sink;
   std::mt19937_64 rng;
+  std::optional<observed_point> start;  // the point the registration showed, when known
   bool stopped = false;
 };
 
@@ -60,18 +61,17 @@ std::string describe(const core::resource_key& r) {
 
 // One long-poll loop, until stopped or the resource is gone for good.
 asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
-  // The registration's read showed the value as of now; anything written after it must be
-  // notified. One second earlier, because upstream timestamps have one-second resolution: a
-  // write in the same second may show up once more, which is harmless; a lost one would not be.
-  std::int64_t since = p->time->unix_seconds() - 1;
-  std::string last_value;
+  // Anything written after the point the registration showed must be notified, and that point
+  // not again.
+  // Without it: one second earlier than now, because upstream timestamps have one-second
+  // resolution: a write in the same second may show up once more, which is harmless; a lost one
+  // would not be.
+  std::int64_t since = p->start ? p->start->time : p->time->unix_seconds() - 1;
+  std::string last_value = p->start ? p->start->value : std::string();
   unsigned failures = 0;
   const auto timeout = std::min(p->options.poll_timeout, std::chrono::milliseconds(300000));
   while (!p->stopped) {
-    const std::string aliases[] = {p->resource.alias};
-    auto request = translate::plan_read(p->resource.cik, aliases);
-    request.headers.push_back({"Request-Timeout", std::to_string(timeout.count())});
-    request.headers.push_back({"If-Modified-Since", std::to_string(since)});
+    auto request = translate::plan_long_poll(p->resource.cik, p->resource.alias, since, timeout);
     request.timeout = timeout + std::chrono::seconds(5);
     auto result = co_await p->client->async_send(std::move(request));
     if (p->stopped) co_return;
@@ -122,13 +122,14 @@ asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
 
 long_poll_bridge::long_poll_bridge(asio::any_io_executor executor, clock& time,
                                    client_factory clients, long_poll_options options,
-                                   observe_sink sink, std::uint64_t seed)
+                                   observe_sink sink, std::uint64_t seed, observed_points* points)
     : executor_(std::move(executor)),
       clock_(time),
       clients_(std::move(clients)),
       options_(options),
       sink_(std::move(sink)),
-      rng_(seed) {}
+      rng_(seed),
+      points_(points) {}
 
 long_poll_bridge::~long_poll_bridge() {
   close();
@@ -146,6 +147,7 @@ void long_poll_bridge::on_started(const core::resource_key& resource) {
   p->options = options_;
   p->sink = sink_;
   p->rng.seed(rng_());
+  if (points_ != nullptr) p->start = points_->find(resource, clock_.now());
   polls_.emplace(resource, p);
   GW_LOG(debug, "observe", "long-poll started for " + describe(resource));
   asio::co_spawn(executor_, run_poll(std::move(p)), asio::detached);

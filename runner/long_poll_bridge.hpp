@@ -22,6 +22,7 @@
 #include "gateway/coap/message.hpp"
 #include "gateway/core/resource_key.hpp"
 #include "runner/clock.hpp"
+#include "runner/observed_points.hpp"
 #include "upstream/client.hpp"
 
 namespace gw::runner {
@@ -49,8 +50,10 @@ std::chrono::milliseconds poll_backoff(const long_poll_options& o, unsigned atte
 
 class long_poll_bridge {
  public:
+  // `points`, when given, holds the point each registration showed: a poll starts from it.
   long_poll_bridge(boost::asio::any_io_executor executor, clock& time, client_factory clients,
-                   long_poll_options options, observe_sink sink, std::uint64_t seed);
+                   long_poll_options options, observe_sink sink, std::uint64_t seed,
+                   observed_points* points = nullptr);
   ~long_poll_bridge();
   long_poll_bridge(const long_poll_bridge&) = delete;
   long_poll_bridge& operator=(const long_poll_bridge&) = delete;
@@ -76,6 +79,7 @@ class long_poll_bridge {
   long_poll_options options_;
   observe_sink sink_;
   std::mt19937_64 rng_;
+  observed_points* points_;
   std::map<core::resource_key, std::shared_ptr<poll>> polls_;
 };
 

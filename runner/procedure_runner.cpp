@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "http/http_date.hpp"
 #include "translate/cik.hpp"
 #include "translate/content_format.hpp"
 #include "translate/dataport.hpp"
@@ -23,8 +24,10 @@ coap::message unauthorized(const coap::message& request, std::string_view why) {
 
 }  // namespace
 
-procedure_runner::procedure_runner(upstream::client& client, runner_options options, clock& time)
+procedure_runner::procedure_runner(upstream::client& client, runner_options options, clock& time,
+                                   observed_points* points)
     : client_(client),
+      points_(points),
       options_(options),
       clock_(time),
       aliases_(options.alias_cache),
@@ -171,8 +174,13 @@ boost::asio::awaitable<coap::message> procedure_runner::async_write(const coap::
 boost::asio::awaitable<coap::message> procedure_runner::async_read(const coap::message& request,
                                                                    const std::string& cik,
                                                                    const std::string& alias) {
+  // An Observe registration reads the point with its time, so that the long-poll behind it
+  // starts from that point and does not notify it again (runner/observed_points.hpp).
+  const bool registering = points_ != nullptr && request.uint_option(coap::opt::observe) == 0u;
+  // Planned apart from the co_await: g++ 12 mishandles a conditional's temporaries inside one.
   const std::string aliases[] = {alias};
-  auto answer = co_await async_call(request, plan_read(cik, aliases));
+  auto http = registering ? plan_latest_point(cik, alias) : plan_read(cik, aliases);
+  auto answer = co_await async_call(request, std::move(http));
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);
   if (response.status == 200) {
@@ -182,9 +190,10 @@ boost::asio::awaitable<coap::message> procedure_runner::async_read(const coap::m
     for (const auto& [name, value] : *pairs) {
       if (name != alias) continue;
       aliases_.store(cik, alias, true, clock_.now());
+      if (registering) remember_point(cik, alias, response, value);
       co_return render_value(request, value);
     }
-  } else if (response.status != 204) {
+  } else if (response.status != 204 && !(registering && response.status == 304)) {
     if (response.status == 401) aliases_.forget_cik(cik);
     co_return error_response(request, procedure::read, response, clock_.unix_seconds());
   }
@@ -193,6 +202,15 @@ boost::asio::awaitable<coap::message> procedure_runner::async_read(const coap::m
   if (auto* other = std::get_if<coap::message>(&exists)) co_return std::move(*other);
   if (!std::get<bool>(exists)) co_return render_alias_missing(request);
   co_return render_value(request, "");
+}
+
+void procedure_runner::remember_point(const std::string& cik, const std::string& alias,
+                                      const upstream::response& response,
+                                      const std::string& value) {
+  auto header = response.find_header("Last-Modified");
+  if (!header) return;
+  if (auto time = http::parse_time_header(*header))
+    points_->remember({cik, alias}, {*time, value}, clock_.now());
 }
 
 boost::asio::awaitable<coap::message> procedure_runner::async_multi(const coap::message& request,

@@ -25,6 +25,7 @@
 #include "runner/clock.hpp"
 #include "runner/content_cache.hpp"
 #include "runner/expiring_map.hpp"
+#include "runner/observed_points.hpp"
 #include "translate/provision.hpp"
 #include "translate/route_table.hpp"
 #include "upstream/client.hpp"
@@ -54,7 +55,10 @@ struct runner_options {
 
 class procedure_runner {
  public:
-  procedure_runner(upstream::client& client, runner_options options, clock& time = system_clock());
+  // `points`, when given, receives the point each Observe registration read (shared with the
+  // long-poll bridge).
+  procedure_runner(upstream::client& client, runner_options options, clock& time = system_clock(),
+                   observed_points* points = nullptr);
 
   boost::asio::awaitable<coap::message> async_handle(coap::message request);
 
@@ -94,7 +98,11 @@ class procedure_runner {
       const coap::message& request, procedure p, upstream::request http,
       coap::message (*render)(const coap::message&, const upstream::response&));
 
+  void remember_point(const std::string& cik, const std::string& alias,
+                      const upstream::response& response, const std::string& value);
+
   upstream::client& client_;
+  observed_points* points_;
   runner_options options_;
   clock& clock_;
   alias_cache aliases_;

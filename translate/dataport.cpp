@@ -75,6 +75,18 @@ upstream::request plan_read(const std::string& cik, std::span<const std::string>
   return r;
 }
 
+upstream::request plan_long_poll(const std::string& cik, const std::string& alias,
+                                 std::int64_t since, std::chrono::milliseconds wait) {
+  auto r = plan_read(cik, std::span(&alias, 1));
+  r.headers.push_back({"Request-Timeout", std::to_string(wait.count())});
+  r.headers.push_back({"If-Modified-Since", std::to_string(since)});
+  return r;
+}
+
+upstream::request plan_latest_point(const std::string& cik, const std::string& alias) {
+  return plan_long_poll(cik, alias, 0, std::chrono::milliseconds(1));
+}
+
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_read_body(
     const upstream::response& r) {
   auto pairs = http::form_decode(r.body);

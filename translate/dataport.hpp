@@ -1,7 +1,9 @@
 #pragma once
 // Plans and renders of the dataport procedures: Write, Read, Multiple Read and Write, and the
 // RPC `lookup` that tells a missing alias from an empty one (upstream-http-api.md, decision).
-// Pure functions; the dispatcher sequences them.
+// Pure functions; runner/ sequences them.
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +25,13 @@ upstream::request plan_write(const std::string& cik, const std::string& alias,
 
 // --- Read --------------------------------------------------------------------------------
 upstream::request plan_read(const std::string& cik, std::span<const std::string> aliases);
+// The latest point of one alias with its time: a long-poll from the epoch, which upstream answers
+// at once with the value and its Last-Modified (or, for an empty dataport, 304 after a
+// millisecond). A plain read carries no time.
+upstream::request plan_latest_point(const std::string& cik, const std::string& alias);
+// A long-poll of one alias for points newer than `since` (Unix seconds), waiting up to `wait`.
+upstream::request plan_long_poll(const std::string& cik, const std::string& alias,
+                                 std::int64_t since, std::chrono::milliseconds wait);
 // The decoded `alias=value` pairs of a 200 read answer (nullopt for a malformed body).
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_read_body(
     const upstream::response& r);

@@ -290,3 +290,43 @@ TEST_CASE_METHOD(fixture, "an upper-case CIK goes upstream in lower case", "[run
 }
 }  // namespace
 }  // namespace gw::runner::test
+
+namespace gw::runner::test {
+namespace {
+
+coap::message observe_value(std::string alias) {
+  auto m = get_value(std::move(alias));
+  m.add_option(coap::opt::observe, coap::bytes{});  // Observe 0 as zero bytes
+  return m;
+}
+
+TEST_CASE_METHOD(fixture, "an Observe registration reads the point with its time",
+                 "[runner][observe]") {
+  observed_points points;
+  procedure_runner d(client, options, clock, &points);
+  client.answer(200, "temp=26.1", {{"Last-Modified", "Wed, 10 Sep 2014 14:54:00 GMT"}});
+  auto msg = run(d, observe_value("temp"));
+  CHECK(tt::text(msg) == "26.1");
+  REQUIRE(client.sent.size() == 1);
+  // A long-poll from the epoch: at once, the latest point and its Last-Modified.
+  CHECK(client.sent[0].target == "/onep:v1/stack/alias?temp");
+  CHECK(tt::header(client.sent[0], "If-Modified-Since") == "0");
+  CHECK(tt::header(client.sent[0], "Request-Timeout") == "1");
+  CHECK(points.find({tt::cik, "temp"}, now) == observed_point{1410360840, "26.1"});
+
+  // An empty dataport: 304, then the alias check; nothing remembered.
+  client.answer(304);
+  client.answer(200, lookup_ok);
+  msg = run(d, observe_value("empty"));
+  CHECK(msg.code == content);
+  CHECK(tt::text(msg).empty());
+  CHECK_FALSE(points.find({tt::cik, "empty"}, now).has_value());
+
+  // A plain read is a plain read.
+  client.answer(200, "temp=1");
+  run(d, get_value("temp"));
+  CHECK_FALSE(tt::header(client.sent.back(), "Request-Timeout").has_value());
+}
+
+}  // namespace
+}  // namespace gw::runner::test

@@ -297,3 +297,49 @@ TEST_CASE_METHOD(fixture, "close() ends a request in flight without a notificati
 
 }  // namespace
 }  // namespace gw::runner::test
+
+namespace gw::runner::test {
+namespace {
+
+TEST_CASE("a poll starts from the point the registration showed, which is not notified again",
+          "[runner][long_poll]") {
+  virtual_clock clock;
+  asio::io_context io;
+  observed_points points;
+  std::vector<std::shared_ptr<held_state>> clients;
+  std::vector<std::string> notified;
+  long_poll_bridge bridge(
+      io.get_executor(), clock,
+      [&]() -> std::unique_ptr<upstream::client> {
+        clients.push_back(std::make_shared<held_state>());
+        return std::make_unique<held_client>(io.get_executor(), clients.back());
+      },
+      {},
+      observe_sink{
+          [&](const core::resource_key&, coap::message m) { notified.emplace_back(tt::text(m)); },
+          [](const core::resource_key&, coap::message) {}},
+      1, &points);
+  const core::resource_key temp{tt::cik, "temp"};
+  points.remember(temp, {1410360800, "20"}, clock.steady);
+  bridge.on_started(temp);
+  io.poll();
+  REQUIRE(clients.size() == 1);
+  REQUIRE(clients[0]->sent.size() == 1);
+  CHECK(tt::header(clients[0]->sent[0], "If-Modified-Since") == "1410360800");
+  // Upstream shows the same point again (the same second, the same value): not a notification.
+  clients[0]->answer(tt::make_answer(200, "temp=20", {{"Last-Modified", "1410360800"}}));
+  io.restart();
+  io.poll();
+  CHECK(notified.empty());
+  // A newer value in the same second is.
+  clock.advance(*clock.next_deadline() - clock.steady);
+  io.restart();
+  io.poll();
+  clients[0]->answer(tt::make_answer(200, "temp=21", {{"Last-Modified", "1410360800"}}));
+  io.restart();
+  io.poll();
+  CHECK(notified == std::vector<std::string>{"21"});
+}
+
+}  // namespace
+}  // namespace gw::runner::test
