@@ -1,4 +1,4 @@
-// coap-load: a CoAP load generator (bench/load/README.md). Thin main: parse, run, report.
+// coap-load: a CoAP load generator (bench/README.md). Thin main: parse, run, report.
 #include <cstdio>
 #include <exception>
 #include <fstream>

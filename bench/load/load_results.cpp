@@ -104,7 +104,9 @@ std::string summary(const load_options& o, const load_results& r) {
                 r.measured_s, seconds(o.warmup), ipv4_text(o.target_address).c_str(),
                 o.target_port);
   s += buf;
-  if (o.rate) {
+  if (o.observe) {
+    buf[0] = '\0';
+  } else if (o.rate) {
     std::snprintf(buf, sizeof buf, "  offered %.0f req/s%s, at most %zu in flight per client\n",
                   *o.rate, o.poisson ? " (Poisson)" : "", o.outstanding);
   } else {
@@ -122,9 +124,12 @@ std::string summary(const load_options& o, const load_results& r) {
       static_cast<unsigned long long>(r.retransmissions), static_cast<unsigned long long>(r.rst),
       static_cast<unsigned long long>(r.separate), static_cast<unsigned long long>(r.skipped),
       static_cast<unsigned long long>(r.unfinished));
-  s += buf;
-  if (r.latency.count()) s += "  latency: " + latency_line(r.latency) + "\n";
-  s += "  codes:" + codes_line(r.codes) + "\n";
+  // Observers send only their registration: the request figures would be all zero.
+  if (!o.observe) {
+    s += buf;
+    if (r.latency.count()) s += "  latency: " + latency_line(r.latency) + "\n";
+    s += "  codes:" + codes_line(r.codes) + "\n";
+  }
   if (o.observe) {
     std::snprintf(buf, sizeof buf,
                   "  observe: %llu registered, %llu failed; %llu writes answered; %llu of %llu "
