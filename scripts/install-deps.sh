@@ -13,6 +13,9 @@ packages=(
   # deploy/monitoring: promtool checks and unit-tests the alert rules (test_monitoring.py).
   # Debian ships promtool only inside the server package, which starts where systemd runs.
   prometheus
+  # bench/run.sh: wrk drives onep-sim's HTTP API directly (libcoap3-bin above already brings
+  # coap-server, the CoAP reference point).
+  wrk
 )
 
 missing=()
