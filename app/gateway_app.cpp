@@ -216,11 +216,13 @@ void gateway::reload() {
     for (const auto& w : loaded.warnings) GW_LOG(warn, "config", w.to_string());
     for (const auto& key : restart_only_changes(running_, loaded.get()))
       GW_LOG(warn, "gateway", key + " changed: takes effect after a restart");
-    const auto before = client_options_from(running_);
+    const auto before = running_;
     running_ = effective_after_reload(running_, loaded.get());
     apply_logging(running_);
     udp_.reconfigure(endpoint_config_from(running_));
-    apply_to_workers(pool_settings_changed(before, client_options_from(running_)));
+    apply_to_workers(
+        pool_settings_changed(client_options_from(before), client_options_from(running_)) ||
+        before.upstream.long_connections != running_.upstream.long_connections);
     GW_LOG(info, "gateway", "configuration reloaded from " + *config_path_);
   }
   systemd::notify_ready();

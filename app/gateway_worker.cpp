@@ -42,8 +42,14 @@ gateway_worker::gateway_worker(asio::any_io_executor executor, const conf::confi
       poll_client_options_(long_poll_client_options_from(config)),
       access_log_(config.log.access),
       client_(make_client(executor, client_options_from(config))),
+      long_client_(make_client(executor, long_call_client_options_from(config))),
       metered_(*client_, shard),
-      runner_(metered_, runner_options_from(config), runner::system_clock(), &points_),
+      long_metered_(*long_client_, shard),
+      breaker_(breaker_options_from(config), seed),
+      guarded_(metered_, breaker_, runner::system_clock()),
+      long_guarded_(long_metered_, breaker_, runner::system_clock()),
+      runner_(guarded_, runner_options_from(config), runner::system_clock(), &points_,
+              &long_guarded_),
       bridge_(
           executor, runner::system_clock(), [this] { return make_poll_client(); },
           long_poll_options_from(config),
@@ -88,8 +94,10 @@ void gateway_worker::record(const coap::message& response, std::optional<transla
              {proc ? translate::to_string(*proc) : "none", response.code.to_string()});
   shard_.observe(metrics::request_duration_seconds, elapsed);
   const auto pool = client_->stats();
-  shard_.set(metrics::upstream_connections_open, static_cast<double>(pool.open));
-  shard_.set_total(metrics::upstream_queue_waits_total, pool.queue_waits_total);
+  const auto long_pool = long_client_->stats();
+  shard_.set(metrics::upstream_connections_open, static_cast<double>(pool.open + long_pool.open));
+  shard_.set_total(metrics::upstream_queue_waits_total,
+                   pool.queue_waits_total + long_pool.queue_waits_total);
 }
 
 void gateway_worker::on_observe(const core::observe_event& event) {
@@ -103,26 +111,33 @@ void gateway_worker::on_observe(const core::observe_event& event) {
 void gateway_worker::shutdown() {
   bridge_.close();
   client_->close();
+  long_client_->close();
   for (auto& c : retired_) c->close();
 }
 
 void gateway_worker::apply(const conf::config& config, bool new_pool) {
-  if (new_pool) swap_client(client_options_from(config));
+  if (new_pool) swap_clients(config);
   runner_.set_options(runner_options_from(config));
+  breaker_.set_options(breaker_options_from(config));
   bridge_.set_options(long_poll_options_from(config));
   poll_client_options_ = long_poll_client_options_from(config);
   access_log_ = config.log.access;
 }
 
-void gateway_worker::swap_client(const upstream::client_options& options) {
-  auto fresh = upstream::make_http_client(executor_, options);
-  if (!fresh) {
-    GW_LOG(error, "gateway", "reload: upstream client: " + fresh.error().message());
+void gateway_worker::swap_clients(const conf::config& config) {
+  auto fresh = upstream::make_http_client(executor_, client_options_from(config));
+  auto fresh_long = upstream::make_http_client(executor_, long_call_client_options_from(config));
+  if (!fresh || !fresh_long) {
+    GW_LOG(error, "gateway",
+           "reload: upstream client: " + (fresh ? fresh_long.error() : fresh.error()).message());
     return;
   }
   retired_.push_back(std::move(client_));
+  retired_.push_back(std::move(long_client_));
   client_ = std::move(*fresh);
+  long_client_ = std::move(*fresh_long);
   metered_.set_inner(*client_);
+  long_metered_.set_inner(*long_client_);
 }
 
 void gateway_worker::sweep_retired() {

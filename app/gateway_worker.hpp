@@ -11,6 +11,8 @@
 #include "conf/config.hpp"
 #include "gateway/server/udp_server.hpp"
 #include "metrics/shard.hpp"
+#include "runner/breaker.hpp"
+#include "runner/guarded_client.hpp"
 #include "runner/long_poll_bridge.hpp"
 #include "runner/procedure_runner.hpp"
 #include "upstream/http_client.hpp"
@@ -36,7 +38,7 @@ class gateway_worker final : public server::worker_services {
   std::unique_ptr<upstream::client> make_poll_client() const;
   // A reload that changes the pool's settings swaps in a new client; calls already running keep
   // theirs, so nothing in flight is dropped.
-  void swap_client(const upstream::client_options& options);
+  void swap_clients(const conf::config& config);
   void sweep_retired();
   void record(const coap::message& response, std::optional<translate::procedure> proc,
               std::chrono::steady_clock::duration elapsed);
@@ -46,9 +48,15 @@ class gateway_worker final : public server::worker_services {
   upstream::client_options poll_client_options_;
   bool access_log_ = false;
   // Destroyed bottom-up: the bridge and the runner stop using the clients before they go.
+  // runner -> guarded (one breaker for both lanes) -> metered -> pool, per lane.
   std::unique_ptr<upstream::http_client> client_;
+  std::unique_ptr<upstream::http_client> long_client_;
   std::vector<std::unique_ptr<upstream::http_client>> retired_;  // until their calls finish
   metered_client metered_;
+  metered_client long_metered_;
+  runner::breaker breaker_;
+  runner::guarded_client guarded_;
+  runner::guarded_client long_guarded_;
   runner::observed_points points_;  // shared by the runner and the bridge
   runner::procedure_runner runner_;
   runner::long_poll_bridge bridge_;

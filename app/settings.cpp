@@ -65,12 +65,27 @@ runner::runner_options runner_options_from(const conf::config& c) {
   o.block_size = c.coap.block_size;
   o.content_cache_bytes = c.download.cache_bytes;
   o.upstream_timeout = c.upstream.timeout;
+  o.rejected_cik_ttl =
+      std::chrono::duration_cast<std::chrono::milliseconds>(c.upstream.rejected_cik_ttl);
   return o;
 }
 
 runner::long_poll_options long_poll_options_from(const conf::config& c) {
   runner::long_poll_options o;
   o.poll_timeout = c.observe.poll_timeout;
+  return o;
+}
+
+upstream::client_options long_call_client_options_from(const conf::config& c) {
+  auto o = client_options_from(c);
+  o.max_connections = c.upstream.long_connections;
+  return o;
+}
+
+runner::breaker_options breaker_options_from(const conf::config& c) {
+  runner::breaker_options o;
+  o.failures_to_open = c.upstream.breaker_failures;
+  o.open_for = std::chrono::duration_cast<std::chrono::milliseconds>(c.upstream.breaker_open_for);
   return o;
 }
 

@@ -6,6 +6,7 @@
 
 #include "conf/config.hpp"
 #include "gateway/server/udp_server.hpp"
+#include "runner/breaker.hpp"
 #include "runner/long_poll_bridge.hpp"
 #include "runner/procedure_runner.hpp"
 #include "upstream/http_client.hpp"
@@ -17,6 +18,9 @@ core::endpoint_config endpoint_config_from(const conf::config& c);
 upstream::client_options client_options_from(const conf::config& c);
 runner::runner_options runner_options_from(const conf::config& c);
 runner::long_poll_options long_poll_options_from(const conf::config& c);
+// The pool for calls that may take long (RPC, Activate).
+upstream::client_options long_call_client_options_from(const conf::config& c);
+runner::breaker_options breaker_options_from(const conf::config& c);
 // A long-poll gets a pool of its own: one connection, no queue.
 upstream::client_options long_poll_client_options_from(const conf::config& c);
 void apply_logging(const conf::config& c);

@@ -49,6 +49,11 @@ struct upstream_config {
   std::uint32_t connections = 16;  // per worker
   std::uint32_t queue = 1024;      // requests waiting for a connection, per worker
   duration idle_timeout{30000};
+  // Per worker, a pool of their own for the calls that may take long (RPC, Activate).
+  std::uint32_t long_connections = 4;
+  std::uint32_t breaker_failures = 5;  // consecutive failures that open the breaker; 0 = never
+  duration breaker_open_for{5000};
+  duration rejected_cik_ttl{30000};  // a CIK answered 401 is refused without asking this long
   tls_config tls;
   friend bool operator==(const upstream_config&, const upstream_config&) = default;
 };

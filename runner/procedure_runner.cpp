@@ -25,20 +25,23 @@ coap::message unauthorized(const coap::message& request, std::string_view why) {
 }  // namespace
 
 procedure_runner::procedure_runner(upstream::client& client, runner_options options, clock& time,
-                                   observed_points* points)
+                                   observed_points* points, upstream::client* long_calls)
     : client_(client),
+      long_client_(long_calls != nullptr ? *long_calls : client),
       points_(points),
       options_(options),
       clock_(time),
       aliases_(options.alias_cache),
       content_(options.content_cache_bytes),
-      infos_(options.content_info_entries) {}
+      infos_(options.content_info_entries),
+      rejected_ciks_(options.rejected_cik_entries) {}
 
 void procedure_runner::set_options(runner_options options) {
   options_ = options;
   aliases_.set_options(options.alias_cache);
   content_.set_max_bytes(options.content_cache_bytes);
   infos_.set_max_entries(options.content_info_entries);
+  rejected_ciks_.set_max_entries(options.rejected_cik_entries);
 }
 
 boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
@@ -69,7 +72,8 @@ boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::messa
       co_return co_await async_rpc(request);
     case procedure::activate:
       co_return co_await async_simple(request, route.procedure,
-                                      plan_activate(params[0], params[1], params[2]), render_text);
+                                      plan_activate(params[0], params[1], params[2]), render_text,
+                                      lane::long_calls);
     default:
       break;
   }
@@ -78,32 +82,44 @@ boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::messa
   if (queries.empty()) co_return unauthorized(request, "missing CIK (first Uri-Query)");
   auto cik = decode_cik(queries.front());
   if (!cik) co_return unauthorized(request, "malformed CIK: 40 hex characters or 20 bytes");
+  // A CIK upstream just refused is refused again without asking: repeating unknown or revoked
+  // CIKs (spoofed traffic, a device with a stale key) costs no upstream call.
+  if (rejected_ciks_.find(*cik, clock_.now()))
+    co_return unauthorized(request, "CIK not accepted upstream");
+  auto response = co_await async_with_cik(request, route.procedure, params, *cik);
+  if (response.code == coap::codes::unauthorized && options_.rejected_cik_ttl.count() > 0)
+    rejected_ciks_.store(*cik, true, clock_.now() + options_.rejected_cik_ttl);
+  co_return response;
+}
 
-  switch (route.procedure) {
+boost::asio::awaitable<coap::message> procedure_runner::async_with_cik(
+    const coap::message& request, procedure p, const std::vector<std::string>& params,
+    const std::string& cik) {
+  switch (p) {
     case procedure::write:
-      co_return co_await async_write(request, *cik, params[0]);
+      co_return co_await async_write(request, cik, params[0]);
     case procedure::read:
-      co_return co_await async_read(request, *cik, params[0]);
+      co_return co_await async_read(request, cik, params[0]);
     case procedure::multi:
-      co_return co_await async_multi(request, *cik);
+      co_return co_await async_multi(request, cik);
     case procedure::list_content:
-      co_return co_await async_simple(request, route.procedure,
-                                      plan_list_content(*cik, params[0], params[1]), render_text);
-    case procedure::content_info:
-      co_return co_await async_simple(request, route.procedure,
-                                      plan_content_info(*cik, params[0], params[1], params[2]),
+      co_return co_await async_simple(request, p, plan_list_content(cik, params[0], params[1]),
                                       render_text);
+    case procedure::content_info:
+      co_return co_await async_simple(
+          request, p, plan_content_info(cik, params[0], params[1], params[2]), render_text);
     case procedure::download:
-      co_return co_await async_download(request, *cik, params);
+      co_return co_await async_download(request, cik, params);
     default:
       co_return coap::make_error(request, coap::codes::internal_server_error, "unrouted");
   }
 }
 
 boost::asio::awaitable<procedure_runner::call_result> procedure_runner::async_call(
-    const coap::message& request, upstream::request http) {
+    const coap::message& request, upstream::request http, lane which) {
   if (!http.timeout) http.timeout = options_.upstream_timeout;
-  auto result = co_await client_.async_send(std::move(http));
+  auto& client = which == lane::long_calls ? long_client_ : client_;
+  auto result = co_await client.async_send(std::move(http));
   if (!result) co_return failure_response(request, result.error());
   co_return std::move(*result);
 }
@@ -252,7 +268,7 @@ boost::asio::awaitable<coap::message> procedure_runner::async_rpc(const coap::me
   auto planned = plan_rpc(request);
   if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
   auto& plan = std::get<rpc_plan>(planned);
-  auto answer = co_await async_call(request, plan.http);
+  auto answer = co_await async_call(request, plan.http, lane::long_calls);
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);
   if (response.status != 200)
@@ -262,8 +278,8 @@ boost::asio::awaitable<coap::message> procedure_runner::async_rpc(const coap::me
 
 boost::asio::awaitable<coap::message> procedure_runner::async_simple(
     const coap::message& request, procedure p, upstream::request http,
-    coap::message (*render)(const coap::message&, const upstream::response&)) {
-  auto answer = co_await async_call(request, std::move(http));
+    coap::message (*render)(const coap::message&, const upstream::response&), lane which) {
+  auto answer = co_await async_call(request, std::move(http), which);
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);
   if (response.status == 200 || response.status == 206) co_return render(request, response);

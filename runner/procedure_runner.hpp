@@ -38,7 +38,7 @@ struct runner_options {
   alias_cache_options alias_cache;
   bool local_timestamp = false;   // timestamp.source: local
   std::size_t block_size = 1024;  // coap.block_size: the largest block Download Content sends
-  std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
+  std::size_t content_cache_bytes = 32 << 20;  // download.cache_bytes
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).
   std::size_t download_window = 16 * 1024;
   // A download that starts (block 0) checks the content's version again once the last check is
@@ -51,14 +51,19 @@ struct runner_options {
   std::size_t content_info_entries = 10000;
   // upstream.timeout, set on every call so that a reload changes it for the next one.
   std::chrono::milliseconds upstream_timeout{10000};
+  // How long a CIK upstream answered 401 for is refused without asking (0: not remembered).
+  std::chrono::milliseconds rejected_cik_ttl{30000};
+  std::size_t rejected_cik_entries = 100000;
 };
 
 class procedure_runner {
  public:
   // `points`, when given, receives the point each Observe registration read (shared with the
-  // long-poll bridge).
+  // long-poll bridge). `long_calls`, when given, takes the calls that may take long (RPC, whose
+  // `wait` can last seconds, and Activate) so that they cannot starve reads and writes of
+  // connections; `client` takes the rest.
   procedure_runner(upstream::client& client, runner_options options, clock& time = system_clock(),
-                   observed_points* points = nullptr);
+                   observed_points* points = nullptr, upstream::client* long_calls = nullptr);
 
   boost::asio::awaitable<coap::message> async_handle(coap::message request);
 
@@ -66,9 +71,14 @@ class procedure_runner {
 
  private:
   using call_result = std::variant<upstream::response, coap::message>;
+  enum class lane { short_calls, long_calls };
 
+  boost::asio::awaitable<coap::message> async_with_cik(const coap::message& request, procedure p,
+                                                       const std::vector<std::string>& params,
+                                                       const std::string& cik);
   boost::asio::awaitable<call_result> async_call(const coap::message& request,
-                                                 upstream::request http);
+                                                 upstream::request http,
+                                                 lane which = lane::short_calls);
   // Whether the alias exists for this CIK: from the cache, else through `lookup`. A message is
   // the answer to give instead (4.01, 5.02...).
   boost::asio::awaitable<std::variant<bool, coap::message>> async_alias_exists(
@@ -96,12 +106,14 @@ class procedure_runner {
   // Procedures with one call whose 200 is rendered by `render` and the rest by the code table.
   boost::asio::awaitable<coap::message> async_simple(
       const coap::message& request, procedure p, upstream::request http,
-      coap::message (*render)(const coap::message&, const upstream::response&));
+      coap::message (*render)(const coap::message&, const upstream::response&),
+      lane which = lane::short_calls);
 
   void remember_point(const std::string& cik, const std::string& alias,
                       const upstream::response& response, const std::string& value);
 
   upstream::client& client_;
+  upstream::client& long_client_;
   observed_points* points_;
   runner_options options_;
   clock& clock_;
@@ -112,6 +124,7 @@ class procedure_runner {
     core::time_point checked;
   };
   expiring_map<checked_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
+  expiring_map<bool> rejected_ciks_;
 };
 
 }  // namespace gw::runner

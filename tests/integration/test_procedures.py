@@ -3,6 +3,7 @@ driven by libcoap's coap-client and by raw datagrams as real Exosite clients sen
 asserts the CoAP answer and what the sim received."""
 import json
 import os
+import time
 import unittest
 
 import cbor_mini
@@ -293,19 +294,13 @@ class Rpc(GatewayCase):
 
 
 class UpstreamFaults(GatewayCase):
-    upstream_extra = "  timeout: 1s\n"
+    # The breaker would open on the faults these tests inject one after another: off here, and
+    # tested on its own below.
+    upstream_extra = "  timeout: 1s\n  breaker_failures: 0\n"
     coap_extra = "  separate_response_after: 200ms\n"
 
     def tearDown(self):
         self.sim.clear_faults()
-
-    def test_503_is_5_03_with_max_age_from_retry_after(self):
-        self.sim.fault(match="/timestamp", action="status", status=503,
-                       headers={"Retry-After": "7"}, times=1)
-        r = self.ask(coap.GET, "/ts")
-        self.assertCode(r, "5.03")
-        self.assertEqual(r.opt_uint(coap.OPT_MAX_AGE), 7)
-        self.assertTrue(r.payload)
 
     def test_429_is_4_29(self):
         self.sim.fault(match="/timestamp", action="status", status=429,
@@ -342,6 +337,55 @@ class UpstreamFaults(GatewayCase):
         slow.send(coap.request(coap.GET, "/ts"))
         r = self.ask(coap.GET, "/1a/temp", [DEMO_CIK])
         self.assertCode(r, "2.05")
+
+
+class UpstreamPauses(GatewayCase):
+    """The gateway honours the upstream's Retry-After and fails fast while the upstream fails."""
+    upstream_extra = "  timeout: 1s\n  breaker_failures: 2\n  breaker_open_for: 1s\n"
+
+    def tearDown(self):
+        self.sim.clear_faults()
+
+    def timestamp_calls(self):
+        return len(self.upstream("/timestamp"))
+
+    def test_503_is_5_03_with_max_age_from_retry_after_and_pauses_calls(self):
+        self.sim.fault(match="/timestamp", action="status", status=503,
+                       headers={"Retry-After": "2"}, times=1)
+        r = self.ask(coap.GET, "/ts")
+        self.assertCode(r, "5.03")
+        self.assertEqual(r.opt_uint(coap.OPT_MAX_AGE), 2)
+        self.assertTrue(r.payload)
+        # Within the pause the upstream is not asked: 5.03 with the time left as Max-Age.
+        r = self.ask(coap.GET, "/ts")
+        self.assertCode(r, "5.03")
+        self.assertLessEqual(r.opt_uint(coap.OPT_MAX_AGE), 2)
+        self.assertEqual(self.timestamp_calls(), 1)
+        deadline = time.monotonic() + 10
+        while coap.code_str(self.ask(coap.GET, "/ts").code) != "2.05":
+            self.assertLess(time.monotonic(), deadline, "calls never resumed")
+            time.sleep(0.2)  # polling a state that has no event to wait on
+        self.sim.wait_for(lambda: self.timestamp_calls() == 2, timeout=5)
+
+    def test_consecutive_failures_fail_fast_then_one_probe_recovers(self):
+        self.sim.fault(match="/timestamp", action="status", status=500, times=2)
+        for _ in range(2):
+            self.assertCode(self.ask(coap.GET, "/ts"), "5.00")
+        r = self.ask(coap.GET, "/ts")  # open: not asked
+        self.assertCode(r, "5.03")
+        self.assertIsNotNone(r.opt(coap.OPT_MAX_AGE))
+        self.assertEqual(self.timestamp_calls(), 2)
+        deadline = time.monotonic() + 10
+        while coap.code_str(self.ask(coap.GET, "/ts").code) != "2.05":
+            self.assertLess(time.monotonic(), deadline, "the probe never went out")
+            time.sleep(0.2)  # polling a state that has no event to wait on
+        self.assertEqual(self.timestamp_calls(), 3)
+
+    def test_unknown_cik_is_asked_once(self):
+        unknown = "ab" * 20
+        for _ in range(5):
+            self.assertCode(self.ask(coap.GET, "/1a/temp", [unknown]), "4.01")
+        self.assertEqual(len(self.upstream("/onep:v1/stack/alias")), 1)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ TEST_CASE_METHOD(fixture, "Write answered 401: 4.01 and the CIK's cache entries 
   tt::check_error(run(d, post_value("temp", "2")), unauthorized);
   REQUIRE(client.sent.size() == 3);
   CHECK(is_write(2, "temp=2"));
-  // Checked again after the 401.
+  // Checked again after the 401 (once the refused CIK is no longer remembered as such).
+  now += options.rejected_cik_ttl;
   client.answer(200, lookup_ok);
   client.answer(204);
   CHECK(run(d, post_value("temp", "3")).code == changed);
@@ -326,6 +327,40 @@ TEST_CASE_METHOD(fixture, "an Observe registration reads the point with its time
   client.answer(200, "temp=1");
   run(d, get_value("temp"));
   CHECK_FALSE(tt::header(client.sent.back(), "Request-Timeout").has_value());
+}
+
+}  // namespace
+}  // namespace gw::runner::test
+
+namespace gw::runner::test {
+namespace {
+
+TEST_CASE_METHOD(fixture, "a CIK upstream refused is refused again without asking, for a while",
+                 "[runner]") {
+  options.rejected_cik_ttl = 30s;
+  auto d = make();
+  client.answer(401);
+  tt::check_error(run(d, get_value("temp")), unauthorized);
+  CHECK(client.sent.size() == 1);
+  for (int i = 0; i < 5; ++i) tt::check_error(run(d, post_value("temp", "1")), unauthorized);
+  CHECK(client.sent.size() == 1);
+  now += 30s;
+  client.answer(200, "temp=1");
+  CHECK(run(d, get_value("temp")).code == content);
+  CHECK(client.sent.size() == 2);
+}
+
+TEST_CASE("RPC and Activate take the long-call lane; the rest the short one", "[runner]") {
+  fixture f;
+  scripted_client long_calls;
+  procedure_runner d(f.client, f.options, f.clock, nullptr, &long_calls);
+  long_calls.answer(200, "cik");
+  f.run(d, tt::make_request(post, {"provision", "activate", "acme", "widget", "1"}));
+  f.client.answer(200, "temp=1");
+  f.run(d, get_value("temp"));
+  CHECK(long_calls.sent.size() == 1);
+  CHECK(f.client.sent.size() == 1);
+  CHECK(long_calls.sent[0].target == "/provision/activate");
 }
 
 }  // namespace
