@@ -140,13 +140,14 @@ void endpoint::on_request(const peer& from, coap::message request,
   }
 
   if (raw.size() > config_.max_message_size) {
-    // RFC 7959 §2.9.3: 4.13 with Size1 telling the largest body we take in one message.
+    // RFC 7959 §2.9.3: the block layer's 4.13 tells the largest body taken (Size1) and invites
+    // a Block1 transfer at its preferred block size.
     ++stats_.rejected;
-    auto too_big = coap::make_error(
-        request, coap::codes::request_entity_too_large,
-        "message larger than " + std::to_string(config_.max_message_size) + " bytes");
-    too_big.add_uint_option(coap::opt::size1, config_.max_message_size);
-    answer_now(from, request, std::move(too_big), id, now);
+    answer_now(from, request,
+               blocks_.too_large(request, "message larger than " +
+                                              std::to_string(config_.max_message_size) +
+                                              " bytes; send the body in Block1 blocks"),
+               id, now);
     return;
   }
   if (request.has(coap::opt::proxy_uri) || request.has(coap::opt::proxy_scheme)) {
