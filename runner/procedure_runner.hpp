@@ -37,6 +37,8 @@ struct runner_options {
   alias_cache_options alias_cache;
   bool local_timestamp = false;   // timestamp.source: local
   std::size_t block_size = 1024;  // coap.block_size: the largest block Download Content sends
+  // coap.read_max_age: Max-Age of a Read's answer (translate::render_value says why 0).
+  std::uint32_t read_max_age_s = 0;
   std::size_t content_cache_bytes = 32 << 20;  // block.cache_bytes
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).
   std::size_t download_window = 16 * 1024;
