@@ -65,7 +65,6 @@ std::string read_max_age_whole_seconds(const config& c) {
   return "must be whole seconds: Max-Age is sent in seconds (RFC 7252 §5.10.5)";
 }
 
-
 // One row per key, laid out as a table: path and kind; field, range and choices; doc line;
 // the extra rule, if any.
 // clang-format off
