@@ -27,6 +27,7 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.block.store_bytes = c.block.store_bytes;
   e.block.max_transfers = c.block.max_transfers;
   e.block.max_transfers_per_client = c.block.max_transfers_per_client;
+  e.block.reserve_bytes = c.block.reserve_bytes;
   e.block.lifetime = e.tx.exchange_lifetime();
   return e;
 }
@@ -64,6 +65,8 @@ runner::runner_options runner_options_from(const conf::config& c) {
   o.local_timestamp = c.timestamp.source == "local";
   o.block_size = c.coap.block_size;
   o.content_cache_bytes = c.download.cache_bytes;
+  o.read_max_age_s = static_cast<std::uint32_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(c.coap.read_max_age).count());
   o.upstream_timeout = c.upstream.timeout;
   o.rejected_cik_ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(c.upstream.rejected_cik_ttl);

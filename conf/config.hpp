@@ -31,6 +31,8 @@ struct coap_config {
   // A copy of a write is a duplicate this long: EXCHANGE_LIFETIME with the default parameters.
   duration dedup_window{247000};
   std::uint32_t block_size = 1024;  // 16..1024, a power of two
+  // Max-Age of Read answers: a dataport value may change at any moment (translate/dataport.hpp).
+  duration read_max_age{0};
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 
@@ -75,6 +77,8 @@ struct block_config {
   std::uint64_t store_bytes = 32 * 1024 * 1024;  // per worker
   std::uint32_t max_transfers = 10000;
   std::uint32_t max_transfers_per_client = 16;
+  // Held for the answer of each POST while it runs upstream (gateway/core/block_layer.hpp).
+  std::uint64_t reserve_bytes = 16 * 1024;
   friend bool operator==(const block_config&, const block_config&) = default;
 };
 

@@ -60,6 +60,11 @@ std::string max_age_whole_seconds(const config& c) {
   return "must be whole seconds: Max-Age is sent in seconds (RFC 7252 §5.10.5)";
 }
 
+std::string read_max_age_whole_seconds(const config& c) {
+  if (c.coap.read_max_age.count() % 1000 == 0) return {};
+  return "must be whole seconds: Max-Age is sent in seconds (RFC 7252 §5.10.5)";
+}
+
 // One row per key, laid out as a table: path and kind; field, range and choices; doc line;
 // the extra rule, if any.
 // clang-format off
@@ -111,6 +116,10 @@ constexpr key_spec table[] = {
      at<&config::coap, &coap_config::block_size>, {16, 1024}, {},
      "largest block the gateway sends or asks for (RFC 7959)",
      block_size_power_of_two, {}},
+    {"coap.read_max_age", value_kind::duration,
+     at<&config::coap, &coap_config::read_max_age>, {0, 1 * day}, {},
+     "Max-Age of Read answers; 0 = do not reuse (RFC 7252 §5.10.5); Observe uses observe.max_age",
+     read_max_age_whole_seconds, {}},
 
     {"upstream.url", value_kind::url,
      at<&config::upstream, &upstream_config::url>, {}, {},
@@ -181,6 +190,9 @@ constexpr key_spec table[] = {
     {"block.max_transfers_per_client", value_kind::count,
      at<&config::block, &block_config::max_transfers_per_client>, {1, 10000}, {},
      "blockwise transfers in progress at most for one client"},
+    {"block.reserve_bytes", value_kind::size,
+     at<&config::block, &block_config::reserve_bytes>, {0, 64 * MiB}, {},
+     "room held in cache_bytes (at most all of it) for each POST's answer while it runs"},
 
     {"observe.max_age", value_kind::duration,
      at<&config::observe, &observe_config::max_age>, {1 * s, 255 * s}, {},

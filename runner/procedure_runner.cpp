@@ -207,7 +207,7 @@ boost::asio::awaitable<coap::message> procedure_runner::async_read(const coap::m
       if (name != alias) continue;
       aliases_.store(cik, alias, true, clock_.now());
       if (registering) remember_point(cik, alias, response, value);
-      co_return render_value(request, value);
+      co_return render_value(request, value, options_.read_max_age_s);
     }
   } else if (response.status != 204 && !(registering && response.status == 304)) {
     if (response.status == 401) aliases_.forget_cik(cik);
@@ -217,7 +217,7 @@ boost::asio::awaitable<coap::message> procedure_runner::async_read(const coap::m
   auto exists = co_await async_alias_exists(request, cik, alias);
   if (auto* other = std::get_if<coap::message>(&exists)) co_return std::move(*other);
   if (!std::get<bool>(exists)) co_return render_alias_missing(request);
-  co_return render_value(request, "");
+  co_return render_value(request, "", options_.read_max_age_s);
 }
 
 void procedure_runner::remember_point(const std::string& cik, const std::string& alias,

@@ -94,9 +94,11 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_read_body(
   return std::move(*pairs);
 }
 
-coap::message render_value(const coap::message& request, std::string_view value) {
+coap::message render_value(const coap::message& request, std::string_view value,
+                           std::uint32_t max_age_s) {
   auto msg = coap::make_response(request, coap::codes::content);
   msg.add_uint_option(coap::opt::content_format, cf::text_plain);
+  msg.add_uint_option(coap::opt::max_age, max_age_s);
   msg.set_payload(value);
   return msg;
 }

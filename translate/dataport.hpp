@@ -35,7 +35,12 @@ upstream::request plan_long_poll(const std::string& cik, const std::string& alia
 // The decoded `alias=value` pairs of a 200 read answer (nullopt for a malformed body).
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_read_body(
     const upstream::response& r);
-coap::message render_value(const coap::message& request, std::string_view value);
+// A Read's answer: 2.05 text with Max-Age `max_age_s`. RFC 7252 §5.10.5's default of 60 s when
+// Max-Age is absent would let clients and proxies reuse a dataport value that may change at any
+// moment, so the gateway always says how long (0 by default: coap.read_max_age). An Observe
+// registration answer gets observe.max_age instead, set by the endpoint over this one.
+coap::message render_value(const coap::message& request, std::string_view value,
+                           std::uint32_t max_age_s);
 
 // --- lookup (alias check) ------------------------------------------------------------------
 enum class alias_state { exists, missing, unauthorized, unknown };

@@ -74,7 +74,9 @@ std::span<const route> routes() {
 
 route_lookup find_route(coap::code method, const std::vector<std::string>& path) {
   bool path_known = false;
+  bool method_known = false;
   for (const auto& r : table()) {
+    method_known = method_known || r.method == method;
     if (!path_matches(r, path, nullptr)) continue;
     path_known = true;
     if (r.method != method) continue;
@@ -82,7 +84,15 @@ route_lookup find_route(coap::code method, const std::vector<std::string>& path)
     path_matches(r, path, &m.params);
     return {std::move(m), {}};
   }
-  return {std::nullopt, path_known ? coap::codes::method_not_allowed : coap::codes::not_found};
+  return {std::nullopt,
+          path_known || !method_known ? coap::codes::method_not_allowed : coap::codes::not_found};
+}
+
+coap::code method_of(procedure p) {
+  for (const auto& r : table()) {
+    if (r.procedure == p) return r.method;
+  }
+  return coap::codes::get;  // unreachable: every procedure has a row
 }
 
 std::optional<procedure> classify(const coap::message& request) {

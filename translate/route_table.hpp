@@ -47,14 +47,17 @@ struct route_match {
   std::vector<std::string> params;
 };
 
-// matched == nullptr with a code: 4.04 (no route has this path) or 4.05 (a route has the path
-// but not the method; RFC 7252 §5.9.2.6).
+// matched == nullptr with a code: 4.05 when no route takes the method at all (RFC 7252 §5.8:
+// an unrecognised or unsupported method, whatever the path) or a route has the path but not the
+// method (§5.9.2.6); else 4.04 (no route has this path).
 struct route_lookup {
   std::optional<route_match> match;
   coap::code error;
 };
 
 route_lookup find_route(coap::code method, const std::vector<std::string>& path);
+// The method of the procedure's route (every procedure has exactly one).
+coap::code method_of(procedure p);
 // The procedure a request maps to, for logs and metrics; nullopt for no route.
 std::optional<procedure> classify(const coap::message& request);
 

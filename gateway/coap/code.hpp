@@ -50,10 +50,11 @@ inline constexpr code not_found{4, 4};
 inline constexpr code method_not_allowed{4, 5};
 inline constexpr code not_acceptable{4, 6};
 inline constexpr code request_entity_incomplete{4, 8};
-inline constexpr code conflict{4, 9};
+inline constexpr code conflict{4, 9};  // RFC 8132 §2.2
 inline constexpr code precondition_failed{4, 12};
 inline constexpr code request_entity_too_large{4, 13};
 inline constexpr code unsupported_content_format{4, 15};
+inline constexpr code unprocessable_entity{4, 22};  // RFC 8132 §2.2
 inline constexpr code too_many_requests{4, 29};
 
 inline constexpr code internal_server_error{5, 0};

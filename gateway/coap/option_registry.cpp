@@ -12,12 +12,13 @@ namespace {
 using enum option_format;
 
 // Sorted by number. Lengths and repeatability from RFC 7252 §5.10 (Table 4), RFC 7641 §2,
-// RFC 7959 §2.1 and §4, RFC 7967 §2 and RFC 9175 §2.2 and §3.2.
+// RFC 7959 §2.1 and §4, RFC 7967 §2 and RFC 9175 §2.2 and §3.2. A last `false` marks an option
+// as not supported (option_def::supported).
 constexpr std::array registry{
-    option_def{opt::if_match, "If-Match", opaque, 0, 8, true},
+    option_def{opt::if_match, "If-Match", opaque, 0, 8, true, false},
     option_def{opt::uri_host, "Uri-Host", string, 1, 255, false},
     option_def{opt::etag, "ETag", opaque, 1, 8, true},
-    option_def{opt::if_none_match, "If-None-Match", empty, 0, 0, false},
+    option_def{opt::if_none_match, "If-None-Match", empty, 0, 0, false, false},
     option_def{opt::observe, "Observe", uint, 0, 3, false},
     option_def{opt::uri_port, "Uri-Port", uint, 0, 2, false},
     option_def{opt::location_path, "Location-Path", string, 0, 255, true},

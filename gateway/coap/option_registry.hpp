@@ -16,6 +16,11 @@ struct option_def {
   std::uint16_t min_length;
   std::uint16_t max_length;
   bool repeatable;
+  // Whether requests carrying it are served. A known option this gateway cannot honour is
+  // screened like an unrecognised one (RFC 7252 §5.4.1): If-Match and If-None-Match are
+  // preconditions on a version the upstream never offers (§5.10.8), so evaluating them is
+  // impossible and ignoring them would apply a conditional write unconditionally.
+  bool supported = true;
 };
 
 // RFC 7252 §5.4.6: the properties follow from the number's bits.

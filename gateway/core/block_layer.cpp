@@ -93,7 +93,8 @@ block_layer::on_request(const peer& from, coap::message request, time_point now)
   const coap::option* block1_option = request.find(coap::opt::block1);
   const coap::option* block2_option = request.find(coap::opt::block2);
   if (block1_option == nullptr && block2_option == nullptr) {
-    return forward{std::move(request), std::nullopt};
+    if (is_safe(request.code)) return forward{std::move(request), std::nullopt};
+    return forward_held(std::move(request), std::nullopt, now);
   }
 
   // RFC 7959 §2.2: SZX 7 is reserved (BERT, RFC 8323, is for reliable transports only); a
@@ -116,7 +117,23 @@ block_layer::on_request(const peer& from, coap::message request, time_point now)
     return from_store(from, request, *block2, now);
   }
   if (block1) return on_block1(from, std::move(request), *block1, now);
-  return forward{std::move(request), std::nullopt};
+  return forward_held(std::move(request), std::nullopt, now);
+}
+
+std::variant<block_layer::forward, block_layer::answer, block_layer::joined>
+block_layer::forward_held(coap::message request, std::optional<coap::block_value> block1,
+                          time_point now) {
+  if (is_safe(request.code)) return forward{std::move(request), block1};
+  auto held = reserve(now);
+  if (!held) return answer{busy(request, "no room to keep the answer; the request was not run")};
+  return forward{std::move(request), block1, *held};
+}
+
+std::optional<std::size_t> block_layer::reserve(time_point now) {
+  const std::size_t want = std::min(options_.reserve_bytes, options_.store_bytes);
+  if (!make_room(nullptr, want, now)) return std::nullopt;
+  reserved_bytes_ += want;
+  return want;
 }
 
 std::variant<block_layer::forward, block_layer::answer, block_layer::joined> block_layer::on_block1(
@@ -147,15 +164,18 @@ std::variant<block_layer::forward, block_layer::answer, block_layer::joined> blo
     return answer{std::move(response)};
   }
   if (auto* done = std::get_if<block1_assembler::complete>(&outcome)) {
+    request.payload = std::move(done->body);
+    request.remove_options(coap::opt::block1);
+    request.remove_options(coap::opt::size1);
+    // Room for the answer first: refused here, nothing ran and nothing marks it finished.
+    auto routed = forward_held(std::move(request), done->echo, now);
+    if (!std::holds_alternative<forward>(routed)) return routed;
     ++counters_.block1_bodies;
     if (done->echo.num > 0 && transfer_table<finished_upload>::footprint(key, 0) <= bytes_free()) {
       block1_done_.put(key, finished_upload{done->echo.num, final_hash, std::nullopt}, 0,
                        now + options_.lifetime);
     }
-    request.payload = std::move(done->body);
-    request.remove_options(coap::opt::block1);
-    request.remove_options(coap::opt::size1);
-    return forward{std::move(request), done->echo};
+    return routed;
   }
 
   auto& refused = std::get<block1_assembler::refused>(outcome);
@@ -164,14 +184,9 @@ std::variant<block_layer::forward, block_layer::answer, block_layer::joined> blo
       ++counters_.rejected_incomplete;
       return answer{
           coap::make_error(request, coap::codes::request_entity_incomplete, refused.diagnostic)};
-    case block1_assembler::refusal::too_large: {
-      // §2.9.3: Size1 tells the client the largest body we take.
+    case block1_assembler::refusal::too_large:
       ++counters_.rejected_too_large;
-      auto response =
-          coap::make_error(request, coap::codes::request_entity_too_large, refused.diagnostic);
-      response.add_uint_option(coap::opt::size1, options_.max_body);
-      return answer{std::move(response)};
-    }
+      return answer{too_large(request, refused.diagnostic)};
     case block1_assembler::refusal::bad_size:
       ++counters_.rejected_bad_block;
       return answer{coap::make_error(request, coap::codes::bad_request, refused.diagnostic)};
@@ -208,13 +223,21 @@ block_layer::answer block_layer::from_store(const peer& from, const coap::messag
   response.token = request.token;
   ++counters_.blocks_from_store;
   // Kept after the last block too: a NON client whose last response was lost asks again with
-  // a new MID, which the message layer's dedup cannot recognise.
+  // a new MID, which the message layer's dedup cannot recognise. From then on it is the first
+  // to go when room is short.
   block2_.refresh(*stored, now + options_.lifetime);
+  if (!std::get<coap::block2_choice>(negotiated).block.more && !stored->value.served) {
+    stored->value.served = true;
+    served_.push_back({key, stored->generation});
+    if (served_.size() > 2 * block2_.size() + 16) compact_served(now);
+  }
   return answer{std::move(response)};
 }
 
 coap::message block_layer::on_response(const peer& from, const forward& forwarded,
                                        coap::message response, time_point now) {
+  // The held room is given back first: the answer is stored out of it.
+  reserved_bytes_ -= std::min(reserved_bytes_, forwarded.reserved);
   auto out = shape_response(from, forwarded, std::move(response), now);
   // §2.3: the response to the final block of a Block1 transfer carries that block's option.
   if (forwarded.block1) {
@@ -290,18 +313,15 @@ coap::message block_layer::store_and_slice(const peer& from, const forward& forw
   if (!block.block.more) return first;
 
   const auto key = make_block_key(from, request);
-  // The client asked again (NUM 0): the request ran again and replaces what was stored.
-  const auto* old = block2_.find(key, now);
-  const std::size_t freed = old != nullptr ? old->bytes : 0;
+  // The client asked again (NUM 0): the request ran again and what was stored is stale.
+  block2_.erase(key);
   representation.token.clear();
   const std::size_t value_bytes = representation_bytes(representation);
-  const bool count_ok = old != nullptr || may_start(from);
-  if (!count_ok ||
-      transfer_table<stored_representation>::footprint(key, value_bytes) > bytes_free() + freed) {
-    block2_.erase(key);
-    // Without the store the client could never fetch the other blocks: refuse the whole.
-    return busy(request, count_ok ? "no memory left for block-wise transfers"
-                                  : "too many block-wise transfers in progress");
+  if (!make_room(&from, transfer_table<stored_representation>::footprint(key, value_bytes), now)) {
+    // The request has run: its outcome is never turned into a failure. The client gets the
+    // first block with the real code; a later block gets 4.08 and never runs it again.
+    ++counters_.unstored;
+    return first;
   }
   // After a Block1 phase the request's body is the reassembled one; follow-ups have none.
   const auto hash = forwarded.block1 ? std::nullopt : std::optional(body_hash(request.payload));
@@ -322,13 +342,61 @@ coap::message block_layer::refuse_block(const coap::message& request,
   return coap::make_error(request, coap::codes::bad_option, coap::describe(refusal, body_size));
 }
 
+coap::message block_layer::too_large(const coap::message& request, std::string_view why) const {
+  auto response = coap::make_error(request, coap::codes::request_entity_too_large, why);
+  // set_options accepts only block sizes that have an SZX.
+  const auto szx = coap::szx_for_size(options_.block_size).value_or(6);
+  response.add_option(coap::opt::block1, coap::encode_block({0, false, szx}));
+  response.add_uint_option(coap::opt::size1, options_.max_body);
+  return response;
+}
+
+bool block_layer::make_room(const peer* slot_for, std::size_t bytes, time_point now) {
+  if (bytes > options_.store_bytes) return false;
+  while (bytes > bytes_free() || (slot_for != nullptr && !may_start(*slot_for))) {
+    // A client at its own limit gains nothing from another client's eviction.
+    const bool own_limit =
+        slot_for != nullptr &&
+        block1_.count(*slot_for) + block2_.count(*slot_for) >= options_.max_transfers_per_client;
+    if (!evict_served(own_limit ? slot_for : nullptr, now)) return false;
+  }
+  return true;
+}
+
+bool block_layer::evict_served(const peer* only, time_point now) {
+  for (auto it = served_.begin(); it != served_.end();) {
+    const auto* e = block2_.find(it->key, now);
+    if (e == nullptr || e->generation != it->generation || !e->value.served) {
+      it = served_.erase(it);
+      continue;
+    }
+    if (only != nullptr && it->key.peer != *only) {
+      ++it;
+      continue;
+    }
+    block2_.erase(it->key);
+    served_.erase(it);
+    ++counters_.evicted_served;
+    return true;
+  }
+  return false;
+}
+
+void block_layer::compact_served(time_point now) {
+  std::erase_if(served_, [&](const served_note& n) {
+    const auto* e = block2_.find(n.key, now);
+    return e == nullptr || e->generation != n.generation || !e->value.served;
+  });
+}
+
 bool block_layer::may_start(const peer& from) const {
   return block1_.count(from) + block2_.count(from) < options_.max_transfers_per_client &&
          block1_.size() + block2_.size() < options_.max_transfers;
 }
 
 std::size_t block_layer::bytes_free() const {
-  const std::size_t used = block1_.bytes() + block2_.bytes() + block1_done_.bytes();
+  const std::size_t used =
+      block1_.bytes() + block2_.bytes() + block1_done_.bytes() + reserved_bytes_;
   return used >= options_.store_bytes ? 0 : options_.store_bytes - used;
 }
 
@@ -336,6 +404,7 @@ void block_layer::on_timer(time_point now) {
   block1_.expire(now);
   block2_.expire(now);
   block1_done_.expire(now);
+  if (served_.size() > 2 * block2_.size() + 16) compact_served(now);
 }
 
 std::optional<time_point> block_layer::next_deadline() const {
@@ -352,6 +421,7 @@ block_stats block_layer::stats() const {
   s.block2_stored = block2_.size();
   s.stored_bytes = block1_.bytes() + block2_.bytes() + block1_done_.bytes();
   s.expired = block1_.expired() + block2_.expired();
+  s.reserved_bytes = reserved_bytes_;
   return s;
 }
 

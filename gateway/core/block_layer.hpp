@@ -19,8 +19,17 @@
 // expires `lifetime` after its last block and is bounded per client, in total and in bytes; a
 // transfer that would exceed a bound is answered 5.03 with Max-Age (the endpoint's
 // overload_max_age_s, the one Max-Age of the core's own refusals).
+//
+// An unsafe request must never run upstream and then be reported as failed, so its answer's
+// room is settled before it is forwarded: `reserve_bytes` of the store are held for it while it
+// runs (refused with 5.03 before forwarding when even that is not free), and representations
+// whose last block has been served are evicted, oldest first, whenever room is short. One still
+// being fetched is never evicted. An answer that does not fit after all (larger than its
+// reservation, or its client holds max_transfers_per_client transfers) goes out as its first
+// block with its own code, unstored; later blocks get 4.08, and the request is not run again.
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string_view>
 #include <variant>
@@ -40,6 +49,9 @@ struct block_options {
   std::size_t store_bytes = 32 << 20;  // all stored bodies: Block1 partial + Block2 stored
   std::size_t max_transfers = 10000;   // Block1 in progress + Block2 stored, all clients
   std::size_t max_transfers_per_client = 16;
+  // Held in store_bytes for the answer of each unsafe request while it runs upstream: the
+  // answer's whole entry (body, options, key, bookkeeping). At most store_bytes is held.
+  std::size_t reserve_bytes = 16 * 1024;
   duration lifetime = std::chrono::seconds(247);  // idle expiry; EXCHANGE_LIFETIME
 };
 
@@ -55,6 +67,9 @@ struct block_stats {
   std::uint64_t rejected_incomplete = 0;  // 4.08
   std::uint64_t rejected_too_large = 0;   // 4.13
   std::uint64_t rejected_bad_block = 0;   // 4.00 wrong block size, 4.02 bad option or past end
+  std::size_t reserved_bytes = 0;         // held for answers of unsafe requests still running
+  std::uint64_t evicted_served = 0;       // fetched to the last block, evicted to make room
+  std::uint64_t unstored = 0;             // answers sent as a first block without the rest
 };
 
 // A 4-byte ETag for a representation that has none: a hash of code, Content-Format and
@@ -68,6 +83,9 @@ class block_layer {
     // Set when `request` was reassembled from Block1 blocks: the final block's Block1 option,
     // which on_response puts on the response (RFC 7959 §2.3).
     std::optional<coap::block_value> block1;
+    // Store bytes held for the answer of an unsafe request; on_response gives them back, so
+    // every forward of an unsafe request must come back through on_response.
+    std::size_t reserved = 0;
   };
   // Token, type and MID are filled in by the endpoint.
   struct answer {
@@ -86,6 +104,10 @@ class block_layer {
   // The handler's answer to `forwarded` (as returned by on_request); returns what to send.
   coap::message on_response(const peer& from, const forward& forwarded, coap::message response,
                             time_point now);
+
+  // RFC 7959 §2.9.3: 4.13 with Size1, the largest body taken (max_body), and a Block1 option
+  // whose SZX is the preferred block size, for a body too large for one message.
+  coap::message too_large(const coap::message& request, std::string_view why) const;
 
   void on_timer(time_point now);
   std::optional<time_point> next_deadline() const;
@@ -114,6 +136,21 @@ class block_layer {
                              std::size_t body_size);
   bool may_start(const peer& from) const;
   std::size_t bytes_free() const;
+  // Holds room for the answer of an unsafe request about to be forwarded: the bytes held (for
+  // forward::reserved), or nullopt when there is none even after evicting what was served.
+  std::optional<std::size_t> reserve(time_point now);
+  // A forward of `request`, with room held for its answer when it is unsafe; a 5.03 answer
+  // when there is none (nothing has run).
+  std::variant<forward, answer, joined> forward_held(coap::message request,
+                                                     std::optional<coap::block_value> block1,
+                                                     time_point now);
+  // Evicts served representations, oldest first, until `bytes` are free and, with `slot_for`,
+  // that client may start a transfer. False when that cannot be reached.
+  bool make_room(const peer* slot_for, std::size_t bytes, time_point now);
+  // Evicts the oldest served representation (of `only`, when given); false when there is none.
+  bool evict_served(const peer* only, time_point now);
+  // Drops notes of representations that expired or were replaced.
+  void compact_served(time_point now);
 
   block_options options_;
   std::uint32_t busy_max_age_s_ = 0;
@@ -125,8 +162,18 @@ class block_layer {
     coap::message message;
     // Unset after a Block1 phase: a follow-up may repeat the last Block1 block instead.
     std::optional<std::uint64_t> body_hash;
+    // Its last block has gone out: evictable when room is short.
+    bool served = false;
   };
   transfer_table<stored_representation> block2_;
+  // Served representations in the order their last block went out. Entries go stale when the
+  // representation expires or is replaced (the generation tells); compacted as it grows.
+  struct served_note {
+    block_key key;
+    std::uint64_t generation = 0;
+  };
+  std::deque<served_note> served_;
+  std::size_t reserved_bytes_ = 0;
   // The last finished Block1 upload per key: its final block and, once the handler answered,
   // that answer. Dropped when the client starts the key again at NUM 0.
   struct finished_upload {

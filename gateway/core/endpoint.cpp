@@ -18,8 +18,9 @@ coap::bytes encode_empty(coap::type type, std::uint16_t mid) {
 }
 
 // RFC 7252 §5.4.1, §5.4.3, §5.4.5: unrecognised options, options with a length outside their
-// range and superfluous occurrences of non-repeatable options are all "unrecognised": critical
-// ones fail the request with 4.02, elective ones are dropped before the handler sees them.
+// range and superfluous occurrences of non-repeatable options are all "unrecognised", and so is
+// a known option the registry marks as not supported: critical ones fail the request, elective
+// ones are dropped before the handler sees them.
 std::optional<std::string> screen_options(coap::message& msg) {
   std::vector<coap::option> kept;
   kept.reserve(msg.options.size());
@@ -27,13 +28,14 @@ std::optional<std::string> screen_options(coap::message& msg) {
     const auto& o = msg.options[i];
     const auto* def = coap::find_option(o.number);
     bool repeated = i > 0 && msg.options[i - 1].number == o.number;
-    bool recognised = def != nullptr && o.value.size() >= def->min_length &&
+    bool recognised = def != nullptr && def->supported && o.value.size() >= def->min_length &&
                       o.value.size() <= def->max_length && (def->repeatable || !repeated);
     if (recognised) {
       kept.push_back(o);
       continue;
     }
     if (coap::is_critical(o.number)) {
+      if (def != nullptr && !def->supported) return std::string(def->name) + " is not supported";
       std::string why = def == nullptr                 ? "unrecognised critical option "
                         : repeated && !def->repeatable ? "repeated critical option "
                                                        : "bad length of critical option ";
@@ -140,13 +142,14 @@ void endpoint::on_request(const peer& from, coap::message request,
   }
 
   if (raw.size() > config_.max_message_size) {
-    // RFC 7959 §2.9.3: 4.13 with Size1 telling the largest body we take in one message.
+    // RFC 7959 §2.9.3: the block layer's 4.13 tells the largest body taken (Size1) and invites
+    // a Block1 transfer at its preferred block size.
     ++stats_.rejected;
-    auto too_big = coap::make_error(
-        request, coap::codes::request_entity_too_large,
-        "message larger than " + std::to_string(config_.max_message_size) + " bytes");
-    too_big.add_uint_option(coap::opt::size1, config_.max_message_size);
-    answer_now(from, request, std::move(too_big), id, now);
+    answer_now(from, request,
+               blocks_.too_large(request, "message larger than " +
+                                              std::to_string(config_.max_message_size) +
+                                              " bytes; send the body in Block1 blocks"),
+               id, now);
     return;
   }
   if (request.has(coap::opt::proxy_uri) || request.has(coap::opt::proxy_scheme)) {
@@ -159,6 +162,16 @@ void endpoint::on_request(const peer& from, coap::message request,
   }
   if (auto bad = screen_options(request)) {
     ++stats_.rejected;
+    if (!con) {
+      // §5.4.1: an unrecognised critical option in a NON causes it to be rejected, and §4.3
+      // rejects a NON that cannot be processed with an RST, not a 4.02 NON answer. Cached, so a
+      // copy is rejected again without being screened again.
+      ++stats_.rst_sent;
+      auto rst = encode_empty(coap::type::rst, request.mid);
+      cache_reply(from, request.mid, id, rst, true, now);
+      sends_.push_back({from, std::move(rst)});
+      return;
+    }
     answer_now(from, request, coap::make_error(request, coap::codes::bad_option, *bad), id, now);
     return;
   }

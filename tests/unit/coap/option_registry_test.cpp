@@ -77,6 +77,17 @@ TEST_CASE("the registry holds exactly the known options with their RFC propertie
   }
 }
 
+TEST_CASE("If-Match and If-None-Match are known but not supported", "[registry]") {
+  // RFC 7252 §5.10.8: preconditions on a version the upstream never offers; the endpoint
+  // screens them like unrecognised options (§5.4.1).
+  for (const auto& def : coap::all_options()) {
+    INFO(def.name);
+    const bool precondition =
+        def.number == coap::opt::if_match || def.number == coap::opt::if_none_match;
+    CHECK(def.supported == !precondition);
+  }
+}
+
 TEST_CASE("every named option number is in the registry", "[registry]") {
   namespace opt = coap::opt;
   for (const auto n :

@@ -278,9 +278,11 @@ TEST_CASE("Proxy-Uri is answered 5.05") {
   CHECK(r.sent().at(0).code == coap::codes::proxying_not_supported);
 }
 
-TEST_CASE("a request larger than max_message_size is answered 4.13 with Size1") {
+TEST_CASE("a request larger than max_message_size is answered 4.13 with Size1 and Block1") {
   core::endpoint_config cfg;
   cfg.max_message_size = 64;
+  cfg.block.max_body = 4096;
+  cfg.block.block_size = 32;
   rig r(cfg);
   auto req = request(coap::type::con, coap::codes::post, 3);
   req.payload.assign(100, 'x');
@@ -289,7 +291,12 @@ TEST_CASE("a request larger than max_message_size is answered 4.13 with Size1") 
   auto out = r.sent();
   REQUIRE(out.size() == 1);
   CHECK(out[0].code == coap::codes::request_entity_too_large);
-  CHECK(out[0].uint_option(coap::opt::size1) == 64u);
+  // RFC 7959 §2.9.3: Size1 is the largest body taken (through Block1), not the datagram limit,
+  // and Block1's SZX tells the block size to send it in.
+  CHECK(out[0].uint_option(coap::opt::size1) == 4096u);
+  const auto* block1 = out[0].find(coap::opt::block1);
+  REQUIRE(block1 != nullptr);
+  CHECK(coap::decode_block(block1->value) == coap::block_value{0, false, 1});
 }
 
 TEST_CASE("a full duplicate cache of running requests answers 5.03 with Max-Age") {

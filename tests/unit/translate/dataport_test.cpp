@@ -219,13 +219,13 @@ TEST_CASE("parse_read_body: form-encoded pairs", "[translate][dataport]") {
 
 TEST_CASE("render_value: 2.05 text", "[translate][dataport]") {
   const auto request = test::make_request(get, {"1a", "temp"}, {test::cik});
-  auto msg = render_value(request, "26.1");
+  auto msg = render_value(request, "26.1", 0);
   CHECK(msg.code == content);
   CHECK(msg.token == test::token);
   CHECK(msg.content_format() == cf::text_plain);
   CHECK(test::text(msg) == "26.1");
 
-  msg = render_value(request, "");
+  msg = render_value(request, "", 0);
   CHECK(msg.code == content);
   CHECK(msg.content_format() == cf::text_plain);
   CHECK(msg.payload.empty());

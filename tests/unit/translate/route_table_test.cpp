@@ -92,7 +92,8 @@ TEST_CASE("a path no route has is 4.04", "[translate][routes]") {
   };
   for (const auto& path : paths) {
     INFO("segments: " << path.size() << (path.empty() ? "" : " first: " + path.front()));
-    for (auto method : {get, post, put, del}) {
+    // PUT and DELETE are on no route: 4.05 whatever the path (route_methods_test.cpp).
+    for (auto method : {get, post}) {
       const auto found = find_route(method, path);
       CHECK_FALSE(found.match.has_value());
       CHECK(found.error == not_found);

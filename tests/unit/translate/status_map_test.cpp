@@ -87,8 +87,7 @@ TEST_CASE("/provision/download: 204, 400 and 403 mean no device or no content",
 
 TEST_CASE("unknown 4xx is 4.00, unknown 5xx is 5.02", "[translate][status]") {
   for (auto p : all_procedures) {
-    for (unsigned s :
-         {402u, 407u, 408u, 410u, 411u, 414u, 417u, 418u, 422u, 428u, 431u, 451u, 499u}) {
+    for (unsigned s : {402u, 407u, 408u, 410u, 411u, 414u, 417u, 418u, 428u, 431u, 451u, 499u}) {
       INFO(to_string(p) << " " << s);
       CHECK(map_status(p, s) == bad_request);
     }
