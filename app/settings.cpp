@@ -68,6 +68,7 @@ runner::runner_options runner_options_from(const conf::config& c) {
   o.read_max_age_s = static_cast<std::uint32_t>(
       std::chrono::duration_cast<std::chrono::seconds>(c.coap.read_max_age).count());
   o.upstream_timeout = c.upstream.timeout;
+  o.busy_max_age_s = endpoint_config_from(c).overload_max_age_s;
   o.rejected_cik_ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(c.upstream.rejected_cik_ttl);
   return o;

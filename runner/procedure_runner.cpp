@@ -120,7 +120,7 @@ boost::asio::awaitable<procedure_runner::call_result> procedure_runner::async_ca
   if (!http.timeout) http.timeout = options_.upstream_timeout;
   auto& client = which == lane::long_calls ? long_client_ : client_;
   auto result = co_await client.async_send(std::move(http));
-  if (!result) co_return failure_response(request, result.error());
+  if (!result) co_return failure_response(request, result.error(), options_.busy_max_age_s);
   co_return std::move(*result);
 }
 

@@ -39,6 +39,9 @@ struct runner_options {
   bool local_timestamp = false;   // timestamp.source: local
   std::size_t block_size = 1024;  // coap.block_size: the largest block Download Content sends
   std::size_t content_cache_bytes = 32 << 20;  // download.cache_bytes
+  // Max-Age of the 5.03 for a full upstream queue: the core's
+  // (endpoint_config::overload_max_age_s).
+  std::uint32_t busy_max_age_s = 5;
   // coap.read_max_age: Max-Age of a Read's answer (translate::render_value says why 0).
   std::uint32_t read_max_age_s = 0;
   // Download Content asks upstream for this many bytes at a time (a multiple of 1024).

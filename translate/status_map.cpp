@@ -108,17 +108,14 @@ coap::message error_response(const coap::message& request, procedure p, const up
   return msg;
 }
 
-coap::message failure_response(const coap::message& request, boost::system::error_code ec) {
+coap::message failure_response(const coap::message& request, boost::system::error_code ec,
+                               std::uint32_t busy_max_age_s) {
   using upstream::error;
   if (ec == error::timed_out)
     return coap::make_error(request, gateway_timeout, "upstream timed out");
-  if (ec == error::queue_full || ec == error::shutting_down) {
-    // The same Max-Age as the core's own refusals by default (endpoint_config); this layer has
-    // no Retry-After to go by.
-    constexpr std::uint32_t retry_after_s = 5;
-    return coap::make_unavailable(request, retry_after_s,
+  if (ec == error::queue_full || ec == error::shutting_down)
+    return coap::make_unavailable(request, busy_max_age_s,
                                   ec == error::queue_full ? "upstream busy" : "shutting down");
-  }
   // A request the client itself refused to send (a CR or LF in a header, say) is our fault.
   if (ec == error::bad_request)
     return coap::make_error(request, internal_server_error, "request not sendable upstream");

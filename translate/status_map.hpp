@@ -27,6 +27,9 @@ coap::message error_response(const coap::message& request, procedure p, const up
 
 // Gateway-originated answers for a failed upstream call: 5.04 for a timeout, 5.03 with Max-Age
 // when the pool's queue is full or the gateway stops, 5.02 for everything else.
-coap::message failure_response(const coap::message& request, boost::system::error_code ec);
+// `busy_max_age_s`: Max-Age of the 5.03 for a full queue or a shutdown, the same as the core's
+// own refusals (endpoint_config::overload_max_age_s); this layer has no Retry-After to go by.
+coap::message failure_response(const coap::message& request, boost::system::error_code ec,
+                               std::uint32_t busy_max_age_s);
 
 }  // namespace gw::translate
