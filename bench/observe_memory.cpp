@@ -1,12 +1,16 @@
 // Heap bytes per observation on the CoAP side (the endpoint's observe registry), excluding the
 // shared upstream long-poll. Registers N observers of one resource through the real endpoint
-// and prints the heap growth per observer (glibc mallinfo2).
-//   build/bin/bench_observe_memory [N]
+// and prints the heap growth per observer (glibc mallinfo2). Then the resource changes once a
+// second for ROUNDS seconds, every observer acknowledging every notification, and the heap per
+// observation is printed as it goes: it must stay flat whatever the write rate (one Max-Age
+// deadline per observation), once the per-peer MIDs of the last EXCHANGE_LIFETIME are held.
+//   build/bin/bench_observe_memory [N] [ROUNDS]
 #include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string>
 
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
@@ -15,6 +19,7 @@ using namespace gw;
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 600;
   core::endpoint_config cfg;
   cfg.observe.max_observers = n;
   cfg.observe.max_observers_per_client = n;
@@ -23,7 +28,7 @@ int main(int argc, char** argv) {
   core::endpoint ep(cfg, 1, [](const coap::message&) -> std::optional<core::resource_key> {
     return core::resource_key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
   });
-  const core::time_point now{};
+  core::time_point now{};
 
   auto observe_get = [](std::uint16_t mid, std::uint32_t t, bool observe) {
     coap::message m;
@@ -69,5 +74,32 @@ int main(int argc, char** argv) {
   std::printf("heap per plain request (duplicate cache entry): %.0f bytes\n", plain);
   std::printf("heap per observed request (cache entry + observation): %.0f bytes\n", observed);
   std::printf("heap per observation: %.0f bytes\n", observed - plain);
+
+  // The dataport written once a second; every notification acknowledged at once.
+  const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
+  std::uint64_t notifications = 0;
+  for (int round = 1; round <= rounds; ++round) {
+    now += std::chrono::seconds(1);
+    ep.on_timer(now);
+    coap::message value;
+    value.code = coap::codes::content;
+    value.set_payload(std::to_string(20000 + round));
+    ep.notify(key, std::move(value), now);
+    for (auto& s : ep.take_sends()) {
+      auto sent = coap::decode(s.datagram);
+      if (!sent || sent->type != coap::type::con) continue;
+      ++notifications;
+      coap::message ack;
+      ack.type = coap::type::ack;
+      ack.mid = sent->mid;
+      ep.on_datagram(s.peer, coap::encode(ack), now);
+    }
+    ep.take_sends();
+    if (round % 100 == 0 || round == rounds) {
+      std::printf("after %d s (%llu notifications): heap per observation %.0f bytes\n", round,
+                  static_cast<unsigned long long>(notifications),
+                  static_cast<double>(heap() - h1) / n - plain);
+    }
+  }
   return 0;
 }
