@@ -207,7 +207,7 @@ void observe_registry::release(const peer& p, time_point now) {
   const auto limit = std::max<std::size_t>(1, options_.max_in_flight_per_client);
   while (client.in_flight < limit && !client.waiting.empty()) {
     const auto id = client.waiting.front();
-    client.waiting.pop_front();
+    client.waiting.erase(client.waiting.begin());
     auto& o = observations_.at(id);  // erase() takes a removed relation off the list
     o.queued = false;
     outbox_.push_back(make(id, o, now));
