@@ -61,7 +61,15 @@ std::size_t observe_hash::operator()(const observer_key& k) const noexcept {
 }
 
 std::uint32_t observe_registry::next_seq(observation& o, time_point now) {
-  o.seq = next_observe_number(o.seq, observe_clock(now, wall_offset_));
+  const auto clock = observe_clock(now, wall_offset_);
+  std::optional<std::uint32_t> floor = o.seq;
+  // A new relation starts above the highest number issued here when that is at most a second
+  // ahead of the clock: a client that deregisters and registers the same token again within
+  // one tick (or right after a burst ran its numbers ahead) still sees a fresher number. The
+  // bound keeps a registration storm from running every number ahead of other instances'.
+  if (!floor && high_ && ((*high_ - clock) & seq_mask) < observe_ticks_per_second) floor = high_;
+  o.seq = next_observe_number(floor, clock);
+  if (!high_ || number_fresher(*high_, *o.seq)) high_ = o.seq;
   return *o.seq;
 }
 

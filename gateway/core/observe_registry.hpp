@@ -179,6 +179,7 @@ class observe_registry {
 
   observe_options options_;
   duration wall_offset_{};
+  std::optional<std::uint32_t> high_;  // the highest Observe number issued (serial order)
   observation_id next_id_ = 1;
   std::unordered_map<observation_id, observation> observations_;
   std::unordered_map<resource_key, resource_state, observe_hash> resources_;

@@ -233,7 +233,7 @@ class ObserveBlocks(unittest.TestCase):
         self.assertIsNotNone(o.exchange(dereg))
         again = o.exchange(coap.request(coap.GET, "/1a/clock", [DEMO_CIK], token=o.token,
                                         options=[(coap.OPT_OBSERVE, b"")]))
-        self.assertTrue(coap.is_fresher(seq, again.opt_uint(coap.OPT_OBSERVE)))
+        self.assertTrue(coap.is_fresher(seq, again.opt_uint(coap.OPT_OBSERVE)), (seq, r, again))
 
 
 if __name__ == "__main__":

@@ -81,6 +81,22 @@ TEST_CASE("a relation registered again with the same token starts fresher than t
   CHECK(core::is_fresher(last, {}, again, {}));
 }
 
+TEST_CASE("a relation ended and registered again within one tick still starts fresher") {
+  rig r;  // loopback with a cached read: the three exchanges within a millisecond
+  register_observer(r, {9});
+  auto first = *r.sent().at(0).uint_option(coap::opt::observe);
+  auto dereg = observe_get(300, {9});
+  dereg.set_uint_option(coap::opt::observe, 1);
+  r.receive(dereg, r.t0);
+  auto fw = r.ep.take_forwards();
+  r.ep.on_response(fw.at(0).id, coap::make_response(fw[0].request, coap::codes::content), r.t0);
+  r.sent();
+  REQUIRE(r.ep.observers() == 0);
+  register_observer(r, {9}, client, 301);
+  auto again = *r.sent().at(0).uint_option(coap::opt::observe);
+  CHECK(core::is_fresher(first, {}, again, {}));
+}
+
 TEST_CASE("after a failover another instance's numbers are fresher than the first one's") {
   // Two instances: different steady clocks, one wall clock.
   rig a;
