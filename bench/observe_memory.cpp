@@ -1,12 +1,17 @@
 // Heap bytes per observation on the CoAP side (the endpoint's observe registry), excluding the
 // shared upstream long-poll. Registers N observers of one resource through the real endpoint
-// and prints the heap growth per observer (glibc mallinfo2).
-//   build/bin/bench_observe_memory [N]
+// and prints the heap growth per observer (glibc mallinfo2). Then the resource changes once a
+// second for ROUNDS seconds, every observer acknowledging every notification, and the heap per
+// observation is printed as it goes: it must stay flat whatever the write rate (one Max-Age
+// deadline per observation), once the per-peer MIDs of the last EXCHANGE_LIFETIME are held.
+//   build/bin/bench_observe_memory [N] [ROUNDS]
 #include <malloc.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
@@ -15,6 +20,7 @@ using namespace gw;
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
+  const int rounds = argc > 2 ? std::atoi(argv[2]) : 600;
   core::endpoint_config cfg;
   cfg.observe.max_observers = n;
   cfg.observe.max_observers_per_client = n;
@@ -23,7 +29,7 @@ int main(int argc, char** argv) {
   core::endpoint ep(cfg, 1, [](const coap::message&) -> std::optional<core::resource_key> {
     return core::resource_key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
   });
-  const core::time_point now{};
+  core::time_point now{};
 
   auto observe_get = [](std::uint16_t mid, std::uint32_t t, bool observe) {
     coap::message m;
@@ -69,5 +75,66 @@ int main(int argc, char** argv) {
   std::printf("heap per plain request (duplicate cache entry): %.0f bytes\n", plain);
   std::printf("heap per observed request (cache entry + observation): %.0f bytes\n", observed);
   std::printf("heap per observation: %.0f bytes\n", observed - plain);
+
+  // The dataport written once a second for ROUNDS seconds; every notification acknowledged at
+  // once. Through the endpoint, the per-peer MIDs of the last EXCHANGE_LIFETIME (RFC 7252
+  // §4.4) come on top, so the registry is measured on its own as well.
+  const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
+  auto change = [](int round) {
+    coap::message value;
+    value.code = coap::codes::content;
+    value.set_payload(std::to_string(20000 + round));
+    return value;
+  };
+  std::uint64_t notifications = 0;
+  for (int round = 1; round <= rounds; ++round) {
+    now += std::chrono::seconds(1);
+    ep.on_timer(now);
+    ep.notify(key, change(round), now);
+    for (auto& s : ep.take_sends()) {
+      auto sent = coap::decode(s.datagram);
+      if (!sent || sent->type != coap::type::con) continue;
+      ++notifications;
+      coap::message ack;
+      ack.type = coap::type::ack;
+      ack.mid = sent->mid;
+      ep.on_datagram(s.peer, coap::encode(ack), now);
+    }
+    ep.take_sends();
+    if (round % 100 == 0 || round == rounds) {
+      std::printf("endpoint after %d s (%llu notifications): heap per observation %.0f bytes\n",
+                  round, static_cast<unsigned long long>(notifications),
+                  static_cast<double>(heap() - h1) / n - plain);
+    }
+  }
+
+  const auto r0 = heap();
+  {
+    core::observe_options options;
+    options.max_observers = options.max_observers_per_client = static_cast<std::size_t>(n);
+    core::observe_registry registry(options);
+    core::time_point t{};
+    std::vector<core::observation_id> ids;
+    for (int i = 0; i < n; ++i) {
+      core::peer p{0, false, {10, 1, 0, 1}, static_cast<std::uint16_t>(i)};
+      p.address[2] = static_cast<std::uint8_t>(i >> 16);
+      auto token = static_cast<std::uint8_t>(i);
+      ids.push_back(registry.on_register(p, {token}, key, change(0), 6, t).id);
+    }
+    std::printf("registry alone: %.0f bytes per observation after registering\n",
+                static_cast<double>(heap() - r0) / n);
+    for (int round = 1; round <= rounds; ++round) {
+      t += std::chrono::seconds(1);
+      registry.on_timer(t);
+      registry.on_change(key, change(round), t);
+      registry.take_notifications();
+      for (auto id : ids) registry.on_acked(id, t);
+      registry.take_notifications();
+      if (round % 100 == 0 || round == rounds) {
+        std::printf("registry alone after %d s: %.0f bytes per observation, %zu armed deadlines\n",
+                    round, static_cast<double>(heap() - r0) / n, registry.armed_deadlines());
+      }
+    }
+  }
   return 0;
 }

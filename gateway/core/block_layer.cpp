@@ -6,6 +6,7 @@
 #include <string>
 
 #include "base/keyed_hash.hpp"
+#include "gateway/coap/codec.hpp"
 #include "gateway/core/block_key.hpp"
 
 namespace gw::core {
@@ -73,6 +74,24 @@ coap::bytes derive_etag(const coap::message& representation) {
   const auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
   return {static_cast<std::uint8_t>(folded >> 24), static_cast<std::uint8_t>(folded >> 16),
           static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
+}
+
+coap::message first_block_of_notification(coap::message notification, std::uint8_t szx,
+                                          std::size_t max_message_size) {
+  szx = std::min<std::uint8_t>(szx, 6);
+  const std::size_t size = notification.payload.size();
+  if (size <= coap::block_value{0, false, szx}.size() &&
+      coap::encode(notification).size() <= max_message_size)
+    return notification;
+  if (!notification.has(coap::opt::etag))
+    notification.add_option(coap::opt::etag, derive_etag(notification));
+  for (;; --szx) {
+    coap::message block = notification;
+    const coap::block_value first{0, false, szx};
+    const auto range = coap::block_slice(size, first);
+    cut_block(block, {{0, range.more, szx}, range}, true);
+    if (szx == 0 || coap::encode(block).size() <= max_message_size) return block;
+  }
 }
 
 block_layer::block_layer(block_options options, std::uint32_t busy_max_age_s)

@@ -76,6 +76,16 @@ struct block_stats {
 // payload. Short because it goes out with every block to devices with 64-byte buffers.
 coap::bytes derive_etag(const coap::message& representation);
 
+// RFC 7959 §2.6: a notification whose representation is larger than one block at `szx` (the
+// size negotiated with that observer) carries its first block, with Block2 (M set), Size2 and
+// the ETag that every block of the representation carries (the ETag the block layer gives the
+// client's GETs of the later blocks); a smaller one goes out whole. When the datagram would
+// still exceed `max_message_size`, the block shrinks until it fits (down to 16 bytes).
+// `notification` is the whole representation with the notification's options (Observe,
+// Max-Age, token); type and MID are filled in later and do not change its size.
+coap::message first_block_of_notification(coap::message notification, std::uint8_t szx,
+                                          std::size_t max_message_size);
+
 class block_layer {
  public:
   struct forward {

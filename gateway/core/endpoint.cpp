@@ -72,6 +72,13 @@ void endpoint::set_config(const endpoint_config& config) {
 
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
                            time_point now) {
+  handle_datagram(from, datagram, now);
+  // An ACK, an RST or a deregistration may have freed a client's slot for a waiting value.
+  send_notifications(now);
+}
+
+void endpoint::handle_datagram(const peer& from, std::span<const std::uint8_t> datagram,
+                               time_point now) {
   ++stats_.datagrams;
   auto decoded = coap::decode(datagram);
   if (!decoded) {
@@ -197,7 +204,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   auto& forwarded = std::get<block_layer::forward>(routed);
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
-  ex.observe = screen_observe(from, forwarded.request);
+  ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
     separate_deadlines_.push(ex.separate_at, id);
@@ -240,15 +247,24 @@ void endpoint::cache_reply(const peer& from, std::uint16_t mid, request_id id, c
 }
 
 void endpoint::on_response(request_id id, coap::message response, time_point now) {
+  handle_response(id, std::move(response), now);
+  send_notifications(now);
+}
+
+void endpoint::handle_response(request_id id, coap::message response, time_point now) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
   const exchange ex = std::move(it->second);
   exchanges_.erase(it);
 
+  // The observe registry keeps the whole representation, never the block cut from it below:
+  // every later notification is cut per observer (RFC 7959 §2.6).
+  std::optional<coap::message> whole;
+  if (ex.observe) whole = response;
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now);
   response.token = ex.token;
   std::optional<observation_id> observation;
-  if (ex.observe) observation = register_observer(ex, response, now);
+  if (ex.observe) observation = register_observer(ex, *whole, response, now);
   if (ex.type == coap::type::con && !ex.empty_acked) {
     response.type = coap::type::ack;  // piggybacked (§5.2.1)
     response.mid = ex.mid;
@@ -267,7 +283,7 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
     if (!own) {
       // Refused (header comment): the client's CON got the empty ACK only, and a relation
       // whose registration answer never went out ends.
-      if (observation) observer_gone(observers_.remove(*observation));
+      if (observation) observer_gone(observers_.remove(*observation, now));
       return;
     }
     ++stats_.separate_responses;
@@ -306,21 +322,21 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
     if (reg == registering_.end()) return;
     const auto observation = reg->second;
     registering_.erase(reg);
-    if (reset) observer_gone(observers_.remove(observation));
+    if (reset) observer_gone(observers_.remove(observation, now));
     return;
   }
   if (owner->what != owner::kind::notification) return;
   // RFC 7641 §3.6: an RST to a notification ends the relation; an ACK lets the newest value
   // that waited behind it go out.
   if (reset) {
-    observer_gone(observers_.remove(owner->id));
-  } else if (auto next = observers_.on_acked(owner->id, now)) {
-    send_notification(std::move(*next), owner::kind::notification, now);
+    observer_gone(observers_.remove(owner->id, now));
+  } else {
+    observers_.on_acked(owner->id, now);
   }
 }
 
-std::optional<resource_key> endpoint::screen_observe(const peer& from,
-                                                     const coap::message& request) {
+std::optional<resource_key> endpoint::screen_observe(const peer& from, const coap::message& request,
+                                                     time_point now) {
   if (request.code != coap::codes::get || !observable_) return std::nullopt;
   // Observe 0 arrives as zero bytes or as one byte 0x00; both read as 0.
   const auto observe = request.uint_option(coap::opt::observe);
@@ -331,18 +347,25 @@ std::optional<resource_key> endpoint::screen_observe(const peer& from,
   auto resource = observable_(request);
   if (!resource) return std::nullopt;
   if (observe == 0u) return resource;
-  observer_gone(observers_.remove(from, request.token, *resource));
+  observer_gone(observers_.remove(from, request.token, *resource, now));
   return std::nullopt;
 }
 
 std::optional<observation_id> endpoint::register_observer(const exchange& ex,
+                                                          const coap::message& representation,
                                                           coap::message& response, time_point now) {
   // RFC 7641 §4.2: a non-2.xx answer is final; the relation it would have refreshed ends.
   if (!response.code.is_success() || draining_) {
-    observer_gone(observers_.remove(ex.peer, ex.token, *ex.observe));
+    observer_gone(observers_.remove(ex.peer, ex.token, *ex.observe, now));
     return std::nullopt;
   }
-  auto reg = observers_.on_register(ex.peer, ex.token, *ex.observe, response, now);
+  // RFC 7959 §2.6, §2.4: notifications go out in blocks no larger than the client asked for
+  // when it registered, nor than our own block size.
+  auto szx = coap::szx_for_size(config_.block.block_size).value_or(6);
+  if (const auto* asked = ex.forwarded.request.find(coap::opt::block2)) {
+    if (auto block = coap::decode_block(asked->value)) szx = std::min(szx, block->szx);
+  }
+  auto reg = observers_.on_register(ex.peer, ex.token, *ex.observe, representation, szx, now);
   if (!reg.observe) return std::nullopt;  // a limit: a plain answer (RFC 7641 §4.1)
   response.set_uint_option(coap::opt::observe, *reg.observe);
   response.set_uint_option(coap::opt::max_age,
@@ -359,33 +382,77 @@ void endpoint::observer_gone(std::optional<resource_key> last_of_resource) {
 
 void endpoint::notify(const resource_key& resource, coap::message content, time_point now) {
   if (draining_) return;
-  for (auto& n : observers_.on_change(resource, std::move(content), now))
-    send_notification(std::move(n), owner::kind::notification, now);
+  observers_.on_change(resource, std::move(content), now);
+  send_notifications(now);
 }
 
 void endpoint::notify_final(const resource_key& resource, coap::message content, time_point now) {
   if (draining_) return;
-  auto finals = observers_.on_final(resource, std::move(content));
+  auto finals = observers_.on_final(resource, std::move(content), now);
   if (finals.empty()) return;
   for (auto& n : finals) send_notification(std::move(n), owner::kind::final_notification, now);
   events_.push_back({observe_event::kind::stopped, resource, {}});
+  send_notifications(now);  // relations of the same clients on other resources
+}
+
+void endpoint::send_notifications(time_point now) {
+  // A notification refused for want of a MID removes its relation, which can free a slot for
+  // another: drain until the registry has nothing more to say.
+  for (auto batch = observers_.take_notifications(); !batch.empty();
+       batch = observers_.take_notifications()) {
+    for (auto& n : batch) send_notification(std::move(n), owner::kind::notification, now);
+  }
+}
+
+std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
+    observe_registry::notification& n, owner::kind kind, time_point now) {
+  // Notifications are CON, as the API document shows: an observer that never acknowledges is
+  // found out and removed (RFC 7641 §4.5).
+  auto message = first_block_of_notification(std::move(n.message), n.szx, config_.max_message_size);
+  message.type = coap::type::con;
+  auto mid = next_mid(n.peer, now);
+  if (!mid) {  // refused (header comment): RFC 7641 §4.5 lets the server drop the observer
+    if (kind == owner::kind::notification) observer_gone(observers_.remove(n.id, now));
+    return std::nullopt;
+  }
+  message.mid = *mid;
+  return std::pair{mid_key{n.peer, *mid}, coap::encode(message)};
 }
 
 void endpoint::send_notification(observe_registry::notification n, owner::kind kind,
                                  time_point now) {
-  // Notifications are CON, as the API document shows: an observer that never acknowledges is
-  // found out and removed (RFC 7641 §4.5).
-  n.message.type = coap::type::con;
-  auto mid = next_mid(n.peer, now);
-  if (!mid) {  // refused (header comment): RFC 7641 §4.5 lets the server drop the observer
-    if (kind == owner::kind::notification) observer_gone(observers_.remove(n.id));
-    return;
-  }
-  n.message.mid = *mid;
-  auto bytes = coap::encode(n.message);
+  auto encoded = encode_notification(n, kind, now);
+  if (!encoded) return;
+  auto& [key, bytes] = *encoded;
   sends_.push_back({n.peer, bytes});
-  retransmits_.add({n.peer, n.message.mid}, std::move(bytes), owner{kind, n.id}, now,
-                   initial_timeout());
+  retransmits_.add(key, std::move(bytes), owner{kind, n.id}, now, initial_timeout());
+}
+
+void endpoint::resend(const retransmit_queue::resend& r, time_point now) {
+  if (r.owner.what == owner::kind::notification) {
+    // Deregistered (Observe 1, a new registration that failed): nothing more to deliver.
+    if (!observers_.in_flight(r.owner.id)) {
+      retransmits_.settle(r.key);
+      return;
+    }
+    // RFC 7641 §4.5.2: a newer value replaces the one in flight instead of waiting behind it,
+    // and takes over its transmission: it goes out now, at the retransmission the old one was
+    // due for, with a new MID, and the retransmission counter and timeout carry on (no reset,
+    // so a lossy link sees no more traffic than for the old one).
+    if (auto newer = observers_.take_replacement(r.owner.id, now)) {
+      const peer to = r.key.peer;
+      auto encoded = encode_notification(*newer, owner::kind::notification, now);
+      if (!encoded) {
+        retransmits_.settle(r.key);  // the relation is gone with it
+        return;
+      }
+      auto& [key, bytes] = *encoded;
+      sends_.push_back({to, bytes});
+      retransmits_.replace(r.key, key, std::move(bytes));
+      return;
+    }
+  }
+  sends_.push_back({r.key.peer, *r.datagram});
 }
 
 void endpoint::set_draining(bool draining) {
@@ -419,21 +486,21 @@ void endpoint::on_timer(time_point now) {
   std::vector<retransmit_queue::resend> resends;
   std::vector<owner> given_up;
   retransmits_.on_timer(now, resends, given_up);
-  for (const auto& r : resends) sends_.push_back({r.peer, *r.datagram});
+  for (const auto& r : resends) resend(r, now);
   stats_.gave_up += given_up.size();
   for (const auto& o : given_up) {
-    if (o.what == owner::kind::notification) observer_gone(observers_.remove(o.id));
+    if (o.what == owner::kind::notification) observer_gone(observers_.remove(o.id, now));
     // RFC 7641 §4.5: a registration whose separate response was never acknowledged ends too.
     if (o.what == owner::kind::separate_response) {
       if (auto reg = registering_.find(o.id); reg != registering_.end()) {
-        observer_gone(observers_.remove(reg->second));
+        observer_gone(observers_.remove(reg->second, now));
         registering_.erase(reg);
       }
     }
   }
 
-  for (auto& n : observers_.on_timer(now))
-    send_notification(std::move(n), owner::kind::notification, now);
+  observers_.on_timer(now);
+  send_notifications(now);
 
   dedup_.expire(now);
   mids_.expire(now);

@@ -141,12 +141,22 @@ class endpoint {
   std::vector<observe_event> take_observe_events() { return std::exchange(events_, {}); }
 
   // A new representation of an observed resource (RFC 7641 §4.2): a CON notification to every
-  // observer, or, for one whose previous notification is unacknowledged, once it is.
+  // observer. For one whose previous notification is unacknowledged, the newest value replaces
+  // it at its next retransmission (RFC 7641 §4.5.2) or follows its ACK; a client has at most
+  // observe.max_in_flight_per_client notifications in flight, the rest wait (newest value
+  // only). A value larger than one block (at the observer's registered Block2 size, or
+  // block.block_size) or than max_message_size goes out as its first block with Block2, Size2
+  // and ETag; the client fetches the rest with GET + Block2, which runs the read again and is
+  // cut by the block layer (RFC 7959 §2.6). Separate responses are never held back.
   void notify(const resource_key& resource, coap::message content, time_point now);
   // The resource failed for good (4.01, 4.03 upstream): a last notification without Observe to
   // every observer, who are then forgotten.
   void notify_final(const resource_key& resource, coap::message content, time_point now);
   std::size_t observers() const { return observers_.observers(); }
+  // System time minus steady time (the server measures it): Observe numbers count from the
+  // Unix epoch so that a new relation, here or on another instance, is fresher than an old one
+  // (RFC 7641 §4.4). The core reads no clock itself.
+  void set_wall_clock_offset(duration offset) { observers_.set_wall_offset(offset); }
   block_stats blocks() const { return blocks_.stats(); }
   std::optional<time_point> next_deadline() const;
 
@@ -183,17 +193,30 @@ class endpoint {
     block_layer::forward forwarded;  // the whole request the handler got
   };
 
+  void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
+  void handle_response(request_id id, coap::message response, time_point now);
   void on_request(const peer& from, coap::message request, std::span<const std::uint8_t> raw,
                   time_point now);
   void on_ack_or_reset(const peer& from, const coap::message& msg, time_point now);
   // RFC 7641 §3.1, §3.6: on an observable resource, Observe 0 registers (once answered) and
   // Observe 1 ends the relation of (peer, token) on that resource; a GET without Observe ends
   // nothing. Returns the resource to register on.
-  std::optional<resource_key> screen_observe(const peer& from, const coap::message& request);
-  // Returns the relation the response now carries, if any.
-  std::optional<observation_id> register_observer(const exchange& ex, coap::message& response,
-                                                  time_point now);
+  std::optional<resource_key> screen_observe(const peer& from, const coap::message& request,
+                                             time_point now);
+  // Registers with the whole `representation`; marks `response` (what goes out, perhaps one
+  // block of it). Returns the relation the response now carries, if any.
+  std::optional<observation_id> register_observer(const exchange& ex,
+                                                  const coap::message& representation,
+                                                  coap::message& response, time_point now);
+  // Sends what the observe registry decided (its outbox), until it has nothing more.
+  void send_notifications(time_point now);
   void send_notification(observe_registry::notification n, owner::kind kind, time_point now);
+  // The notification cut to fit (first block at the observer's size) and encoded as a CON with
+  // a new MID; nullopt when no MID is free (the relation is then removed).
+  std::optional<std::pair<mid_key, coap::bytes>> encode_notification(
+      observe_registry::notification& n, owner::kind kind, time_point now);
+  // A retransmission that fell due; a notification's may be replaced by a newer value.
+  void resend(const retransmit_queue::resend& r, time_point now);
   void observer_gone(std::optional<resource_key> last_of_resource);
   // Sends a response from the message layer itself (error answers) and caches it.
   void answer_now(const peer& from, const coap::message& request, coap::message response,

@@ -1,13 +1,19 @@
 #include "gateway/core/observe_registry.hpp"
 
-#include <functional>
-#include <string_view>
+#include <algorithm>
+
+#include "base/keyed_hash.hpp"
 
 namespace gw::core {
 namespace {
 
 constexpr std::uint32_t seq_mask = 0xFFFFFF;  // RFC 7641 §3.2: 24-bit sequence numbers
 constexpr std::uint32_t half_range = 1u << 23;
+
+// RFC 7641 §3.4, the number part: v2 is newer than v1 in 24-bit serial arithmetic.
+bool number_fresher(std::uint32_t v1, std::uint32_t v2) {
+  return (v1 < v2 && v2 - v1 < half_range) || (v1 > v2 && v1 - v2 > half_range);
+}
 
 // The representation as it goes into notifications: everything but per-exchange options.
 coap::message content_of(const coap::message& response) {
@@ -27,84 +33,140 @@ coap::message content_of(const coap::message& response) {
 }  // namespace
 
 bool is_fresher(std::uint32_t v1, time_point t1, std::uint32_t v2, time_point t2) {
-  return (v1 < v2 && v2 - v1 < half_range) || (v1 > v2 && v1 - v2 > half_range) ||
-         t2 > t1 + std::chrono::seconds(128);
+  return number_fresher(v1, v2) || t2 > t1 + std::chrono::seconds(128);
+}
+
+std::uint32_t observe_clock(time_point now, duration wall_offset) {
+  const auto since_epoch = now.time_since_epoch() + wall_offset;
+  const auto ticks =
+      std::chrono::duration_cast<std::chrono::duration<std::int64_t, std::ratio<1, 1024>>>(
+          since_epoch)
+          .count();
+  return static_cast<std::uint32_t>(static_cast<std::uint64_t>(ticks)) & seq_mask;
+}
+
+std::uint32_t next_observe_number(std::optional<std::uint32_t> last, std::uint32_t clock) {
+  clock &= seq_mask;
+  if (!last || number_fresher(*last, clock)) return clock;
+  return (*last + 1) & seq_mask;
 }
 
 std::size_t observe_hash::operator()(const resource_key& k) const noexcept {
-  const std::size_t h = std::hash<std::string>{}(k.cik);
-  return h ^ (std::hash<std::string>{}(k.alias) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
+  return static_cast<std::size_t>(base::keyed_hasher{}.field(k.cik).field(k.alias).finish());
 }
 
 std::size_t observe_hash::operator()(const observer_key& k) const noexcept {
-  const std::size_t h = peer_hash{}(k.peer);
-  const std::string_view token(reinterpret_cast<const char*>(k.token.data()), k.token.size());
-  return h ^ (std::hash<std::string_view>{}(token) + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
+  base::keyed_hasher h;
+  return static_cast<std::size_t>(hash_append(h, k.peer).field(k.token).finish());
+}
+
+std::uint32_t observe_registry::next_seq(observation& o, time_point now) {
+  const auto clock = observe_clock(now, wall_offset_);
+  std::optional<std::uint32_t> floor = o.seq;
+  // A new relation starts above the highest number issued here when that is at most a second
+  // ahead of the clock: a client that deregisters and registers the same token again within
+  // one tick (or right after a burst ran its numbers ahead) still sees a fresher number. The
+  // bound keeps a registration storm from running every number ahead of other instances'.
+  if (!floor && high_ && ((*high_ - clock) & seq_mask) < observe_ticks_per_second) floor = high_;
+  o.seq = next_observe_number(floor, clock);
+  if (!high_ || number_fresher(*high_, *o.seq)) high_ = o.seq;
+  return *o.seq;
+}
+
+void observe_registry::arm(observation_id id, observation& o, time_point at) {
+  disarm(id, o);
+  o.refresh_at = at;
+  refresh_.emplace(at, id);
+}
+
+void observe_registry::disarm(observation_id id, observation& o) {
+  if (o.refresh_at == unarmed) return;
+  refresh_.erase({o.refresh_at, id});
+  o.refresh_at = unarmed;
+}
+
+std::optional<time_point> observe_registry::next_deadline() const {
+  if (refresh_.empty()) return std::nullopt;
+  return refresh_.begin()->first;
 }
 
 observe_registry::registration observe_registry::on_register(const peer& p,
                                                              const coap::bytes& token,
                                                              const resource_key& resource,
-                                                             const coap::message& response,
-                                                             time_point now) {
+                                                             const coap::message& representation,
+                                                             std::uint8_t szx, time_point now) {
   registration out;
   auto r = resources_.find(resource);
   if (r != resources_.end()) {
     if (auto it = r->second.observers.find({p, token}); it != r->second.observers.end()) {
       // RFC 7641 §4.1: the same client and token on the same resource again: the entry is
-      // kept and refreshed, and its sequence keeps increasing.
+      // kept and refreshed, and its sequence keeps increasing. A notification in flight stays
+      // in flight; a value that waited is the one this answer carries.
       auto& o = observations_.at(it->second);
-      r->second.latest = content_of(response);
-      o.seq = (o.seq + 1) & seq_mask;
+      r->second.latest = content_of(representation);
+      o.szx = szx;
       o.last_sent = now;
       o.stale = false;
-      refresh_.push(now + options_.max_age, it->second);
+      arm(it->second, o, now + options_.max_age);
       out.id = it->second;
-      out.observe = o.seq;
+      out.observe = next_seq(o, now);
       return out;
     }
   }
 
-  auto clients = per_client_.find(p);
+  auto clients = clients_.find(p);
   const bool new_resource = r == resources_.end();
   if (observations_.size() >= options_.max_observers ||
-      (clients != per_client_.end() && clients->second >= options_.max_observers_per_client) ||
+      (clients != clients_.end() &&
+       clients->second.observations >= options_.max_observers_per_client) ||
       (new_resource && resources_.size() >= options_.max_resources))
     return out;
 
   const auto id = next_id_++;
-  observation o{p, token, resource, options_.initial_sequence & seq_mask, false, false, now};
-  observations_.emplace(id, std::move(o));
-  ++per_client_[p];
+  observation fresh;
+  fresh.peer = p;
+  fresh.token = token;
+  fresh.resource = resource;
+  fresh.szx = szx;
+  fresh.last_sent = now;
+  auto& o = observations_.emplace(id, std::move(fresh)).first->second;
+  ++clients_[p].observations;
   if (new_resource) r = resources_.emplace(resource, resource_state{}).first;
-  r->second.latest = content_of(response);
+  r->second.latest = content_of(representation);
   r->second.observers.emplace(observer_key{p, token}, id);
-  refresh_.push(now + options_.max_age, id);
+  arm(id, o, now + options_.max_age);
   out.id = id;
-  out.observe = options_.initial_sequence & seq_mask;
+  out.observe = next_seq(o, now);
   out.first = new_resource;
   return out;
 }
 
 std::optional<resource_key> observe_registry::remove(const peer& p, const coap::bytes& token,
-                                                     const resource_key& resource) {
+                                                     const resource_key& resource, time_point now) {
   auto r = resources_.find(resource);
   if (r == resources_.end()) return std::nullopt;
   auto it = r->second.observers.find({p, token});
   if (it == r->second.observers.end()) return std::nullopt;
-  return erase(it->second);
+  return erase(it->second, now);
 }
 
-std::optional<resource_key> observe_registry::remove(observation_id id) {
+std::optional<resource_key> observe_registry::remove(observation_id id, time_point now) {
   if (!observations_.contains(id)) return std::nullopt;
-  return erase(id);
+  return erase(id, now);
 }
 
-std::optional<resource_key> observe_registry::erase(observation_id id) {
+std::optional<resource_key> observe_registry::erase(observation_id id, time_point now) {
   auto it = observations_.find(id);
   auto& o = it->second;
-  if (auto c = per_client_.find(o.peer); c != per_client_.end() && --c->second == 0)
-    per_client_.erase(c);
+  disarm(id, o);
+  const peer who = o.peer;
+  const bool freed_slot = o.in_flight;
+  auto c = clients_.find(who);
+  if (o.queued) std::erase(c->second.waiting, id);
+  if (freed_slot) --c->second.in_flight;
+  const bool client_gone = --c->second.observations == 0;
+  if (client_gone) clients_.erase(c);
+
   std::optional<resource_key> last;
   auto r = resources_.find(o.resource);
   r->second.observers.erase({o.peer, o.token});
@@ -113,81 +175,129 @@ std::optional<resource_key> observe_registry::erase(observation_id id) {
     resources_.erase(r);
   }
   observations_.erase(it);
+  if (freed_slot && !client_gone) release(who, now);
   return last;
 }
 
 observe_registry::notification observe_registry::make(observation_id id, observation& o,
                                                       time_point now) {
-  notification n{id, o.peer, resources_.at(o.resource).latest};
-  o.seq = (o.seq + 1) & seq_mask;
+  notification n{id, o.peer, resources_.at(o.resource).latest, o.szx};
+  if (!o.in_flight) ++clients_.at(o.peer).in_flight;
   o.in_flight = true;
   o.stale = false;
   o.last_sent = now;
   n.message.token = o.token;
-  n.message.set_uint_option(coap::opt::observe, o.seq);
+  n.message.set_uint_option(coap::opt::observe, next_seq(o, now));
   // One byte on the wire: libexositecoap reads Max-Age only when it is one byte long.
   n.message.set_uint_option(coap::opt::max_age,
                             static_cast<std::uint64_t>(options_.max_age.count()));
-  refresh_.push(now + options_.max_age, id);
+  arm(id, o, now + options_.max_age);
   return n;
 }
 
-std::vector<observe_registry::notification> observe_registry::on_change(
-    const resource_key& resource, coap::message content, time_point now) {
-  std::vector<notification> out;
+void observe_registry::offer(observation_id id, observation& o, time_point now) {
+  auto& client = clients_.at(o.peer);
+  if (client.in_flight < std::max<std::size_t>(1, options_.max_in_flight_per_client)) {
+    outbox_.push_back(make(id, o, now));
+    return;
+  }
+  o.stale = true;
+  if (!o.queued) {
+    o.queued = true;
+    client.waiting.push_back(id);
+  }
+}
+
+void observe_registry::release(const peer& p, time_point now) {
+  auto c = clients_.find(p);
+  if (c == clients_.end()) return;
+  auto& client = c->second;
+  const auto limit = std::max<std::size_t>(1, options_.max_in_flight_per_client);
+  while (client.in_flight < limit && !client.waiting.empty()) {
+    const auto id = client.waiting.front();
+    client.waiting.erase(client.waiting.begin());
+    auto& o = observations_.at(id);  // erase() takes a removed relation off the list
+    o.queued = false;
+    outbox_.push_back(make(id, o, now));
+  }
+}
+
+void observe_registry::on_change(const resource_key& resource, coap::message content,
+                                 time_point now) {
   auto r = resources_.find(resource);
-  if (r == resources_.end()) return out;
+  if (r == resources_.end()) return;
   r->second.latest = content_of(content);
   for (const auto& [who, id] : r->second.observers) {
     auto& o = observations_.at(id);
-    if (o.in_flight)
+    // In flight: replaces the one in flight at its next retransmission, or follows its ACK.
+    if (o.in_flight || o.queued)
       o.stale = true;
     else
-      out.push_back(make(id, o, now));
+      offer(id, o, now);
   }
-  return out;
 }
 
 std::vector<observe_registry::notification> observe_registry::on_final(const resource_key& resource,
-                                                                       coap::message content) {
+                                                                       coap::message content,
+                                                                       time_point now) {
   std::vector<notification> out;
   auto r = resources_.find(resource);
   if (r == resources_.end()) return out;
   std::vector<observation_id> ids;
   for (const auto& [who, id] : r->second.observers) ids.push_back(id);
+  const auto content_only = content_of(content);
   for (auto id : ids) {
     auto& o = observations_.at(id);
-    notification n{id, o.peer, content_of(content)};
+    notification n{id, o.peer, content_only, o.szx};
     n.message.token = o.token;
     out.push_back(std::move(n));
-    erase(id);
+    erase(id, now);
   }
+  // A slot freed above may have let out another relation of this resource, gone by now.
+  std::erase_if(outbox_, [this](const notification& n) { return !observations_.contains(n.id); });
   return out;
 }
 
-std::optional<observe_registry::notification> observe_registry::on_acked(observation_id id,
-                                                                         time_point now) {
+void observe_registry::on_acked(observation_id id, time_point now) {
   auto it = observations_.find(id);
-  if (it == observations_.end()) return std::nullopt;
+  if (it == observations_.end()) return;
   auto& o = it->second;
+  if (!o.in_flight) return;
   o.in_flight = false;
-  // A newer value waited, or the Max-Age refresh fell due while this one was in flight.
-  if (!o.stale && o.last_sent + options_.max_age > now) return std::nullopt;
-  return make(id, o, now);
+  --clients_.at(o.peer).in_flight;
+  // A newer value waited, or the Max-Age refresh fell due while this one was in flight: it
+  // queues behind the client's other waiting relations, which the freed slot serves first.
+  if (o.stale || o.last_sent + options_.max_age <= now) {
+    o.stale = true;
+    o.queued = true;
+    clients_.at(o.peer).waiting.push_back(id);
+  }
+  release(o.peer, now);
 }
 
-std::vector<observe_registry::notification> observe_registry::on_timer(time_point now) {
-  std::vector<notification> out;
-  for (auto id : refresh_.take_due(now)) {
-    auto it = observations_.find(id);
-    if (it == observations_.end()) continue;
-    auto& o = it->second;
-    // A stale heap entry (a later notification re-armed it), or one still being retransmitted:
-    // the in-flight one refreshes the client's Max-Age when it lands.
-    if (o.last_sent + options_.max_age > now || o.in_flight) continue;
-    out.push_back(make(id, o, now));
+std::optional<observe_registry::notification> observe_registry::take_replacement(observation_id id,
+                                                                                 time_point now) {
+  auto it = observations_.find(id);
+  if (it == observations_.end() || !it->second.in_flight || !it->second.stale) return std::nullopt;
+  return make(id, it->second, now);
+}
+
+bool observe_registry::in_flight(observation_id id) const {
+  auto it = observations_.find(id);
+  return it != observations_.end() && it->second.in_flight;
+}
+
+void observe_registry::on_timer(time_point now) {
+  while (!refresh_.empty() && refresh_.begin()->first <= now) {
+    const auto id = refresh_.begin()->second;
+    refresh_.erase(refresh_.begin());
+    auto& o = observations_.at(id);  // erase() disarms
+    o.refresh_at = unarmed;
+    // One still being retransmitted refreshes the client's Max-Age when it lands; on_acked
+    // sends the refresh if it is due by then. One waiting for a slot is sent when it gets one.
+    if (o.in_flight || o.queued) continue;
+    offer(id, o, now);
   }
-  return out;
 }
 
 std::vector<resource_key> observe_registry::clear() {
@@ -195,8 +305,9 @@ std::vector<resource_key> observe_registry::clear() {
   for (auto& [key, r] : resources_) out.push_back(key);
   observations_.clear();
   resources_.clear();
-  per_client_.clear();
-  refresh_ = {};
+  clients_.clear();
+  refresh_.clear();
+  outbox_.clear();
   return out;
 }
 

@@ -1,22 +1,29 @@
 #pragma once
 // Observe relations (RFC 7641) of one worker: who observes which resource, their sequence
 // numbers, which notification is in flight and whether a newer value waits behind it. The
-// registry decides; the endpoint sends. Holds the latest representation once per resource, so an
-// observer costs a few dozen bytes and a slow observer never builds a queue: it only gets the
-// newest value once its previous notification is acknowledged.
+// registry decides; the endpoint sends. Holds the latest representation once per resource, whole
+// (never a block of it: each observer gets the first block at its own size when the endpoint
+// sends, RFC 7959 §2.6), so an observer costs a few dozen bytes and a slow observer never builds
+// a queue: it only gets the newest value.
 //
 // RFC 7641 §4.1: the server keeps one list of observers per resource, each entry identified by
 // the client endpoint and the token. So a relation is (resource, peer, token): one client with
 // an empty token can observe two dataports at once, and ending one leaves the other.
+//
+// Notifications the registry decides to send collect in an outbox that the endpoint drains with
+// take_notifications() after each call: a removal or an ACK can free a client's in-flight slot
+// for another of its relations, whichever call caused it.
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gateway/coap/message.hpp"
 #include "gateway/core/clock.hpp"
-#include "gateway/core/deadline_queue.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
 
@@ -27,14 +34,33 @@ using observation_id = std::uint64_t;
 struct observe_options {
   std::size_t max_observers = 100000;
   std::size_t max_observers_per_client = 64;
-  std::size_t max_resources = 1000;    // one upstream long-poll each
-  std::chrono::seconds max_age{120};   // at most 255: one byte on the wire
-  std::uint32_t initial_sequence = 0;  // the Observe value of a registration (tests: near 2^24)
+  std::size_t max_resources = 1000;   // one upstream long-poll each
+  std::chrono::seconds max_age{120};  // at most 255: one byte on the wire
+  // CON notifications awaiting their ACK towards one client, over all its relations (each has
+  // at most one). RFC 7252 §4.7: NSTART is 1; RFC 7641 §4.5.1 leaves congestion control of
+  // notifications to the server. Others wait their turn, keeping only their newest value.
+  std::size_t max_in_flight_per_client = 1;
 };
 
 // RFC 7641 §3.4: whether notification (v2, t2) is newer than (v1, t1), with 24-bit wrap-around
 // and the 128-second rule.
 bool is_fresher(std::uint32_t v1, time_point t1, std::uint32_t v2, time_point t2);
+
+// Observe numbers come from the wall clock, in ticks of 1/1024 s since the Unix epoch, so that a
+// new relation (the same token registered again, another instance after a failover, a restart)
+// starts above what the client saw from the old one (RFC 7641 §3.4, §4.4). A client compares
+// numbers in 24-bit serial arithmetic and, past 128 s, takes any number; so the clock must gain
+// fewer than 2^23 ticks in 128 s (any tick longer than 15.3 us), and a relation whose numbers
+// ran ahead of the clock (more than one notification per tick) must fall back behind it quickly.
+// At 1/1024 s, 2^23 ticks are 2.3 hours (the numbers wrap every 4.6 hours, which the serial
+// comparison absorbs), and a relation runs ahead only above 1,024 acknowledged notifications a
+// second, which one CON in flight at a time rules out on any real link.
+inline constexpr std::uint32_t observe_ticks_per_second = 1024;
+// The clock's value for `now` (steady) plus `wall_offset` (system time minus steady time).
+std::uint32_t observe_clock(time_point now, duration wall_offset);
+// The number for the next message of a relation: `clock`, or last + 1 when `clock` is not
+// fresher than `last` (several messages within a tick, or the wall clock stepped back).
+std::uint32_t next_observe_number(std::optional<std::uint32_t> last, std::uint32_t clock);
 
 // An observer within one resource's list: the client endpoint and its token (RFC 7641 §4.1).
 struct observer_key {
@@ -43,8 +69,8 @@ struct observer_key {
   friend bool operator==(const observer_key&, const observer_key&) = default;
 };
 
-// The registry's one hash, for both of its keys. std::hash over the strings for now; kept in one
-// struct so that a keyed hash (clients choose tokens and aliases) replaces it in one place.
+// The registry's one hash, for both of its keys: keyed (base/keyed_hash.hpp), since clients
+// choose tokens, aliases and (within limits) addresses.
 struct observe_hash {
   std::size_t operator()(const resource_key& k) const noexcept;
   std::size_t operator()(const observer_key& k) const noexcept;
@@ -55,7 +81,10 @@ class observe_registry {
   struct notification {
     observation_id id;
     core::peer peer;
-    coap::message message;  // complete but for type and MID
+    // Complete but for type and MID: the whole representation, which the endpoint cuts to the
+    // first block at `szx` when it does not fit (RFC 7959 §2.6).
+    coap::message message;
+    std::uint8_t szx = 6;
   };
 
   explicit observe_registry(observe_options options) : options_(options) {}
@@ -68,61 +97,97 @@ class observe_registry {
     bool first = false;  // the resource had no observer before: start watching it
   };
 
-  // A GET with Observe 0 on `resource` was answered 2.xx: add (peer, token) to the resource's
-  // list, or refresh the entry it already has there (RFC 7641 §4.1: the sequence keeps
-  // increasing).
+  // A GET with Observe 0 on `resource` was answered 2.xx with `representation` (whole, before
+  // any block was cut from it): add (peer, token) to the resource's list, or refresh the entry
+  // it already has there (RFC 7641 §4.1: the sequence keeps increasing). `szx` is the block
+  // size negotiated for this observer's notifications.
   registration on_register(const peer& p, const coap::bytes& token, const resource_key& resource,
-                           const coap::message& response, time_point now);
+                           const coap::message& representation, std::uint8_t szx, time_point now);
   // Observe 1 (or a non-2.xx answer to a registration) on `resource` from (peer, token), an RST
   // or a CON that was never acknowledged: the relation ends. Returns the resource when it lost
   // its last observer.
   std::optional<resource_key> remove(const peer& p, const coap::bytes& token,
-                                     const resource_key& resource);
-  std::optional<resource_key> remove(observation_id id);
+                                     const resource_key& resource, time_point now);
+  std::optional<resource_key> remove(observation_id id, time_point now);
 
   // A new representation of `resource`: notifications for every observer that can take one now;
-  // the others get it as soon as their in-flight notification is acknowledged.
-  std::vector<notification> on_change(const resource_key& resource, coap::message content,
-                                      time_point now);
+  // the others get the newest value once their in-flight one is acknowledged or replaced.
+  void on_change(const resource_key& resource, coap::message content, time_point now);
   // A final error for every observer of `resource` (no Observe option), who are all removed.
-  std::vector<notification> on_final(const resource_key& resource, coap::message content);
-  // The peer acknowledged its in-flight notification: the newer value it missed, if any.
-  std::optional<notification> on_acked(observation_id id, time_point now);
+  // Sent whatever is in flight: the relation is over.
+  std::vector<notification> on_final(const resource_key& resource, coap::message content,
+                                     time_point now);
+  // The peer acknowledged its in-flight notification: frees its slot; a newer value that waited
+  // (or a Max-Age refresh that fell due) goes out as soon as the client has a free slot.
+  void on_acked(observation_id id, time_point now);
+  // The in-flight notification of `id` is due for retransmission and a newer value waits: the
+  // notification that replaces it (RFC 7641 §4.5.2); it stays in flight. nullopt otherwise.
+  std::optional<notification> take_replacement(observation_id id, time_point now);
+  // Whether `id` exists and has a notification in flight (a retransmission is still wanted).
+  bool in_flight(observation_id id) const;
   // Max-Age refresh: observers who heard nothing for max_age get the current value again.
-  std::vector<notification> on_timer(time_point now);
-  std::optional<time_point> next_deadline() const { return refresh_.next(); }
+  void on_timer(time_point now);
+  std::optional<time_point> next_deadline() const;
+  std::vector<notification> take_notifications() { return std::exchange(outbox_, {}); }
 
   // Every relation ends at once (shutdown); returns the resources that had observers.
   std::vector<resource_key> clear();
 
   std::size_t observers() const { return observations_.size(); }
   std::size_t resources() const { return resources_.size(); }
+  // Armed Max-Age deadlines: at most one per observation, whatever the notification rate.
+  std::size_t armed_deadlines() const { return refresh_.size(); }
   void set_options(observe_options options) { options_ = options; }
+  // System time minus steady time, from the server: the epoch of Observe numbers.
+  void set_wall_offset(duration offset) { wall_offset_ = offset; }
 
  private:
+  static constexpr time_point unarmed = time_point::max();
   struct observation {
     core::peer peer;
     coap::bytes token;
     resource_key resource;
-    std::uint32_t seq = 0;
+    std::optional<std::uint32_t> seq;  // the last Observe value sent
+    std::uint8_t szx = 6;
     bool in_flight = false;
-    bool stale = false;  // a newer value waits until the in-flight one is acknowledged
+    bool stale = false;   // a newer value (or a refresh) waits for this observer
+    bool queued = false;  // in its client's waiting list
     time_point last_sent;
+    time_point refresh_at = unarmed;  // its one entry in refresh_
   };
   struct resource_state {
     coap::message latest;
     std::unordered_map<observer_key, observation_id, observe_hash> observers;
   };
+  struct client_state {
+    std::size_t observations = 0;
+    std::size_t in_flight = 0;
+    // FIFO of relations with a value to send: at most max_observers_per_client, so a vector
+    // (an empty std::deque costs over 500 bytes per client).
+    std::vector<observation_id> waiting;
+  };
 
   notification make(observation_id id, observation& o, time_point now);
-  std::optional<resource_key> erase(observation_id id);
+  // Sends now if the client has a free slot, else queues the relation (once).
+  void offer(observation_id id, observation& o, time_point now);
+  // A slot of `p` freed: the longest-waiting relations go out.
+  void release(const peer& p, time_point now);
+  std::uint32_t next_seq(observation& o, time_point now);
+  void arm(observation_id id, observation& o, time_point at);
+  void disarm(observation_id id, observation& o);
+  std::optional<resource_key> erase(observation_id id, time_point now);
 
   observe_options options_;
+  duration wall_offset_{};
+  std::optional<std::uint32_t> high_;  // the highest Observe number issued (serial order)
   observation_id next_id_ = 1;
   std::unordered_map<observation_id, observation> observations_;
   std::unordered_map<resource_key, resource_state, observe_hash> resources_;
-  std::unordered_map<peer, std::size_t, peer_hash> per_client_;
-  deadline_queue<observation_id> refresh_;
+  std::unordered_map<peer, client_state, peer_hash> clients_;
+  // One entry per observation that has a refresh armed, re-placed (not added) when a
+  // notification moves its deadline: memory stays flat whatever the write rate.
+  std::set<std::pair<time_point, observation_id>> refresh_;
+  std::vector<notification> outbox_;
 };
 
 }  // namespace gw::core

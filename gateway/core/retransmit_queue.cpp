@@ -9,6 +9,18 @@ void retransmit_queue::add(const mid_key& key, coap::bytes datagram, core::owner
   deadlines_.push(due, key);
 }
 
+bool retransmit_queue::replace(const mid_key& old_key, const mid_key& new_key,
+                               coap::bytes datagram) {
+  auto it = pending_.find(old_key);
+  if (it == pending_.end()) return false;
+  pending p = std::move(it->second);
+  pending_.erase(it);  // its heap entry is skipped as stale when it comes due
+  p.datagram = std::move(datagram);
+  deadlines_.push(p.due, new_key);
+  pending_[new_key] = std::move(p);
+  return true;
+}
+
 std::optional<core::owner> retransmit_queue::settle(const mid_key& key) {
   auto it = pending_.find(key);
   if (it == pending_.end()) return std::nullopt;
@@ -40,7 +52,7 @@ void retransmit_queue::on_timer(time_point now, std::vector<resend>& resends,
     p.timeout *= 2;
     p.due = now + p.timeout;
     deadlines_.push(p.due, key);
-    resends.push_back(resend{key.peer, &p.datagram});
+    resends.push_back(resend{key, p.owner, &p.datagram});
   }
 }
 

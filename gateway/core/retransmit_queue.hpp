@@ -22,8 +22,9 @@ struct owner {
 class retransmit_queue {
  public:
   struct resend {
-    core::peer peer;
-    const coap::bytes* datagram;  // valid until the queue is next modified
+    mid_key key;
+    core::owner owner;
+    const coap::bytes* datagram;  // valid until this message is settled or replaced
   };
 
   explicit retransmit_queue(std::uint32_t max_retransmit) : max_retransmit_(max_retransmit) {}
@@ -31,6 +32,10 @@ class retransmit_queue {
   // `initial_timeout` is ACK_TIMEOUT scaled by a random factor in [1, ACK_RANDOM_FACTOR].
   void add(const mid_key& key, coap::bytes datagram, core::owner owner, time_point now,
            duration initial_timeout);
+  // The message `old_key` becomes `datagram` under `new_key`, keeping its retransmission
+  // counter, timeout and next due time (RFC 7641 §4.5.2: a newer notification takes over the
+  // transmission of the one in flight). False when `old_key` is not pending.
+  bool replace(const mid_key& old_key, const mid_key& new_key, coap::bytes datagram);
   // ACK or RST for one of ours: removes it and says whose it was.
   std::optional<core::owner> settle(const mid_key& key);
   bool contains(const mid_key& key) const { return pending_.contains(key); }

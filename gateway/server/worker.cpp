@@ -1,5 +1,6 @@
 #include "gateway/server/worker.hpp"
 
+#include <chrono>
 #include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
@@ -18,6 +19,14 @@ using asio::ip::udp;
 namespace {
 constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_datagram = 65535;
+
+// System time minus steady time: the epoch of Observe numbers (RFC 7641 §4.4), read here
+// because the core reads no clock. Taken again on every timer tick, so that a stepped system
+// clock is followed; the registry keeps each relation's numbers increasing whatever it does.
+core::duration wall_clock_offset() {
+  return std::chrono::duration_cast<core::duration>(
+      std::chrono::system_clock::now().time_since_epoch() - core::clock::now().time_since_epoch());
+}
 }  // namespace
 
 worker::worker(std::size_t index, const server_options& options, const services_factory& factory)
@@ -28,6 +37,7 @@ worker::worker(std::size_t index, const server_options& options, const services_
       grace_timer_(io_),
       services_(factory(io_.get_executor(), index, *this)) {
   if (!services_) throw std::invalid_argument("services_factory returned no services");
+  endpoint_.set_wall_clock_offset(wall_clock_offset());
 }
 
 boost::system::error_code worker::bind(const udp::endpoint& at) {
@@ -97,6 +107,7 @@ asio::awaitable<void> worker::timer_loop() {
     auto now = core::clock::now();
     if (armed_ && *armed_ <= now) {
       armed_.reset();
+      endpoint_.set_wall_clock_offset(wall_clock_offset());
       endpoint_.on_timer(now);
       flush();
     }

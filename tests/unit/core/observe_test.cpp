@@ -1,57 +1,9 @@
 // Observe (RFC 7641) through the endpoint, in virtual time.
 #include <catch2/catch.hpp>
 
-#include "tests/unit/core/endpoint_rig.hpp"
+#include "tests/unit/core/observe_rig.hpp"
 
 using namespace gw::test;
-
-namespace {
-
-coap::message observe_get(std::uint16_t mid, coap::bytes token, bool one_byte_zero = false,
-                          const char* alias = "temp") {
-  coap::message m;
-  m.type = coap::type::con;
-  m.code = coap::codes::get;
-  m.mid = mid;
-  m.token = std::move(token);
-  // Observe 0 as zero bytes (libcoap) or as one byte 0x00 (libexositecoap): both are real.
-  m.add_option(coap::opt::observe, one_byte_zero ? coap::bytes{0} : coap::bytes{});
-  m.add_option(coap::opt::uri_path, "1a");
-  m.add_option(coap::opt::uri_path, alias);
-  m.add_option(coap::opt::uri_query, "a32c85ba9dda45823be416246cf8b433baa068d7");
-  return m;
-}
-
-coap::message value(std::string_view text) {
-  coap::message m;
-  m.code = coap::codes::content;
-  m.add_uint_option(coap::opt::content_format, 0);
-  m.set_payload(text);
-  return m;
-}
-
-// Registers `token` from `from` on `alias` and answers the registration with "v0".
-core::resource_key register_observer(rig& r, coap::bytes token, const core::peer& from = client,
-                                     std::uint16_t mid = 100, const char* alias = "temp") {
-  auto req = observe_get(mid, token, false, alias);
-  r.receive(req, r.t0, from);
-  auto fw = r.ep.take_forwards();
-  REQUIRE(fw.size() == 1);
-  auto resp = coap::make_response(fw[0].request, coap::codes::content);
-  resp.set_payload("v0");
-  r.ep.on_response(fw[0].id, resp, r.t0);
-  return *observable(req);
-}
-
-void ack(rig& r, const coap::message& notification, time_point at,
-         const core::peer& from = client) {
-  coap::message a;
-  a.type = coap::type::ack;
-  a.mid = notification.mid;
-  r.receive(a, at, from);
-}
-
-}  // namespace
 
 TEST_CASE("registration answers with Observe and Max-Age and starts watching the resource") {
   for (bool one_byte : {false, true}) {
@@ -64,7 +16,8 @@ TEST_CASE("registration answers with Observe and Max-Age and starts watching the
     auto out = r.sent();
     REQUIRE(out.size() == 1);
     CHECK(out[0].type == coap::type::ack);
-    CHECK(out[0].uint_option(coap::opt::observe) == 0u);
+    // RFC 7641 §4.4: numbered by the (wall) clock, not from 0 (observe_sequence_test.cpp).
+    CHECK(out[0].uint_option(coap::opt::observe) == core::observe_clock(r.t0, {}));
     auto max_age = out[0].find(coap::opt::max_age);
     REQUIRE(max_age != nullptr);
     CHECK(max_age->value == coap::bytes{120});  // one byte on the wire
@@ -189,7 +142,7 @@ TEST_CASE("one client with an empty token observes two dataports at once") {
   auto humidity = register_observer(r, {}, client, 101, "humidity");
   auto answers = r.sent();
   REQUIRE(answers.size() == 2);
-  for (auto& a : answers) CHECK(a.uint_option(coap::opt::observe) == 0u);
+  for (auto& a : answers) CHECK(a.uint_option(coap::opt::observe).has_value());
   CHECK(r.ep.observers() == 2);
   auto events = r.ep.take_observe_events();
   REQUIRE(events.size() == 2);  // one upstream watch per dataport
@@ -305,7 +258,7 @@ coap::message separate_registration(rig& r, coap::bytes token) {
   auto out = r.sent();
   REQUIRE(out.size() == 1);
   CHECK(out[0].type == coap::type::con);
-  CHECK(out[0].uint_option(coap::opt::observe) == 0u);
+  CHECK(out[0].uint_option(coap::opt::observe) == core::observe_clock(r.t0 + 2s, {}));
   CHECK(r.ep.observers() == 1);
   return out[0];
 }
@@ -436,20 +389,24 @@ TEST_CASE("sequence freshness with 24-bit wrap-around (RFC 7641 §3.4)") {
 }
 
 TEST_CASE("sequence numbers wrap at 24 bits and every notification stays fresher") {
-  core::endpoint_config cfg;
-  cfg.observe.initial_sequence = 0xFFFFFD;
-  rig r(cfg);
+  rig r;
+  // The wall clock 3 ticks before the 24-bit counter wraps, at t0.
+  const core::duration to_wrap =
+      std::chrono::duration_cast<core::duration>(
+          std::chrono::duration<std::int64_t, std::ratio<1, 1024>>((std::int64_t{1} << 24) - 3)) -
+      r.t0.time_since_epoch();
+  r.ep.set_wall_clock_offset(to_wrap + 500us);  // half a tick in: clear of rounding
   auto resource = register_observer(r, {1});
   CHECK(r.sent().at(0).uint_option(coap::opt::observe) == 0xFFFFFDu);
   std::uint32_t prev = 0xFFFFFD;
   auto t = r.t0;
   std::vector<std::uint32_t> seen;
   for (int i = 0; i < 5; ++i) {
-    t += 1s;
+    t += 1ms;  // one tick is 1/1024 s: every notification within the same or the next tick
     r.ep.notify(resource, value(std::to_string(i)), t);
     auto n = r.sent().at(0);
     auto seq = *n.uint_option(coap::opt::observe);
-    CHECK(core::is_fresher(prev, t - 1s, seq, t));
+    CHECK(core::is_fresher(prev, t - 1ms, seq, t));
     seen.push_back(seq);
     prev = seq;
     ack(r, n, t);
