@@ -138,6 +138,11 @@ int gateway::run(const on_listening& listening) {
     return 1;
   }
   if (!start_metrics()) return 1;
+  // Before the ready line, so that a test's first SIGUSR2 finds it.
+  stall_hook_ = stall_hook::from_environment(control_, [this] {
+    std::lock_guard lock(workers_mutex_);
+    return workers_.front()->executor();
+  });
   announce(*bound, listening);
   wait_stop();
   wait_reload();
@@ -150,10 +155,6 @@ int gateway::run(const on_listening& listening) {
                  " ms): systemd's watchdog may fire before the stall is noticed and logged");
     ping_watchdog(*every);
   }
-  stall_hook_ = stall_hook::from_environment(control_, [this] {
-    std::lock_guard lock(workers_mutex_);
-    return workers_.front()->executor();
-  });
 
   std::thread control_thread([this] { control_.run(); });
   udp_.run();
