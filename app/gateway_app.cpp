@@ -14,6 +14,7 @@
 #include "app/gateway_worker.hpp"
 #include "app/sd_notify.hpp"
 #include "app/settings.hpp"
+#include "app/stall_hook.hpp"
 #include "conf/load.hpp"
 #include "log/log.hpp"
 #include "metrics/http_endpoint.hpp"
@@ -92,6 +93,7 @@ class gateway {
   void reload();
   void apply_to_workers(bool new_pool);
   void ping_watchdog(std::chrono::microseconds every);
+  bool workers_turning();
   void stop_control();
 
   conf::config running_;
@@ -106,6 +108,8 @@ class gateway {
   asio::signal_set stop_signals_{control_, SIGINT, SIGTERM};
   asio::signal_set reload_signal_{control_, SIGHUP};
   asio::steady_timer watchdog_{control_};
+  bool stall_reported_ = false;             // on the control thread
+  std::unique_ptr<stall_hook> stall_hook_;  // tests only (COAP_GATEWAY_TEST_HOOKS=1)
   std::unique_ptr<metrics::http_endpoint> metrics_http_;
   std::string metrics_url_;
   server::udp_server udp_;
@@ -134,10 +138,23 @@ int gateway::run(const on_listening& listening) {
     return 1;
   }
   if (!start_metrics()) return 1;
+  // Before the ready line, so that a test's first SIGUSR2 finds it.
+  stall_hook_ = stall_hook::from_environment(control_, [this] {
+    std::lock_guard lock(workers_mutex_);
+    return workers_.front()->executor();
+  });
   announce(*bound, listening);
   wait_stop();
   wait_reload();
-  if (auto every = systemd::watchdog_interval()) ping_watchdog(*every);
+  if (auto every = systemd::watchdog_interval()) {
+    // WatchdogSec is twice the ping interval (sd_watchdog_enabled(3)).
+    if (running_.watchdog.max_stall >= 2 * *every)
+      GW_LOG(warn, "gateway",
+             "watchdog.max_stall (" + std::to_string(running_.watchdog.max_stall.count()) +
+                 " ms) is not below WatchdogSec (" + std::to_string(2 * every->count() / 1000) +
+                 " ms): systemd's watchdog may fire before the stall is noticed and logged");
+    ping_watchdog(*every);
+  }
 
   std::thread control_thread([this] { control_.run(); });
   udp_.run();
@@ -152,6 +169,7 @@ bool gateway::start_metrics() {
   metrics::http_endpoint_options mo;
   mo.listen = running_.metrics.listen;
   mo.ready = [this] { return ready_.load(); };
+  mo.healthy = [this] { return workers_turning(); };
   mo.metrics = [this] { return render_metrics(registry_, udp_); };
   metrics_http_ = std::make_unique<metrics::http_endpoint>(control_, mo);
   auto port = metrics_http_->start();
@@ -190,6 +208,7 @@ void gateway::on_stop(int signal) {
   GW_LOG(info, "gateway", std::string("stopping on ") + (signal == SIGINT ? "SIGINT" : "SIGTERM"));
   ready_ = false;
   systemd::notify_stopping();
+  if (stall_hook_) stall_hook_->release();  // a blocked worker could not drain
   reload_signal_.cancel();
   udp_.stop();
   GW_LOG(info, "gateway",
@@ -235,16 +254,37 @@ void gateway::apply_to_workers(bool new_pool) {
                [worker, config = running_, new_pool] { worker->apply(config, new_pool); });
 }
 
-// From the control thread: it keeps pinging while the workers drain.
+// From the control thread: it keeps pinging while the workers drain, and stops while a worker's
+// loop is stuck, so that systemd restarts a gateway that answers nothing on that worker's share
+// of the clients (the kernel hashes each client to one worker's socket).
 void gateway::ping_watchdog(std::chrono::microseconds every) {
-  systemd::notify_watchdog();
+  if (workers_turning()) systemd::notify_watchdog();
   watchdog_.expires_after(every);
   watchdog_.async_wait([this, every](boost::system::error_code ec) {
     if (!ec) ping_watchdog(every);
   });
 }
 
+// On the control thread (the watchdog and /healthz); logs when a stall begins and ends.
+bool gateway::workers_turning() {
+  const auto max_stall = running_.watchdog.max_stall;
+  const auto stalled = udp_.stalled_workers(std::chrono::steady_clock::now(), max_stall);
+  if (!stalled.empty() && !stall_reported_) {
+    std::string which;
+    for (auto w : stalled) which += (which.empty() ? "" : ", ") + std::to_string(w);
+    GW_LOG(error, "gateway",
+           "worker " + which + " stuck for more than " + std::to_string(max_stall.count()) +
+               " ms: /healthz fails and the watchdog pings stop");
+    stall_reported_ = true;
+  } else if (stalled.empty() && stall_reported_) {
+    GW_LOG(warn, "gateway", "every worker is running again");
+    stall_reported_ = false;
+  }
+  return stalled.empty();
+}
+
 void gateway::stop_control() {
+  if (stall_hook_) stall_hook_->release();
   stop_signals_.cancel();
   reload_signal_.cancel();
   watchdog_.cancel();

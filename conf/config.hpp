@@ -113,6 +113,13 @@ struct shutdown_config {
   friend bool operator==(const shutdown_config&, const shutdown_config&) = default;
 };
 
+struct watchdog_config {
+  // A worker whose loop has not turned for this long makes /healthz answer 503 and stops the
+  // systemd watchdog pings; keep it below the unit's WatchdogSec (30s).
+  duration max_stall{5000};
+  friend bool operator==(const watchdog_config&, const watchdog_config&) = default;
+};
+
 struct config {
   std::uint32_t workers = 0;  // 0 = one per core
   log_config log;
@@ -125,6 +132,7 @@ struct config {
   observe_config observe;
   metrics_config metrics;
   shutdown_config shutdown;
+  watchdog_config watchdog;
   friend bool operator==(const config&, const config&) = default;
 };
 

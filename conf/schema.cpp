@@ -222,6 +222,10 @@ constexpr key_spec table[] = {
     {"shutdown.grace", value_kind::duration,
      at<&config::shutdown, &shutdown_config::grace>, {0, 10 * min}, {},
      "on SIGTERM, time in-flight requests get to finish"},
+
+    {"watchdog.max_stall", value_kind::duration,
+     at<&config::watchdog, &watchdog_config::max_stall>, {1 * s, 10 * min}, {},
+     "a worker loop stuck this long fails /healthz and stops the systemd watchdog pings"},
 };
 // clang-format on
 

@@ -21,6 +21,16 @@ inline bool enabled(level l) {
 // Writes one line atomically with respect to other threads.
 void write(level l, std::string_view component, std::string_view message);
 
+// The line write() emits, '\n'-terminated. Fields may hold bytes from the network (aliases,
+// payloads, peer text): in text lines every byte below 0x20, 0x7f and every byte that is not
+// part of well-formed UTF-8 becomes the four characters \xNN, so a newline cannot forge a
+// line and an ESC sequence cannot reach a terminal. JSON lines escape per RFC 8259 §7 (and
+// 0x7f as \u007f); a byte of ill-formed UTF-8 becomes the text \xNN there too, so the line
+// stays valid JSON (RFC 8259 §8.1 requires UTF-8).
+enum class line_format { text, journal, json };
+std::string format_line(line_format format, level l, std::string_view component,
+                        std::string_view message);
+
 // A CIK or other secret as its first 4 characters then "…"; binary input is hex-encoded first.
 std::string mask(std::string_view secret);
 

@@ -222,7 +222,11 @@ struct http_endpoint::impl : std::enable_shared_from_this<impl> {
       return res;
     }
     try {
-      if (path == "/healthz") return make_response(bhttp::status::ok, "ok\n");
+      if (path == "/healthz") {
+        if (!options_.healthy || options_.healthy())
+          return make_response(bhttp::status::ok, "ok\n");
+        return make_response(bhttp::status::service_unavailable, "unhealthy\n");
+      }
       if (path == "/readyz") {
         if (!options_.ready || options_.ready()) return make_response(bhttp::status::ok, "ready\n");
         return make_response(bhttp::status::service_unavailable, "not ready\n");

@@ -4,7 +4,9 @@
 // traffic. One request per connection (`Connection: close`).
 //
 //   GET /metrics  200, text_content_type, the body options.metrics returns
-//   GET /healthz  200 "ok": the process is alive enough to answer
+//   GET /healthz  200 "ok" while options.healthy says so (every worker loop turning), else
+//                 503 "unhealthy": restart me (a liveness probe), where /readyz is "route
+//                 traffic to me"
 //   GET /readyz   200 "ready" while options.ready says so, else 503 "not ready"
 //   other path    404;  known path with another method: 405 with `Allow: GET`
 //   unparsable request 400, headers over 8 KiB 431, a body over 4 KiB 413
@@ -36,6 +38,8 @@ struct http_endpoint_options {
   std::function<std::string()> metrics;
   // Called on the endpoint's thread for every GET /readyz; unset means ready.
   std::function<bool()> ready;
+  // Called on the endpoint's thread for every GET /healthz; unset means healthy.
+  std::function<bool()> healthy;
   std::chrono::milliseconds timeout{5000};
   std::size_t max_connections = 16;
 };

@@ -71,4 +71,14 @@ server_stats udp_server::stats() const {
   return sum;
 }
 
+std::vector<std::size_t> udp_server::stalled_workers(std::chrono::steady_clock::time_point now,
+                                                     std::chrono::nanoseconds max_age) const {
+  std::vector<std::size_t> stalled;
+  for (std::size_t w = 0; w < impl_->workers.size(); ++w) {
+    const auto beat = impl_->workers[w]->last_heartbeat();
+    if (beat && now - *beat > max_age) stalled.push_back(w);
+  }
+  return stalled;
+}
+
 }  // namespace gw::server

@@ -69,6 +69,8 @@ struct server_options {
   // Which GETs name an observable resource (translate::observable_resource); given to every
   // worker's endpoint. Empty: nothing is observable.
   core::observable_fn observable;
+  // How often each worker's loop stamps its heartbeat (stalled_workers()).
+  std::chrono::milliseconds heartbeat{500};
 };
 
 struct server_stats {
@@ -114,6 +116,12 @@ class udp_server {
 
   // Sums of every worker's counters; thread-safe (a snapshot taken on each worker).
   server_stats stats() const;
+
+  // Liveness: the workers whose loop has not stamped its heartbeat for more than `max_age` at
+  // `now` (steady clock), i.e. stuck in a blocking call or a busy handler; a worker that has
+  // finished is never stalled. Thread-safe; for the watchdog and /healthz on the control thread.
+  std::vector<std::size_t> stalled_workers(std::chrono::steady_clock::time_point now,
+                                           std::chrono::nanoseconds max_age) const;
 
  private:
   struct impl;

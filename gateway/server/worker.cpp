@@ -35,9 +35,12 @@ worker::worker(std::size_t index, const server_options& options, const services_
       endpoint_(options.endpoint, options.seed + index * 0x9E3779B97F4A7C15ULL, options.observable),
       timer_(io_),
       grace_timer_(io_),
+      heartbeat_timer_(io_),
+      heartbeat_every_(options.heartbeat),
       services_(factory(io_.get_executor(), index, *this)) {
   if (!services_) throw std::invalid_argument("services_factory returned no services");
   endpoint_.set_wall_clock_offset(wall_clock_offset());
+  beat();
 }
 
 boost::system::error_code worker::bind(const udp::endpoint& at) {
@@ -79,6 +82,7 @@ void worker::run() {
   for (std::size_t i = 0; i < sockets_.size(); ++i)
     asio::co_spawn(io_, receive_loop(i), asio::detached);
   asio::co_spawn(io_, timer_loop(), asio::detached);
+  asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   io_.run();
 }
 
@@ -112,6 +116,29 @@ asio::awaitable<void> worker::timer_loop() {
       flush();
     }
   }
+}
+
+asio::awaitable<void> worker::heartbeat_loop() {
+  while (!finished_) {
+    beat();
+    heartbeat_timer_.expires_after(heartbeat_every_);
+    co_await heartbeat_timer_.async_wait(use_nothrow);
+  }
+  heartbeat_ns_.store(0, std::memory_order_relaxed);
+}
+
+void worker::beat() {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch();
+  heartbeat_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count(),
+                      std::memory_order_relaxed);
+}
+
+std::optional<std::chrono::steady_clock::time_point> worker::last_heartbeat() const {
+  const auto ns = heartbeat_ns_.load(std::memory_order_relaxed);
+  if (ns == 0) return std::nullopt;
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          std::chrono::nanoseconds(ns)));
 }
 
 void worker::on_forward(core::forward_action forward) {
@@ -185,6 +212,7 @@ void worker::maybe_finish() {
   finished_ = true;
   grace_timer_.cancel();
   timer_.cancel();
+  heartbeat_timer_.cancel();
   for (auto& s : sockets_) {
     boost::system::error_code ignored;
     s.cancel(ignored);

@@ -2,6 +2,8 @@
 // One share-nothing worker: io_context, sockets, endpoint, one timer, and the services it owns.
 // Internal to gw_server.
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +33,9 @@ class worker final : public notifier {
   void stop();
   void reconfigure(const core::endpoint_config& config);
   server_stats stats() const;
+  // When the worker's loop last ran its heartbeat; nullopt once the worker has finished (it can
+  // no longer stall). Any thread.
+  std::optional<std::chrono::steady_clock::time_point> last_heartbeat() const;
 
   void notify(const core::resource_key& resource, coap::message content) override;
   void notify_final(const core::resource_key& resource, coap::message content) override;
@@ -38,6 +43,10 @@ class worker final : public notifier {
  private:
   boost::asio::awaitable<void> receive_loop(std::size_t socket);
   boost::asio::awaitable<void> timer_loop();
+  // Liveness: stamps heartbeat_ns_ every `heartbeat` from the worker's own loop, so the stamp
+  // ages exactly when that loop stops turning (a blocking call, a busy handler).
+  boost::asio::awaitable<void> heartbeat_loop();
+  void beat();
   void on_forward(core::forward_action forward);
   // Sends what the endpoint produced, starts forwards, re-arms the timer.
   void flush();
@@ -57,6 +66,10 @@ class worker final : public notifier {
   boost::asio::steady_timer timer_;
   std::optional<core::time_point> armed_;
   boost::asio::steady_timer grace_timer_;
+  boost::asio::steady_timer heartbeat_timer_;
+  std::chrono::milliseconds heartbeat_every_;
+  // steady_clock nanoseconds since its epoch; 0 once finished. Written on the worker thread only.
+  std::atomic<std::int64_t> heartbeat_ns_{0};
   // Declared after everything it uses, so destroyed before it: upstream pools and long-polls go
   // before the sockets, the endpoint they notify, and the io_context.
   std::unique_ptr<worker_services> services_;

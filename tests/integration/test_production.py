@@ -118,6 +118,44 @@ class Production(unittest.TestCase):
         gw.proc.send_signal(signal.SIGHUP)
         gw.wait_for_log("workers changed: takes effect after a restart")
 
+    def test_network_bytes_in_log_lines_are_escaped(self):
+        # A dataport whose alias holds a newline that would forge a log line and an ESC sequence
+        # that would clear an operator's terminal; observing it logs the alias (debug level).
+        evil = "evil\ninfo gateway: forged\x1b[2J"
+        state = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        self.addCleanup(os.unlink, state.name)
+        state.write('devices:\n  - vendor: demo\n    model: gateway\n    sn: "0001"\n'
+                    '    cik: %s\n    dataports:\n      "evil\\ninfo gateway: forged\\e[2J": "1"\n'
+                    % DEMO_CIK)
+        state.close()
+        sim = SimProcess(state=state.name)
+        self.addCleanup(sim.close)
+        gw = Gateway(sim.url)
+        self.addCleanup(gw.close)
+        gw.rewrite_config(gw.config_text().replace("level: debug", "level: debug\n  access: true"))
+        gw.proc.send_signal(signal.SIGHUP)
+        gw.wait_for_log("configuration reloaded")
+
+        c = coap.Client(gw.host, gw.port)
+        self.addCleanup(c.close)
+        token = b"evil"
+        r = c.exchange(coap.request(coap.GET, "/1a/" + evil, [DEMO_CIK], token=token,
+                                    options=[(coap.OPT_OBSERVE, b"")]))
+        self.assertEqual(coap.code_str(r.code), "2.05")
+        self.assertEqual(r.payload, b"1")
+        escaped = "evil\\x0ainfo gateway: forged\\x1b[2J"
+        gw.wait_for_log("long-poll started for a32c\u2026 " + escaped)
+        gw.wait_for_log("info access: ")
+
+        raw = open(gw.stderr_path, "rb").read()
+        self.assertNotIn(b"\x1b", raw)  # no ESC reaches a terminal
+        lines = raw.decode().splitlines()
+        self.assertFalse([l for l in lines if l.startswith("info gateway: forged")], lines)
+        # Exactly one access line for the one request, and each line a whole log line.
+        self.assertEqual(len([l for l in lines if l.startswith("info access: ")]), 1, lines)
+        for line in lines:
+            self.assertRegex(line, r"^(trace|debug|info|warn|error) [a-z]+: ")
+
     def test_reload_with_new_pool_settings_drops_nothing_in_flight(self):
         gw = self.gateway(coap_extra="  separate_response_after: 200ms\n")
         base = gw.config_text()

@@ -70,6 +70,7 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"observe.max_observers_per_client", "0 to 100000"},
       {"observe.max_resources", "1 to 100000"},
       {"shutdown.grace", "0s to 10m"},
+      {"watchdog.max_stall", "1s to 10m"},
   };
   std::map<std::string, std::string> described;
   for (const key_doc& d : describe_keys()) {
@@ -131,7 +132,7 @@ TEST_CASE("sections are the prefixes of key paths", "[conf][schema]") {
   CHECK_FALSE(is_section("upstream.t"));
   CHECK(names_under("") == std::vector<std::string_view>{
                                "workers", "log", "coap", "upstream", "alias_cache", "timestamp",
-                               "block", "observe", "download", "metrics", "shutdown"});
+                               "block", "observe", "download", "metrics", "shutdown", "watchdog"});
   CHECK(names_under("upstream.tls") ==
         std::vector<std::string_view>{"verify", "ca_file", "cert_file", "key_file"});
   CHECK(find_key("coap.ack_timeout") != nullptr);

@@ -218,6 +218,22 @@ TEST_CASE("/healthz answers while the process runs; /readyz follows the ready ca
   CHECK(get(ep.port, "/readyz").status == 503);
 }
 
+TEST_CASE("/healthz follows the healthy callback, independently of /readyz") {
+  std::atomic<bool> healthy{true};
+  auto options = options_with();
+  options.healthy = [&] { return healthy.load(); };
+  options.ready = [] { return true; };
+  served_endpoint ep(std::move(options));
+  CHECK(get(ep.port, "/healthz").status == 200);
+  healthy = false;  // a worker loop stopped turning: the liveness probe must say so
+  const auto sick = get(ep.port, "/healthz");
+  CHECK(sick.status == 503);
+  CHECK(sick.body == "unhealthy\n");
+  CHECK(get(ep.port, "/readyz").status == 200);
+  healthy = true;
+  CHECK(get(ep.port, "/healthz").status == 200);
+}
+
 TEST_CASE("without a ready callback the endpoint reports ready") {
   served_endpoint ep(options_with());
   CHECK(get(ep.port, "/readyz").status == 200);
