@@ -187,7 +187,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   ex.observe = screen_observe(from, forwarded.request);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
-    separate_deadlines_.push(ex.separate_at, id);
+    ex.separate_deadline = separate_deadlines_.push(ex.separate_at, id);
   }
   forwards_.push_back(forward_action{id, from, forwarded.request});
   ex.forwarded = std::move(forwarded);
@@ -231,6 +231,7 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
   if (it == exchanges_.end()) return;
   const exchange ex = std::move(it->second);
   exchanges_.erase(it);
+  separate_deadlines_.cancel(ex.separate_deadline);
 
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now);
   response.token = ex.token;
