@@ -31,6 +31,9 @@ struct coap_config {
   // A copy of a write is a duplicate this long: EXCHANGE_LIFETIME with the default parameters.
   duration dedup_window{247000};
   std::uint32_t block_size = 1024;  // 16..1024, a power of two
+  // SO_RCVBUF / SO_SNDBUF of each worker's sockets; 0 = the system default.
+  std::uint64_t socket_receive_buffer = 4 * 1024 * 1024;
+  std::uint64_t socket_send_buffer = 4 * 1024 * 1024;
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 

@@ -111,6 +111,12 @@ constexpr key_spec table[] = {
      at<&config::coap, &coap_config::block_size>, {16, 1024}, {},
      "largest block the gateway sends or asks for (RFC 7959)",
      block_size_power_of_two, {}},
+    {"coap.socket_receive_buffer", value_kind::size,
+     at<&config::coap, &coap_config::socket_receive_buffer>, {0, 1 * GiB}, {},
+     "receive buffer of each UDP socket (SO_RCVBUF; capped by net.core.rmem_max); 0 = system default"},
+    {"coap.socket_send_buffer", value_kind::size,
+     at<&config::coap, &coap_config::socket_send_buffer>, {0, 1 * GiB}, {},
+     "send buffer of each UDP socket (SO_SNDBUF; capped by net.core.wmem_max); 0 = system default"},
 
     {"upstream.url", value_kind::url,
      at<&config::upstream, &upstream_config::url>, {}, {},
