@@ -33,6 +33,7 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   const auto s = udp.stats();
   snap.set(metrics::duplicates_total, s.endpoint.duplicates);
   snap.set(metrics::malformed_total, s.endpoint.malformed);
+  snap.set(metrics::udp_receive_drops_total, s.receive_drops);
   snap.set(metrics::rst_sent_total, s.endpoint.rst_sent);
   snap.set(metrics::rst_received_total, s.endpoint.rst_received);
   snap.set(metrics::separate_responses_total, s.endpoint.separate_responses);

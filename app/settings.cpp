@@ -38,6 +38,8 @@ server::server_options server_options_from(const conf::config& c) {
   o.workers = c.workers != 0 ? c.workers : std::max(1u, std::thread::hardware_concurrency());
   o.endpoint = endpoint_config_from(c);
   o.grace = c.shutdown.grace;
+  o.socket_receive_buffer = c.coap.socket_receive_buffer;
+  o.socket_send_buffer = c.coap.socket_send_buffer;
   o.seed = std::random_device{}();
   return o;
 }
@@ -113,6 +115,10 @@ std::vector<std::string> restart_only_changes(const conf::config& running,
     if (changed) keys.emplace_back(key);
   };
   check(running.coap.listen != loaded.coap.listen, "coap.listen");
+  check(running.coap.socket_receive_buffer != loaded.coap.socket_receive_buffer,
+        "coap.socket_receive_buffer");
+  check(running.coap.socket_send_buffer != loaded.coap.socket_send_buffer,
+        "coap.socket_send_buffer");
   check(running.workers != loaded.workers, "workers");
   check(running.metrics.listen != loaded.metrics.listen, "metrics.listen");
   check(running.upstream.url != loaded.upstream.url, "upstream.url");
@@ -123,6 +129,8 @@ std::vector<std::string> restart_only_changes(const conf::config& running,
 conf::config effective_after_reload(const conf::config& running, const conf::config& loaded) {
   auto e = loaded;
   e.coap.listen = running.coap.listen;
+  e.coap.socket_receive_buffer = running.coap.socket_receive_buffer;
+  e.coap.socket_send_buffer = running.coap.socket_send_buffer;
   e.workers = running.workers;
   e.metrics.listen = running.metrics.listen;
   e.upstream.url = running.upstream.url;

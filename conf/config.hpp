@@ -33,6 +33,9 @@ struct coap_config {
   std::uint32_t block_size = 1024;  // 16..1024, a power of two
   // Max-Age of Read answers: a dataport value may change at any moment (translate/dataport.hpp).
   duration read_max_age{0};
+  // SO_RCVBUF / SO_SNDBUF of each worker's sockets; 0 = the system default.
+  std::uint64_t socket_receive_buffer = 4 * 1024 * 1024;
+  std::uint64_t socket_send_buffer = 4 * 1024 * 1024;
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 

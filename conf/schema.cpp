@@ -120,6 +120,12 @@ constexpr key_spec table[] = {
      at<&config::coap, &coap_config::read_max_age>, {0, 1 * day}, {},
      "Max-Age of Read answers; 0 = do not reuse (RFC 7252 §5.10.5); Observe uses observe.max_age",
      read_max_age_whole_seconds, {}},
+    {"coap.socket_receive_buffer", value_kind::size,
+     at<&config::coap, &coap_config::socket_receive_buffer>, {0, 1 * GiB}, {},
+     "receive buffer of each UDP socket (SO_RCVBUF; capped by net.core.rmem_max); 0 = system default"},
+    {"coap.socket_send_buffer", value_kind::size,
+     at<&config::coap, &coap_config::socket_send_buffer>, {0, 1 * GiB}, {},
+     "send buffer of each UDP socket (SO_SNDBUF; capped by net.core.wmem_max); 0 = system default"},
 
     {"upstream.url", value_kind::url,
      at<&config::upstream, &upstream_config::url>, {}, {},

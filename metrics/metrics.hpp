@@ -54,6 +54,8 @@ inline constexpr std::span<const double> no_buckets{};
     no_buckets, "Responses sent after an empty ACK because the upstream was slow")                \
   X(malformed_total, counter, worker, "coap_gateway_malformed_total", (), no_buckets,             \
     "Datagrams that did not decode as CoAP messages")                                             \
+  X(udp_receive_drops_total, counter, worker, "coap_gateway_udp_receive_drops_total", (),         \
+    no_buckets, "Datagrams the kernel dropped because a UDP socket's receive buffer was full")    \
   X(rst_sent_total, counter, worker, "coap_gateway_rst_sent_total", (), no_buckets,               \
     "Reset messages sent")                                                                        \
   X(rst_received_total, counter, worker, "coap_gateway_rst_received_total", (), no_buckets,       \

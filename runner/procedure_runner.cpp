@@ -63,7 +63,7 @@ boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::messa
     case procedure::discovery: {
       auto msg = coap::make_response(request, coap::codes::content);
       msg.add_uint_option(coap::opt::content_format, cf::link_format);
-      msg.set_payload(well_known_core());
+      msg.set_payload(well_known_core());  // serialized once per route table
       co_return msg;
     }
     case procedure::timestamp:

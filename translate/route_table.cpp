@@ -114,7 +114,9 @@ bool route_answers_in(const route& r, std::uint16_t format) {
   return false;
 }
 
-std::string well_known_core() {
+namespace {
+
+std::string serialize_well_known_core() {
   std::vector<coap::link> links;
   for (const auto& r : table()) {
     if (r.link_target.empty()) continue;
@@ -125,6 +127,13 @@ std::string well_known_core() {
     links.push_back(std::move(l));
   }
   return coap::serialize(links);
+}
+
+}  // namespace
+
+const std::string& well_known_core() {
+  static const std::string document = serialize_well_known_core();
+  return document;
 }
 
 }  // namespace gw::translate

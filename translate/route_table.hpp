@@ -64,7 +64,9 @@ std::optional<procedure> classify(const coap::message& request);
 // Whether the route can answer in Content-Format `format` (always, for a route whose ct is "").
 bool route_answers_in(const route& r, std::uint16_t format);
 
-// The RFC 6690 document served at /.well-known/core.
-std::string well_known_core();
+// The RFC 6690 document served at /.well-known/core. The route table is fixed at build time,
+// so the document is serialized once (on first use, thread-safe) and every discovery request
+// copies it instead of rebuilding it.
+const std::string& well_known_core();
 
 }  // namespace gw::translate

@@ -51,9 +51,9 @@ bool dedup_cache::insert(const mid_key& key, std::uint64_t fingerprint, request_
   e.reserved = reserved;
   e.charged = charge;
   e.order = s.answered.end();
+  e.deadline = deadlines_.push(expires, armed{key, id});
   entries_.emplace(key, std::move(e));
   s.bytes += charge;
-  deadlines_.push(expires, armed{key, id});
   return true;
 }
 
@@ -76,7 +76,8 @@ void dedup_cache::set_reply(const mid_key& key, request_id id, coap::bytes reply
       // RFC 7252 §4.5 allows a safe request to run again; within the window a copy still gets
       // this answer, so a burst of retransmissions costs one upstream call.
       e.expires = now + replay_window;
-      deadlines_.push(e.expires, armed{key, id});
+      deadlines_.cancel(e.deadline);  // one expiry per entry: the lifetime one is dead now
+      e.deadline = deadlines_.push(e.expires, armed{key, id});
     }
   }
   // A reply larger than its reservation may push the store over its bound.
@@ -95,6 +96,7 @@ void dedup_cache::erase(map::iterator it) {
   auto& s = store_of(it->second.kind);
   if (it->second.answered) s.answered.erase(it->second.order);
   s.bytes -= it->second.charged;
+  deadlines_.cancel(it->second.deadline);  // a no-op when it is the one being taken
   entries_.erase(it);
 }
 

@@ -68,6 +68,7 @@ class dedup_cache {
     std::size_t reserved = 0;            // reply bytes held back while running (unsafe)
     std::size_t charged = 0;             // what the entry counts against its store's budget
     std::list<mid_key>::iterator order;  // in its store's answered list, once answered
+    std::uint64_t deadline = 0;          // its one queued expiry, cancelled when it goes
   };
 
   // `max_bytes` is split: a quarter for safe requests, the rest for unsafe ones.
@@ -88,8 +89,11 @@ class dedup_cache {
                  time_point now, duration replay_window);
 
   void expire(time_point now);
-  // May be early (an entry erased or answered since); never late.
+  // Exact: an entry's expiry is cancelled when it is erased or replaced, so a busy cache does
+  // not wake its owner for entries already gone.
   std::optional<time_point> next_expiry() const { return deadlines_.next(); }
+  // Queued expiries: one per entry.
+  std::size_t queued_expiries() const { return deadlines_.size(); }
 
   std::size_t size() const { return entries_.size(); }
   std::size_t bytes() const { return stores_[0].bytes + stores_[1].bytes; }

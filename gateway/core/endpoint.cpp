@@ -207,7 +207,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
-    separate_deadlines_.push(ex.separate_at, id);
+    ex.separate_deadline = separate_deadlines_.push(ex.separate_at, id);
   }
   forwards_.push_back(forward_action{id, from, forwarded.request});
   ex.forwarded = std::move(forwarded);
@@ -256,6 +256,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   if (it == exchanges_.end()) return;
   const exchange ex = std::move(it->second);
   exchanges_.erase(it);
+  separate_deadlines_.cancel(ex.separate_deadline);
 
   // The observe registry keeps the whole representation, never the block cut from it below:
   // every later notification is cut per observer (RFC 7959 §2.6).

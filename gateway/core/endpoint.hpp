@@ -191,6 +191,9 @@ class endpoint {
     // A GET with Observe 0 on an observable resource: register it there on a 2.xx answer.
     std::optional<resource_key> observe;
     block_layer::forward forwarded;  // the whole request the handler got
+    // Its separate-response deadline, cancelled when the answer comes first (the common case):
+    // otherwise every CON would wake the worker `separate_response_after` later for nothing.
+    deadline_queue<request_id>::handle separate_deadline = 0;
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);

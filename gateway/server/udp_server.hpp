@@ -65,6 +65,11 @@ struct server_options {
   std::size_t workers = 1;
   core::endpoint_config endpoint;
   std::chrono::milliseconds grace{5000};
+  // SO_RCVBUF and SO_SNDBUF of every socket (the kernel caps them at net.core.rmem_max and
+  // wmem_max); 0 keeps the system default. A burst beyond the receive buffer is dropped by the
+  // kernel and counted in server_stats::receive_drops.
+  std::size_t socket_receive_buffer = 4 * 1024 * 1024;
+  std::size_t socket_send_buffer = 4 * 1024 * 1024;
   std::uint64_t seed = 0;  // per-worker endpoint seeds derive from it
   // Which GETs name an observable resource (translate::observable_resource); given to every
   // worker's endpoint. Empty: nothing is observable.
@@ -81,6 +86,8 @@ struct server_stats {
   std::uint64_t in_flight = 0;
   std::uint64_t observers = 0;
   std::uint64_t block_transfers = 0;
+  // Datagrams the kernel dropped because a socket's receive buffer was full (SO_RXQ_OVFL).
+  std::uint64_t receive_drops = 0;
 
   server_stats& operator+=(const server_stats& o) {
     endpoint += o.endpoint;
@@ -90,6 +97,7 @@ struct server_stats {
     in_flight += o.in_flight;
     observers += o.observers;
     block_transfers += o.block_transfers;
+    receive_drops += o.receive_drops;
     return *this;
   }
 };

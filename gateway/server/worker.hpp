@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@ namespace gw::server {
 class worker final : public notifier {
  public:
   worker(std::size_t index, const server_options& options, const services_factory& factory);
+  ~worker() override;
 
   boost::system::error_code bind(const boost::asio::ip::udp::endpoint& at);
   // Fails with address_in_use when another socket holds `at`. SO_REUSEPORT would otherwise let
@@ -41,19 +43,26 @@ class worker final : public notifier {
   void notify_final(const core::resource_key& resource, coap::message content) override;
 
  private:
+  struct io_batch;
+
   boost::asio::awaitable<void> receive_loop(std::size_t socket);
+  // Reads up to one batch of datagrams with recvmmsg and feeds them to the endpoint; the
+  // number read, or -1 when the socket had nothing (EAGAIN).
+  int receive_batch(std::size_t socket);
   boost::asio::awaitable<void> timer_loop();
   // Liveness: stamps heartbeat_ns_ every `heartbeat` from the worker's own loop, so the stamp
   // ages exactly when that loop stops turning (a blocking call, a busy handler).
   boost::asio::awaitable<void> heartbeat_loop();
   void beat();
   void on_forward(core::forward_action forward);
-  // Sends what the endpoint produced, starts forwards, re-arms the timer.
+  // Sends what the endpoint produced (one sendmmsg per socket), starts forwards, re-arms the
+  // timer.
   void flush();
+  // Answers that complete on this thread while a batch is being handled share one flush.
+  void schedule_flush();
+  void send_all(std::vector<core::send_action>& sends);
   void begin_drain();
   void maybe_finish();
-  core::peer to_peer(std::size_t socket, const boost::asio::ip::udp::endpoint& ep) const;
-  static boost::asio::ip::udp::endpoint to_endpoint(const core::peer& p);
 
   // Declared first so that it is destroyed last: the sockets, timers and services below were
   // made on it, and an I/O object that outlives its io_context cancels into freed memory when
@@ -65,6 +74,11 @@ class worker final : public notifier {
   core::endpoint endpoint_;
   boost::asio::steady_timer timer_;
   std::optional<core::time_point> armed_;
+  std::unique_ptr<io_batch> batch_;          // buffers reused for every recvmmsg and sendmmsg
+  std::vector<std::uint32_t> kernel_drops_;  // per socket: SO_RXQ_OVFL's last count
+  std::size_t receive_buffer_;
+  std::size_t send_buffer_;
+  bool flush_posted_ = false;
   boost::asio::steady_timer grace_timer_;
   boost::asio::steady_timer heartbeat_timer_;
   std::chrono::milliseconds heartbeat_every_;

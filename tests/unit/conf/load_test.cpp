@@ -306,5 +306,15 @@ TEST_CASE("a file without old names has no warnings", "[conf]") {
   CHECK(load_string("observe:\n  max_resources: 3\n").warnings.empty());
 }
 
+TEST_CASE("socket buffer sizes: 4 MiB by default, sizes with units, 0 for the system's", "[conf]") {
+  const config defaults;
+  CHECK(defaults.coap.socket_receive_buffer == 4u * 1024 * 1024);
+  CHECK(defaults.coap.socket_send_buffer == 4u * 1024 * 1024);
+  auto c = load_ok("coap:\n  socket_receive_buffer: 16MiB\n  socket_send_buffer: 0\n");
+  CHECK(c.coap.socket_receive_buffer == 16u * 1024 * 1024);
+  CHECK(c.coap.socket_send_buffer == 0u);
+  CHECK_FALSE(load_string("coap:\n  socket_receive_buffer: 2GiB\n", "gw.yaml").ok());
+}
+
 }  // namespace
 }  // namespace gw::conf

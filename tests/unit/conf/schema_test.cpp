@@ -46,6 +46,8 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"coap.dedup_window", "1s to 1h"},
       {"coap.block_size", "16 to 1024"},
       {"coap.read_max_age", "0s to 1d"},
+      {"coap.socket_receive_buffer", "0 to 1GiB"},
+      {"coap.socket_send_buffer", "0 to 1GiB"},
       {"upstream.timeout", "100ms to 10m"},
       {"upstream.connect_timeout", "100ms to 5m"},
       {"upstream.connections", "1 to 10000"},

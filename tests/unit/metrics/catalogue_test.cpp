@@ -52,6 +52,7 @@ TEST_CASE("the catalogue lists every metric the gateway exports, in order") {
                        "coap_gateway_retransmissions_total counter",
                        "coap_gateway_separate_responses_total counter",
                        "coap_gateway_malformed_total counter",
+                       "coap_gateway_udp_receive_drops_total counter",
                        "coap_gateway_rst_sent_total counter",
                        "coap_gateway_rst_received_total counter",
                        "coap_gateway_gave_up_total counter",

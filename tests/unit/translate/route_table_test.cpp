@@ -296,3 +296,12 @@ TEST_CASE("the link-format reader used above refuses what it should", "[translat
 
 }  // namespace
 }  // namespace gw::translate
+
+TEST_CASE("/.well-known/core is serialized once, not per discovery request",
+          "[translate][routes]") {
+  // The same object every time: a GET of /.well-known/core copies it and builds nothing.
+  const std::string& first = gw::translate::well_known_core();
+  const std::string& second = gw::translate::well_known_core();
+  CHECK(&first == &second);
+  CHECK_FALSE(first.empty());
+}
