@@ -33,6 +33,11 @@ struct coap_config {
   std::uint32_t block_size = 1024;  // 16..1024, a power of two
   // Max-Age of Read answers: a dataport value may change at any moment (translate/dataport.hpp).
   duration read_max_age{0};
+  // The amplification bound (gateway/core/amplification.hpp): bytes sent to an unverified
+  // source at most this many times the bytes received from it; 0 = off.
+  std::uint32_t amplification_factor = 3;
+  duration verified_idle{600000};               // a verified source idle this long is bound again
+  std::uint32_t amplification_sources = 65536;  // sources tracked per worker
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 

@@ -213,6 +213,18 @@ void endpoint::on_request(const peer& from, coap::message request,
   // A repeated final Block1 block while its request still runs: joins it, never forwarded.
   if (std::holds_alternative<block_layer::joined>(routed)) return;
   auto& forwarded = std::get<block_layer::forward>(routed);
+  // A handler that cuts its own blocks (Download Content) reads the size from the request:
+  // ask it for no more than the budget allows, as the block layer does (RFC 7959 §2.4).
+  if (auto* b2 = forwarded.request.find(coap::opt::block2)) {
+    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now);
+    const auto asked = coap::decode_block(b2->value);
+    if (cap != 0 && asked && asked->size() > cap) {
+      const auto szx = coap::szx_for_size(cap).value_or(0);
+      forwarded.request.set_option(
+          coap::opt::block2,
+          coap::encode_block({asked->num << (asked->szx - szx), asked->more, szx}));
+    }
+  }
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
   ex.observe = screen_observe(from, forwarded.request, now);
