@@ -39,6 +39,10 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   snap.set(metrics::separate_responses_total, s.endpoint.separate_responses);
   snap.set(metrics::gave_up_total, s.endpoint.gave_up);
   snap.set(metrics::overloaded_total, s.endpoint.overloaded);
+  snap.set(metrics::amplification_skipped_total, s.endpoint.amplification_skipped);
+  snap.set(metrics::amplification_held_bytes_total, s.endpoint.amplification_held_bytes);
+  snap.set(metrics::verified_sources, static_cast<double>(s.endpoint.verified_sources));
+  snap.set(metrics::unmatched_acks_total, s.endpoint.unmatched_acks);
   snap.set(metrics::retransmissions_total, s.retransmissions);
   snap.set(metrics::dedup_evictions_total, s.dedup_evictions);
   snap.set(metrics::dedup_effective_window_seconds, s.endpoint.dedup_window_seconds());

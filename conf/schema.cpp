@@ -126,6 +126,16 @@ constexpr key_spec table[] = {
     {"coap.socket_send_buffer", value_kind::size,
      at<&config::coap, &coap_config::socket_send_buffer>, {0, 1 * GiB}, {},
      "send buffer of each UDP socket (SO_SNDBUF; capped by net.core.wmem_max); 0 = system default"},
+    {"coap.amplification_factor", value_kind::count,
+     at<&config::coap, &coap_config::amplification_factor>, {0, 100}, {},
+     "bytes sent to an unverified source at most this many times its bytes received; 0 = off "
+     "(RFC 7252 §11.3, RFC 9175 §2.4)"},
+    {"coap.verified_idle", value_kind::duration,
+     at<&config::coap, &coap_config::verified_idle>, {1 * s, 1 * day}, {},
+     "a verified source (it ACKed one of our CONs) idle this long is bound again"},
+    {"coap.amplification_sources", value_kind::count,
+     at<&config::coap, &coap_config::amplification_sources>, {16, 16 * 1024 * 1024}, {},
+     "sources tracked for the amplification bound per worker; least recently seen evicted"},
 
     {"upstream.url", value_kind::url,
      at<&config::upstream, &upstream_config::url>, {}, {},

@@ -64,6 +64,15 @@ inline constexpr std::span<const double> no_buckets{};
     "Confirmable messages abandoned after MAX_RETRANSMIT attempts without an ACK")                \
   X(overloaded_total, counter, worker, "coap_gateway_overloaded_total", (), no_buckets,           \
     "Requests refused with 5.03 because the gateway was at capacity or draining")                 \
+  X(amplification_skipped_total, counter, worker, "coap_gateway_amplification_skipped_total", (), \
+    no_buckets, "Datagrams not sent to an unverified source: over its amplification budget")      \
+  X(amplification_held_bytes_total, counter, worker,                                              \
+    "coap_gateway_amplification_held_bytes_total", (), no_buckets,                                \
+    "Bytes of the datagrams not sent for the amplification bound")                                \
+  X(verified_sources, gauge, worker, "coap_gateway_verified_sources", (), no_buckets,             \
+    "Sources that proved they receive (ACKed a CON) and are exempt from the amplification bound") \
+  X(unmatched_acks_total, counter, worker, "coap_gateway_unmatched_acks_total", (), no_buckets,   \
+    "ACKs that matched no CON awaiting one (late, duplicate, or a source guessing Message IDs)")  \
   X(dedup_evictions_total, counter, worker, "coap_gateway_dedup_evictions_total", (), no_buckets, \
     "Dedup cache entries evicted before EXCHANGE_LIFETIME to stay within its size")               \
   X(dedup_effective_window_seconds, gauge, worker, "coap_gateway_dedup_effective_window_seconds", \

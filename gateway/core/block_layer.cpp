@@ -108,7 +108,8 @@ void block_layer::set_options(block_options options, std::uint32_t busy_max_age_
 }
 
 std::variant<block_layer::forward, block_layer::answer, block_layer::joined>
-block_layer::on_request(const peer& from, coap::message request, time_point now) {
+block_layer::on_request(const peer& from, coap::message request, time_point now,
+                        std::size_t block_size) {
   const coap::option* block1_option = request.find(coap::opt::block1);
   const coap::option* block2_option = request.find(coap::opt::block2);
   if (block1_option == nullptr && block2_option == nullptr) {
@@ -133,7 +134,7 @@ block_layer::on_request(const peer& from, coap::message request, time_point now)
     // §2.4: a later block. A Block1 option left over from the Block1 phase is ignored (§2.7
     // asks clients to leave it out, not all do).
     if (is_safe(request.code)) return forward{std::move(request), std::nullopt};
-    return from_store(from, request, *block2, now);
+    return from_store(from, request, *block2, now, block_size);
   }
   if (block1) return on_block1(from, std::move(request), *block1, now);
   return forward_held(std::move(request), std::nullopt, now);
@@ -216,7 +217,8 @@ std::variant<block_layer::forward, block_layer::answer, block_layer::joined> blo
 }
 
 block_layer::answer block_layer::from_store(const peer& from, const coap::message& request,
-                                            coap::block_value requested, time_point now) {
+                                            coap::block_value requested, time_point now,
+                                            std::size_t block_size) {
   // CoAPExample resends the whole POST (same payload) per block; libcoap, and every client
   // after a Block1 phase (§2.7), sends the follow-ups without the body.
   const auto key = make_block_key(from, request);
@@ -232,8 +234,8 @@ block_layer::answer block_layer::from_store(const peer& from, const coap::messag
                                    "made); ask for block 0 again")};
   }
   const auto& representation = stored->value.message;
-  const auto negotiated =
-      coap::negotiate_block2(requested, options_.block_size, representation.payload.size());
+  const auto negotiated = coap::negotiate_block2(requested, block_size_within(block_size),
+                                                 representation.payload.size());
   if (const auto* refused = std::get_if<coap::block2_refusal>(&negotiated)) {
     return answer{refuse_block(request, *refused, representation.payload.size())};
   }
@@ -254,10 +256,11 @@ block_layer::answer block_layer::from_store(const peer& from, const coap::messag
 }
 
 coap::message block_layer::on_response(const peer& from, const forward& forwarded,
-                                       coap::message response, time_point now) {
+                                       coap::message response, time_point now,
+                                       std::size_t block_size) {
   // The held room is given back first: the answer is stored out of it.
   reserved_bytes_ -= std::min(reserved_bytes_, forwarded.reserved);
-  auto out = shape_response(from, forwarded, std::move(response), now);
+  auto out = shape_response(from, forwarded, std::move(response), now, block_size);
   // §2.3: the response to the final block of a Block1 transfer carries that block's option.
   if (forwarded.block1) {
     out.set_option(coap::opt::block1, coap::encode_block(*forwarded.block1));
@@ -284,18 +287,20 @@ void block_layer::remember_final(const peer& from, const forward& forwarded,
 }
 
 coap::message block_layer::shape_response(const peer& from, const forward& forwarded,
-                                          coap::message response, time_point now) {
+                                          coap::message response, time_point now,
+                                          std::size_t block_size) {
+  const std::size_t server_size = block_size_within(block_size);
   // The handler cut its own block (Download Content maps Block2 onto upstream Range windows).
   if (response.has(coap::opt::block2)) return response;
   const auto& request = forwarded.request;
   const coap::option* block2_option = request.find(coap::opt::block2);
   const bool size2_asked = request.has(coap::opt::size2);  // §4: Size2 0 asks for the size
   const std::size_t size = response.payload.size();
-  if (block2_option == nullptr && !size2_asked && size <= options_.block_size) return response;
+  if (block2_option == nullptr && !size2_asked && size <= server_size) return response;
 
   std::optional<coap::block_value> requested;
   if (block2_option != nullptr) requested = coap::decode_block(block2_option->value);
-  const auto negotiated = coap::negotiate_block2(requested, options_.block_size, size);
+  const auto negotiated = coap::negotiate_block2(requested, server_size, size);
   const auto* choice = std::get_if<coap::block2_choice>(&negotiated);
   const auto* refused = std::get_if<coap::block2_refusal>(&negotiated);
   const auto block = choice != nullptr ? choice->block : refused->block;

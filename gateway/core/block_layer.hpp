@@ -27,6 +27,7 @@
 // being fetched is never evicted. An answer that does not fit after all (larger than its
 // reservation, or its client holds max_transfers_per_client transfers) goes out as its first
 // block with its own code, unstored; later blocks get 4.08, and the request is not run again.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -109,11 +110,15 @@ class block_layer {
   block_layer(block_options options, std::uint32_t busy_max_age_s);
 
   // By value, so the common case moves the request through without a copy.
+  // `block_size`, when not 0, caps the block size of a Block2 answer below the configured one
+  // (RFC 7959 §2.4 lets the server choose a smaller size than asked): the endpoint passes what
+  // fits the amplification budget of an unverified client (gateway/core/amplification.hpp).
   std::variant<forward, answer, joined> on_request(const peer& from, coap::message request,
-                                                   time_point now);
+                                                   time_point now, std::size_t block_size = 0);
   // The handler's answer to `forwarded` (as returned by on_request); returns what to send.
+  // `block_size` as for on_request: a response larger than it goes out as its first block.
   coap::message on_response(const peer& from, const forward& forwarded, coap::message response,
-                            time_point now);
+                            time_point now, std::size_t block_size = 0);
 
   // RFC 7959 §2.9.3: 4.13 with Size1, the largest body taken (max_body), and a Block1 option
   // whose SZX is the preferred block size, for a body too large for one message.
@@ -134,9 +139,13 @@ class block_layer {
   void remember_final(const peer& from, const forward& forwarded, const coap::message& response,
                       time_point now);
   answer from_store(const peer& from, const coap::message& request, coap::block_value requested,
-                    time_point now);
+                    time_point now, std::size_t block_size);
   coap::message shape_response(const peer& from, const forward& forwarded, coap::message response,
-                               time_point now);
+                               time_point now, std::size_t block_size);
+  // The configured block size, or `cap` when that is smaller and not 0.
+  std::size_t block_size_within(std::size_t cap) const {
+    return cap == 0 ? options_.block_size : std::min(cap, options_.block_size);
+  }
   coap::message store_and_slice(const peer& from, const forward& forwarded,
                                 coap::message representation, const coap::block2_choice& block,
                                 bool with_size2, time_point now);

@@ -1,6 +1,7 @@
 #include "gateway/core/endpoint.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "gateway/coap/codec.hpp"
@@ -60,7 +61,8 @@ endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn obs
       retransmits_(config.tx.max_retransmit),
       observable_(std::move(observable)),
       observers_(config.observe),
-      blocks_(config.block, config.overload_max_age_s) {}
+      blocks_(config.block, config.overload_max_age_s),
+      guard_(config.amplification) {}
 
 void endpoint::set_config(const endpoint_config& config) {
   config_ = config;
@@ -68,6 +70,7 @@ void endpoint::set_config(const endpoint_config& config) {
   dedup_.set_max_bytes(config.dedup_cache_bytes);
   observers_.set_options(config.observe);
   blocks_.set_options(config.block, config.overload_max_age_s);
+  guard_.set_options(config.amplification);
 }
 
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
@@ -80,13 +83,16 @@ void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datag
 void endpoint::handle_datagram(const peer& from, std::span<const std::uint8_t> datagram,
                                time_point now) {
   ++stats_.datagrams;
+  // Counted before anything is sent in reply, malformed or not: the bytes arrived.
+  guard_.on_received(from, datagram.size(), now);
   auto decoded = coap::decode(datagram);
   if (!decoded) {
     ++stats_.malformed;
     // RFC 7252 §4.2: a CON with a message format error is rejected with RST, when its header is
     // readable enough to name the MID; anything else is silently dropped (§4.3).
     auto header = coap::peek_header(datagram);
-    if (header && header->type == coap::type::con) send_empty(from, coap::type::rst, header->mid);
+    if (header && header->type == coap::type::con)
+      send_empty(from, coap::type::rst, header->mid, now);
     return;
   }
   update_dedup_window(now);
@@ -108,7 +114,7 @@ void endpoint::handle_datagram(const peer& from, std::span<const std::uint8_t> d
       }
       // An empty CON is a ping (§4.3); a response or a reserved class we did not ask for is
       // rejected the same way. A NON of that kind is dropped.
-      if (msg.type == coap::type::con) send_empty(from, coap::type::rst, msg.mid);
+      if (msg.type == coap::type::con) send_empty(from, coap::type::rst, msg.mid, now);
       return;
   }
 }
@@ -121,7 +127,9 @@ void endpoint::on_request(const peer& from, coap::message request,
     // §4.5: same MID and same request: answer again without acting again. While still in
     // progress with nothing sent yet, the piggybacked answer will follow (the copy joins it).
     ++stats_.duplicates;
-    if (!dup->reply.empty()) sends_.push_back({from, dup->reply});
+    // Within the amplification budget, which this copy has just added to: a reply held back
+    // for an unverified client goes out to a retransmission of its request.
+    if (!dup->reply.empty()) send(from, dup->reply, now);
     return;
   }
 
@@ -176,7 +184,7 @@ void endpoint::on_request(const peer& from, coap::message request,
       ++stats_.rst_sent;
       auto rst = encode_empty(coap::type::rst, request.mid);
       cache_reply(from, request.mid, id, rst, true, now);
-      sends_.push_back({from, std::move(rst)});
+      send(from, std::move(rst), now);
       return;
     }
     answer_now(from, request, coap::make_error(request, coap::codes::bad_option, *bad), id, now);
@@ -194,7 +202,10 @@ void endpoint::on_request(const peer& from, coap::message request,
   const auto mid = request.mid;
   const auto token = request.token;
   // RFC 7959: later blocks, Block1 reassembly and stored representations are answered here.
-  auto routed = blocks_.on_request(from, std::move(request), now);
+  // A later block served from the store is cut to what the budget allows (the request's
+  // token and the block's options, about 40 bytes, come on top of the block).
+  auto routed = blocks_.on_request(from, std::move(request), now,
+                                   block_size_for(from, SIZE_MAX, 40 + token.size(), now));
   if (auto* a = std::get_if<block_layer::answer>(&routed)) {
     answer_now(from, type, mid, token, std::move(a->response), id, now);
     return;
@@ -202,6 +213,18 @@ void endpoint::on_request(const peer& from, coap::message request,
   // A repeated final Block1 block while its request still runs: joins it, never forwarded.
   if (std::holds_alternative<block_layer::joined>(routed)) return;
   auto& forwarded = std::get<block_layer::forward>(routed);
+  // A handler that cuts its own blocks (Download Content) reads the size from the request:
+  // ask it for no more than the budget allows, as the block layer does (RFC 7959 §2.4).
+  if (auto* b2 = forwarded.request.find(coap::opt::block2)) {
+    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now);
+    const auto asked = coap::decode_block(b2->value);
+    if (cap != 0 && asked && asked->size() > cap) {
+      const auto szx = coap::szx_for_size(cap).value_or(0);
+      forwarded.request.set_option(
+          coap::opt::block2,
+          coap::encode_block({asked->num << (asked->szx - szx), asked->more, szx}));
+    }
+  }
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
   ex.observe = screen_observe(from, forwarded.request, now);
@@ -235,9 +258,10 @@ void endpoint::answer_now(const peer& from, coap::type type, std::uint16_t mid,
     response.type = coap::type::non;
     response.mid = *own;
   }
+  fit_error(from, response, now);
   auto bytes = coap::encode(response);
   cache_reply(from, mid, id, bytes, true, now);
-  sends_.push_back({from, std::move(bytes)});
+  send(from, std::move(bytes), now);
 }
 
 void endpoint::cache_reply(const peer& from, std::uint16_t mid, request_id id, coap::bytes reply,
@@ -262,16 +286,22 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   // every later notification is cut per observer (RFC 7959 §2.6).
   std::optional<coap::message> whole;
   if (ex.observe) whole = response;
-  response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now);
+  // The budget decides the first block's size for an unverified client. Beyond the handler's
+  // options: the token, Block2, Size2, ETag and, for a registration, Observe and Max-Age.
+  const std::size_t overhead = coap::encode(response).size() - response.payload.size() +
+                               ex.token.size() + 16 + (ex.observe ? 8 : 0);
+  const std::size_t block_size = block_size_for(ex.peer, response.payload.size(), overhead, now);
+  response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now, block_size);
   response.token = ex.token;
   std::optional<observation_id> observation;
   if (ex.observe) observation = register_observer(ex, *whole, response, now);
   if (ex.type == coap::type::con && !ex.empty_acked) {
     response.type = coap::type::ack;  // piggybacked (§5.2.1)
     response.mid = ex.mid;
+    fit_error(ex.peer, response, now);
     auto bytes = coap::encode(response);
     cache_reply(ex.peer, ex.mid, id, bytes, true, now);
-    sends_.push_back({ex.peer, std::move(bytes)});
+    send(ex.peer, std::move(bytes), now);
     update_dedup_window(now);
     return;
   }
@@ -290,8 +320,10 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
     ++stats_.separate_responses;
     response.type = coap::type::con;
     response.mid = *own;
+    fit_error(ex.peer, response, now);
     auto bytes = coap::encode(response);
-    sends_.push_back({ex.peer, bytes});
+    // Queued even when the budget holds it back now: a retransmission may fit later.
+    send(ex.peer, bytes, now);
     retransmits_.add({ex.peer, response.mid}, std::move(bytes),
                      owner{owner::kind::separate_response, id}, now, initial_timeout());
     if (observation) registering_[id] = *observation;
@@ -305,9 +337,10 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   }
   response.type = coap::type::non;  // §5.2.3
   response.mid = *own;
+  fit_error(ex.peer, response, now);
   auto bytes = coap::encode(response);
   cache_reply(ex.peer, ex.mid, id, bytes, true, now);
-  sends_.push_back({ex.peer, std::move(bytes)});
+  send(ex.peer, std::move(bytes), now);
 }
 
 void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_point now) {
@@ -315,7 +348,13 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   if (reset) ++stats_.rst_received;
   // An ACK or RST for something we never sent (or already settled) changes nothing.
   auto owner = retransmits_.settle({from, msg.mid});
-  if (!owner) return;
+  if (!owner) {
+    if (!reset) ++stats_.unmatched_acks;
+    return;
+  }
+  // The MID of a CON of ours, which started at a random value towards this peer: only a
+  // source that received it could name it (RFC 9175 §2.4's proof of reachability).
+  if (!reset) guard_.mark_verified(from, now);
   if (owner->what == owner::kind::separate_response) {
     // RFC 7641 §3.6: a registration's separate response is its first notification; an RST of
     // it rejects the relation like an RST of any later one.
@@ -409,7 +448,14 @@ std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
     observe_registry::notification& n, owner::kind kind, time_point now) {
   // Notifications are CON, as the API document shows: an observer that never acknowledges is
   // found out and removed (RFC 7641 §4.5).
-  auto message = first_block_of_notification(std::move(n.message), n.szx, config_.max_message_size);
+  // An unverified observer gets a first block no larger than its budget allows (RFC 7959
+  // §2.6: the rest comes with GETs, which add to the budget).
+  auto szx = n.szx;
+  if (auto cap =
+          block_size_for(n.peer, n.message.payload.size(),
+                         coap::encode(n.message).size() - n.message.payload.size() + 16, now))
+    szx = std::min(szx, coap::szx_for_size(cap).value_or(0));
+  auto message = first_block_of_notification(std::move(n.message), szx, config_.max_message_size);
   message.type = coap::type::con;
   auto mid = next_mid(n.peer, now);
   if (!mid) {  // refused (header comment): RFC 7641 §4.5 lets the server drop the observer
@@ -425,7 +471,7 @@ void endpoint::send_notification(observe_registry::notification n, owner::kind k
   auto encoded = encode_notification(n, kind, now);
   if (!encoded) return;
   auto& [key, bytes] = *encoded;
-  sends_.push_back({n.peer, bytes});
+  send(n.peer, bytes, now);  // queued even when held back: a retransmission may fit
   retransmits_.add(key, std::move(bytes), owner{kind, n.id}, now, initial_timeout());
 }
 
@@ -448,12 +494,13 @@ void endpoint::resend(const retransmit_queue::resend& r, time_point now) {
         return;
       }
       auto& [key, bytes] = *encoded;
-      sends_.push_back({to, bytes});
+      send(to, bytes, now);
       retransmits_.replace(r.key, key, std::move(bytes));
       return;
     }
   }
-  sends_.push_back({r.key.peer, *r.datagram});
+  // One that does not fit the budget is skipped; the exchange still gives up at MAX_RETRANSMIT.
+  send(r.key.peer, *r.datagram, now);
 }
 
 void endpoint::set_draining(bool draining) {
@@ -481,7 +528,7 @@ void endpoint::on_timer(time_point now) {
     ex.empty_acked = true;
     auto ack = encode_empty(coap::type::ack, ex.mid);
     cache_reply(ex.peer, ex.mid, id, ack, false, now);
-    sends_.push_back({ex.peer, std::move(ack)});
+    send(ex.peer, std::move(ack), now);
   }
 
   std::vector<retransmit_queue::resend> resends;
@@ -506,6 +553,7 @@ void endpoint::on_timer(time_point now) {
   dedup_.expire(now);
   mids_.expire(now);
   blocks_.on_timer(now);
+  guard_.expire(now);  // memory only: a lapsed source is treated as new when looked up
   update_dedup_window(now);
 }
 
@@ -518,9 +566,30 @@ std::optional<time_point> endpoint::next_deadline() const {
   return next;
 }
 
-void endpoint::send_empty(const peer& to, coap::type type, std::uint16_t mid) {
-  if (type == coap::type::rst) ++stats_.rst_sent;
-  sends_.push_back({to, encode_empty(type, mid)});
+void endpoint::send_empty(const peer& to, coap::type type, std::uint16_t mid, time_point now) {
+  if (send(to, encode_empty(type, mid), now) && type == coap::type::rst) ++stats_.rst_sent;
+}
+
+bool endpoint::send(const peer& to, coap::bytes datagram, time_point now) {
+  if (!guard_.try_send(to, datagram.size(), now)) return false;
+  sends_.push_back({to, std::move(datagram)});
+  return true;
+}
+
+std::size_t endpoint::block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
+                                     time_point now) const {
+  // The floor (amplification.hpp): small answers are never cut.
+  if (payload <= config_.amplification.floor_payload) return 0;
+  const auto allowance = guard_.allowance(to, now);
+  if (!allowance) return 0;
+  return std::size_t{16} << szx_within(static_cast<std::size_t>(*allowance), overhead);
+}
+
+void endpoint::fit_error(const peer& to, coap::message& response, time_point now) const {
+  if (response.code.is_success() || response.payload.empty()) return;
+  const auto allowance = guard_.allowance(to, now);
+  // RFC 7252 §5.5.2: the diagnostic payload is optional; the code is what the client needs.
+  if (allowance && coap::encode(response).size() > *allowance) response.payload.clear();
 }
 
 std::optional<std::uint16_t> endpoint::next_mid(const peer& to, time_point now) {

@@ -18,6 +18,10 @@
 //                  owed after an empty ACK, or a notification (whose observer is then removed,
 //                  RFC 7641 §4.5) is not sent. Each refusal counts in stats().mid_exhausted.
 //   empty CON   -> RST (CoAP ping). Broken CON with a readable header -> RST; otherwise dropped.
+//   amplification -> every datagram out goes through one gate (send()): towards a source not
+//                  verified, bytes sent stay within amplification.factor x bytes received
+//                  (gateway/core/amplification.hpp: the rule, the floor, what is cut and what
+//                  is skipped). An ACK matching one of our CONs verifies its source.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "gateway/coap/message.hpp"
+#include "gateway/core/amplification.hpp"
 #include "gateway/core/block_layer.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/deadline_queue.hpp"
@@ -57,6 +62,7 @@ struct endpoint_config {
   std::uint32_t overload_max_age_s = 5;
   observe_options observe;
   block_options block;  // its lifetime should be tx.exchange_lifetime()
+  amplification_options amplification;
 };
 
 struct endpoint_stats {
@@ -71,6 +77,13 @@ struct endpoint_stats {
   std::uint64_t rejected = 0;  // 4.02, 4.13, 5.05 answered by the message layer itself
   std::uint64_t overloaded = 0;
   std::uint64_t mid_exhausted = 0;  // messages not sent: every MID towards the peer in use
+  // The amplification bound (amplification.hpp): datagrams not sent and their bytes, sources
+  // verified now (a gauge), and ACKs that matched nothing we sent (a source guessing MIDs to
+  // get itself verified shows here).
+  std::uint64_t amplification_skipped = 0;
+  std::uint64_t amplification_held_bytes = 0;
+  std::uint64_t verified_sources = 0;
+  std::uint64_t unmatched_acks = 0;
   // How long an answered unsafe request is surely remembered: the configured dedup window, or
   // less when one was evicted within the last window (the age of the youngest evicted). Summed
   // over workers as the minimum; unset when no worker reported.
@@ -94,6 +107,10 @@ struct endpoint_stats {
     rejected += o.rejected;
     overloaded += o.overloaded;
     mid_exhausted += o.mid_exhausted;
+    amplification_skipped += o.amplification_skipped;
+    amplification_held_bytes += o.amplification_held_bytes;
+    verified_sources += o.verified_sources;
+    unmatched_acks += o.unmatched_acks;
     if (o.dedup_effective_window &&
         (!dedup_effective_window || *o.dedup_effective_window < *dedup_effective_window))
       dedup_effective_window = o.dedup_effective_window;
@@ -170,8 +187,16 @@ class endpoint {
   endpoint_stats stats() const {
     endpoint_stats s = stats_;
     if (!s.dedup_effective_window) s.dedup_effective_window = config_.dedup_window;
+    const auto a = guard_.stats();
+    s.amplification_skipped = a.skipped_sends;
+    s.amplification_held_bytes = a.held_bytes;
+    s.verified_sources = a.verified_sources;
     return s;
   }
+  // `who` has proven it receives what is sent to its address (a completed DTLS handshake):
+  // the amplification bound no longer applies to it until it is idle for verified_idle.
+  void mark_verified(const peer& who, time_point now) { guard_.mark_verified(who, now); }
+  bool verified(const peer& who, time_point now) const { return guard_.verified(who, now); }
   std::uint64_t retransmissions() const { return retransmits_.retransmissions(); }
   std::uint64_t dedup_evictions() const { return dedup_.evictions(); }
   std::size_t in_flight() const { return exchanges_.size(); }
@@ -229,7 +254,17 @@ class endpoint {
   // Caches the reply to request `id`: `answered` when it is the final answer.
   void cache_reply(const peer& from, std::uint16_t mid, request_id id, coap::bytes reply,
                    bool answered, time_point now);
-  void send_empty(const peer& to, coap::type type, std::uint16_t mid);
+  void send_empty(const peer& to, coap::type type, std::uint16_t mid, time_point now);
+  // The one way out: every datagram to a peer passes the amplification gate here. False when
+  // it was not sent (over the budget of an unverified source).
+  bool send(const peer& to, coap::bytes datagram, time_point now);
+  // The Block2 size cap to hand the block layer for an answer of `payload` bytes whose
+  // encoding, without payload and block options, takes `overhead` bytes: 0 (no cap) for a
+  // verified peer or an answer within the floor, else the largest block that fits the budget.
+  std::size_t block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
+                             time_point now) const;
+  // An error answer that would not fit the budget goes without its diagnostic payload.
+  void fit_error(const peer& to, coap::message& response, time_point now) const;
   // nullopt when every MID towards `to` is in use (see the header comment).
   std::optional<std::uint16_t> next_mid(const peer& to, time_point now);
   // Keeps stats_.dedup_effective_window current.
@@ -258,6 +293,7 @@ class endpoint {
   std::unordered_map<request_id, observation_id> registering_;
   std::vector<observe_event> events_;
   block_layer blocks_;
+  amplification_guard guard_;
 
   std::vector<send_action> sends_;
   std::vector<forward_action> forwards_;

@@ -1,0 +1,350 @@
+// The amplification bound (gateway/core/amplification.hpp) in virtual time: towards a source
+// that never proves it receives, bytes out stay within factor x bytes in, whatever the route.
+#include "gateway/core/amplification.hpp"
+
+#include <map>
+#include <string>
+
+#include "tests/unit/core/observe_rig.hpp"
+
+namespace gw::test {
+namespace {
+
+const std::string cik = "a32c85ba9dda45823be416246cf8b433baa068d7";
+
+std::string text_of(std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s.push_back(static_cast<char>('a' + i % 26));
+  return s;
+}
+
+// The endpoint with the bound on (factor 3 by default), counting UDP payload bytes per peer.
+struct metered {
+  core::endpoint ep;
+  time_point t0{std::chrono::hours(1)};
+  std::map<std::uint32_t, std::uint64_t> in, out;  // by port
+
+  explicit metered(core::endpoint_config cfg = {}) : ep(cfg, 42, observable) {}
+
+  void receive(const coap::message& m, time_point now, const core::peer& from = client) {
+    auto b = coap::encode(m);
+    in[from.port] += b.size();
+    ep.on_datagram(from, b, now);
+  }
+  std::vector<coap::message> sent(const core::peer& to = client) {
+    std::vector<coap::message> got;
+    for (auto& s : ep.take_sends()) {
+      out[s.peer.port] += s.datagram.size();
+      if (s.peer == to) got.push_back(decode(s.datagram));
+    }
+    return got;
+  }
+  std::vector<coap::message> run_until(time_point until, const core::peer& to = client) {
+    std::vector<coap::message> got;
+    while (auto next = ep.next_deadline()) {
+      if (*next > until) break;
+      ep.on_timer(*next);
+      for (auto& m : sent(to)) got.push_back(m);
+    }
+    return got;
+  }
+  bool within(unsigned factor = 3, const core::peer& p = client) {
+    INFO("in " << in[p.port] << " out " << out[p.port]);
+    return out[p.port] <= factor * in[p.port];
+  }
+  // Answers every forwarded request with `body`, as a read of that value would.
+  void answer_all(const std::string& body, time_point now) {
+    for (auto& f : ep.take_forwards()) {
+      auto resp = coap::make_response(f.request, coap::codes::content);
+      resp.add_uint_option(coap::opt::content_format, 0);
+      resp.set_payload(body);
+      ep.on_response(f.id, resp, now);
+    }
+  }
+};
+
+coap::message read_get(std::uint16_t mid, coap::bytes token = {0x01, 0x02}) {
+  coap::message m;
+  m.type = coap::type::con;
+  m.code = coap::codes::get;
+  m.mid = mid;
+  m.token = std::move(token);
+  m.add_option(coap::opt::uri_path, "1a");
+  m.add_option(coap::opt::uri_path, "temp");
+  m.add_option(coap::opt::uri_query, cik);
+  return m;
+}
+
+coap::message ack_of(const coap::message& m) {
+  coap::message a;
+  a.type = coap::type::ack;
+  a.mid = m.mid;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("send_budget and szx_within") {
+  CHECK(core::send_budget(10, 0, 3) == 30);
+  CHECK(core::send_budget(10, 29, 3) == 1);
+  CHECK(core::send_budget(10, 30, 3) == 0);
+  CHECK(core::send_budget(10, 45, 3) == 0);  // never below zero
+  CHECK(core::send_budget(0, 0, 3) == 0);
+  CHECK(core::szx_within(0, 20) == 0);     // nothing fits: the smallest block
+  CHECK(core::szx_within(36, 20) == 0);    // 16 + 20
+  CHECK(core::szx_within(52, 20) == 1);    // 32 + 20
+  CHECK(core::szx_within(2000, 20) == 6);  // 1024 at most
+  CHECK(core::szx_within(1043, 20) == 5);
+}
+
+TEST_CASE(
+    "a 1000-byte answer to an unverified client: a first block within the budget, the "
+    "rest by Block2 follow-ups, never more than 3x out") {
+  metered m;
+  const auto body = text_of(1000);
+  m.receive(read_get(1), m.t0);
+  m.answer_all(body, m.t0);
+  auto first = m.sent();
+  REQUIRE(first.size() == 1);
+  CHECK(m.within());
+  auto block = coap::decode_block(first[0].find(coap::opt::block2)->value);
+  REQUIRE(block);
+  CHECK(block->more);
+  CHECK(first[0].uint_option(coap::opt::size2) == 1000u);
+  // The client fetches the rest at the size the server chose (RFC 7959 §2.4).
+  std::string got = std::string(first[0].payload_text());
+  std::uint16_t mid = 2;
+  while (block->more) {
+    auto follow = read_get(mid++);
+    follow.add_option(coap::opt::block2, coap::encode_block({block->num + 1, false, block->szx}));
+    m.receive(follow, m.t0 + 1s);
+    m.answer_all(body, m.t0 + 1s);
+    auto next = m.sent();
+    REQUIRE(next.size() == 1);
+    REQUIRE(m.within());
+    block = coap::decode_block(next[0].find(coap::opt::block2)->value);
+    REQUIRE(block);
+    got += next[0].payload_text();
+  }
+  CHECK(got == body);
+}
+
+TEST_CASE("discovery-sized answer to a small request: a 16- or 32-byte first block, within 3x") {
+  metered m;
+  // GET /.well-known/core without a token: 21 bytes, so 63 to spend.
+  coap::message req;
+  req.type = coap::type::con;
+  req.code = coap::codes::get;
+  req.mid = 9;
+  req.add_option(coap::opt::uri_path, ".well-known");
+  req.add_option(coap::opt::uri_path, "core");
+  m.receive(req, m.t0);
+  m.answer_all(text_of(400), m.t0);
+  auto out = m.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(m.within());
+  CHECK(coap::decode_block(out[0].find(coap::opt::block2)->value)->szx <= 1);
+}
+
+TEST_CASE(
+    "separate response to a client that never ACKs: retransmissions that do not fit are "
+    "skipped, the exchange still gives up") {
+  metered m;
+  auto req = request(coap::type::con, coap::codes::get, 7);
+  m.receive(req, m.t0);
+  auto fw = m.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  auto acks = m.run_until(m.t0 + 1s);
+  REQUIRE(acks.size() == 1);  // the empty ACK
+  auto resp = coap::make_response(fw[0].request, coap::codes::content);
+  resp.set_payload("1700000000");
+  m.ep.on_response(fw[0].id, resp, m.t0 + 2s);
+  auto con = m.sent();
+  REQUIRE(con.size() == 1);  // the separate response once
+  CHECK(con[0].type == coap::type::con);
+  auto resends = m.run_until(m.t0 + 1h);
+  CHECK(resends.size() < 4);  // MAX_RETRANSMIT would be 4 without the bound
+  CHECK(m.within());
+  CHECK(m.ep.stats().gave_up == 1);
+  CHECK(m.ep.stats().amplification_skipped >= 1);
+  CHECK(m.ep.stats().amplification_held_bytes >= coap::encode(con[0]).size());
+  CHECK(m.ep.idle());
+}
+
+TEST_CASE("notifications to an observer that never ACKs stay within 3x, and it is dropped") {
+  metered m;
+  m.receive(observe_get(100, {1}), m.t0);
+  m.answer_all("v0", m.t0);
+  REQUIRE(m.sent().size() == 1);
+  for (int i = 1; i <= 50; ++i) {
+    const auto at = m.t0 + std::chrono::seconds(i);
+    m.run_until(at);
+    m.ep.notify({cik, "temp"}, value(text_of(300)), at);
+    m.sent();
+    REQUIRE(m.within());
+  }
+  m.run_until(m.t0 + 2h);
+  CHECK(m.within());
+  CHECK(m.ep.observers() == 0);
+}
+
+TEST_CASE("an observer that ACKs is verified and gets whole values") {
+  metered m;
+  m.receive(observe_get(100, {1}), m.t0);
+  m.answer_all("v0", m.t0);
+  m.sent();
+  m.ep.notify({cik, "temp"}, value("v1"), m.t0 + 1s);
+  auto n = m.sent();
+  REQUIRE(n.size() == 1);
+  CHECK(m.ep.stats().verified_sources == 0);
+  m.receive(ack_of(n[0]), m.t0 + 2s);
+  CHECK(m.ep.stats().verified_sources == 1);
+  CHECK(m.ep.verified(client, m.t0 + 2s));
+  const auto big = text_of(900);
+  m.ep.notify({cik, "temp"}, value(big), m.t0 + 3s);
+  auto whole = m.sent();
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].payload_text() == big);
+  CHECK_FALSE(m.within());  // the bound no longer applies
+}
+
+TEST_CASE(
+    "the floor: answers up to 64 payload bytes are never cut; one that does not fit waits "
+    "for a retransmission of the request") {
+  SECTION("a request carrying a CIK always has room for a 64-byte value") {
+    metered m;
+    m.receive(read_get(1), m.t0);
+    m.answer_all(text_of(64), m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload_text() == text_of(64));
+    CHECK_FALSE(out[0].has(coap::opt::block2));
+    CHECK(m.within());
+  }
+  SECTION("a 7-byte request: held back whole, sent whole to a copy once the budget allows") {
+    metered m;
+    auto req = request(coap::type::con, coap::codes::get, 9, {});
+    m.receive(req, m.t0);
+    m.answer_all(text_of(64), m.t0);
+    CHECK(m.sent().empty());
+    std::vector<coap::message> got;
+    for (int i = 1; i <= 4 && got.empty(); ++i) {
+      // The client's retransmission, past the replay window: the GET runs again (a copy
+      // within it would get the cached answer the same way).
+      m.receive(req, m.t0 + std::chrono::seconds(2 * i));
+      m.answer_all(text_of(64), m.t0 + std::chrono::seconds(2 * i));
+      got = m.sent();
+      CHECK(m.within());
+    }
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].payload_text() == text_of(64));
+    CHECK_FALSE(got[0].has(coap::opt::block2));
+  }
+  SECTION("an error that does not fit goes without its diagnostic") {
+    metered m;
+    auto req = request(coap::type::con, coap::codes::get, 9, {});
+    m.receive(req, m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    m.ep.on_response(fw[0].id,
+                     coap::make_error(fw[0].request, coap::codes::not_found,
+                                      "no such resource here, nor anywhere else"),
+                     m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == coap::codes::not_found);
+    CHECK(out[0].payload.empty());
+    CHECK(m.within());
+  }
+}
+
+TEST_CASE("verification by ACK lifts the bound; idleness restores it; stray ACKs are counted") {
+  core::endpoint_config cfg;
+  cfg.amplification.verified_idle = 10min;
+  metered m(cfg);
+  const auto body = text_of(1000);
+  // A stray ACK verifies nothing.
+  coap::message stray;
+  stray.type = coap::type::ack;
+  stray.mid = 1234;
+  m.receive(stray, m.t0);
+  CHECK(m.ep.stats().unmatched_acks == 1);
+  CHECK_FALSE(m.ep.verified(client, m.t0));
+
+  // A separate response, ACKed by the client: its MID was ours to choose.
+  m.receive(request(coap::type::con, coap::codes::get, 7), m.t0);
+  auto fw = m.ep.take_forwards();
+  m.run_until(m.t0 + 1s);
+  m.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content),
+                   m.t0 + 1500ms);
+  auto con = m.sent();
+  REQUIRE(con.size() == 1);
+  m.receive(ack_of(con[0]), m.t0 + 2s);
+  CHECK(m.ep.verified(client, m.t0 + 2s));
+  CHECK(m.ep.stats().verified_sources == 1);
+
+  m.receive(read_get(20), m.t0 + 3s);
+  m.answer_all(body, m.t0 + 3s);
+  auto whole = m.sent();
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].payload_text() == body);  // 1000 bytes in one datagram
+
+  // Idle past verified_idle: a stranger again (NATs reuse ports).
+  const auto later = m.t0 + 3s + 10min;
+  CHECK_FALSE(m.ep.verified(client, later));
+  m.in.clear();
+  m.out.clear();
+  m.receive(read_get(21), later);
+  m.answer_all(body, later);
+  auto cut = m.sent();
+  REQUIRE(cut.size() == 1);
+  CHECK(cut[0].has(coap::opt::block2));
+  CHECK(m.within());
+}
+
+TEST_CASE("mark_verified: the hook for a DTLS handshake") {
+  metered m;
+  m.ep.mark_verified(client, m.t0);
+  m.receive(read_get(1), m.t0);
+  m.answer_all(text_of(1000), m.t0);
+  auto out = m.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].payload.size() == 1000);
+}
+
+TEST_CASE("factor 0 turns the bound off") {
+  core::endpoint_config cfg;
+  cfg.amplification.factor = 0;
+  metered m(cfg);
+  m.receive(read_get(1), m.t0);
+  m.answer_all(text_of(1000), m.t0);
+  auto out = m.sent();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].payload.size() == 1000);
+}
+
+TEST_CASE("per-source state is bounded, least recently seen evicted first, and expires") {
+  core::amplification_guard g({3, 10min, 4, 64});
+  const time_point t0{std::chrono::hours(1)};
+  auto source = [](std::uint16_t port) { return core::peer{0, false, {192, 0, 2, 1}, port}; };
+  g.on_received(source(1), 100, t0);
+  g.mark_verified(source(1), t0);
+  for (std::uint16_t p = 2; p <= 4; ++p) g.on_received(source(p), 100, t0 + 1s);
+  CHECK(g.stats().sources == 4);
+  g.on_received(source(2), 10, t0 + 2s);  // seen again: no longer the oldest after 1
+  g.on_received(source(5), 100, t0 + 3s);
+  CHECK(g.stats().sources == 4);
+  CHECK_FALSE(g.verified(source(1), t0 + 3s));  // the least recently seen went first
+  CHECK(g.stats().verified_sources == 0);
+  CHECK(g.allowance(source(1), t0 + 3s) == 0u);
+  g.on_received(source(6), 100, t0 + 4s);
+  CHECK(g.allowance(source(3), t0 + 4s) == 0u);  // next oldest
+  CHECK(g.allowance(source(2), t0 + 4s) == 330u);
+  CHECK(g.try_send(source(2), 330, t0 + 4s));
+  CHECK_FALSE(g.try_send(source(2), 1, t0 + 4s));
+  CHECK(g.stats().skipped_sends == 1);
+  g.expire(t0 + 4s + 10min);
+  CHECK(g.stats().sources == 0);
+}
+
+}  // namespace gw::test
