@@ -4,31 +4,23 @@
 // to JSON again unchanged. Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 
+#include "tests/fuzz/fuzz_check.hpp"
 #include "tests/unit/translate/cbor_test_support.hpp"
 #include "translate/cbor_json.hpp"
-
-namespace {
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace gw::translate;
   const std::span<const std::uint8_t> input(data, size);
   const auto decoded = cbor_to_json(input);
   if (decoded.has_error()) {
-    check(decoded.error().offset <= input.size());
-    check(!decoded.error().message.empty());
+    GW_FUZZ_CHECK(decoded.error().offset <= input.size());
+    GW_FUZZ_CHECK(!decoded.error().message.empty());
     return 0;
   }
   (void)decoded->dump();  // throws, and so aborts the fuzzer, on invalid UTF-8
   const auto again = cbor_to_json(json_to_cbor(*decoded));
-  check(again.has_value() && test::same_document(*again, *decoded));
+  GW_FUZZ_CHECK(again.has_value() && test::same_document(*again, *decoded));
   return 0;
 }

@@ -19,7 +19,6 @@
 // - nothing throws on any input.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -29,16 +28,13 @@
 
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 #include "translate/observable.hpp"
 
 namespace {
 
 using namespace gw;
 using namespace std::chrono_literals;
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 class reader {
  public:
@@ -112,14 +108,14 @@ struct harness {
 
   void drain() {
     for (auto& s : ep.take_sends()) {
-      check(s.datagram.size() <= config.max_message_size);
-      check(coap::decode(s.datagram).has_value());
+      GW_FUZZ_CHECK(s.datagram.size() <= config.max_message_size);
+      GW_FUZZ_CHECK(coap::decode(s.datagram).has_value());
       const auto& a = s.peer.address;
-      check(peers_heard.count({a[0], a[1], a[2], a[3]}) == 1);
+      GW_FUZZ_CHECK(peers_heard.count({a[0], a[1], a[2], a[3]}) == 1);
     }
     for (auto& f : ep.take_forwards()) {
-      check(forwarded_ids.insert(f.id).second);
-      check(coap::decode(coap::encode(f.request)).has_value());
+      GW_FUZZ_CHECK(forwarded_ids.insert(f.id).second);
+      GW_FUZZ_CHECK(coap::decode(coap::encode(f.request)).has_value());
       pending.push_back(std::move(f));
     }
     for (auto& e : ep.take_observe_events()) {
@@ -150,7 +146,7 @@ struct harness {
     const std::size_t before = pending.size();
     ep.on_datagram(from, bytes, now);
     drain();
-    if (must_not_forward) check(pending.size() == before);
+    if (must_not_forward) GW_FUZZ_CHECK(pending.size() == before);
   }
 
   void advance(std::uint16_t ms) {
@@ -163,7 +159,7 @@ struct harness {
       ep.on_timer(at);
       drain();
       auto after = ep.next_deadline();
-      check(!after || *after > at);
+      GW_FUZZ_CHECK(!after || *after > at);
     }
     now = until;
   }

@@ -4,18 +4,10 @@
 // Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include "http/form.hpp"
-
-namespace {
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace gw::http;
@@ -24,16 +16,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto pairs = form_decode(text);
   if (pairs) {
     const auto again = form_decode(form_encode(*pairs));
-    check(again && *again == *pairs);
+    GW_FUZZ_CHECK(again && *again == *pairs);
   }
 
   const auto plain = percent_decode(text);
   if (plain) {
     const auto component = form_component_decode(percent_encode(*plain));
-    check(component && *component == *plain);
+    GW_FUZZ_CHECK(component && *component == *plain);
   }
   const auto decoded = percent_decode(percent_encode(text));
-  check(decoded && *decoded == text);
+  GW_FUZZ_CHECK(decoded && *decoded == text);
 
   (void)form_component_decode(text);
   return 0;

@@ -4,16 +4,12 @@
 // Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include "http/http_date.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
 
 // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z, what four year digits hold.
 constexpr std::int64_t first_second = -62167219200;
@@ -22,7 +18,7 @@ constexpr std::int64_t last_second = 253402300799;
 void round_trip(std::int64_t t) {
   if (t < first_second || t > last_second) return;
   const auto again = gw::http::parse_http_date(gw::http::format_http_date(t));
-  check(again && *again == t);
+  GW_FUZZ_CHECK(again && *again == t);
 }
 
 }  // namespace

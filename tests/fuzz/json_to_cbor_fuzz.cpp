@@ -4,19 +4,11 @@
 // decoder's limit. Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 
+#include "tests/fuzz/fuzz_check.hpp"
 #include "tests/unit/translate/cbor_test_support.hpp"
 #include "translate/cbor_json.hpp"
-
-namespace {
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace gw::translate;
@@ -25,11 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (document.is_discarded()) return 0;
   const auto decoded = cbor_to_json(json_to_cbor(document));
   if (decoded.has_error()) {
-    check(decoded.error().message == "nesting deeper than 64");
+    GW_FUZZ_CHECK(decoded.error().message == "nesting deeper than 64");
     return 0;
   }
   // Compared with the document as its JSON text says: an overflowing literal such as 1e999 is
   // read as infinity, which the text (and the CBOR) can only carry as null.
-  check(test::same_document(*decoded, json::parse(document.dump())));
+  GW_FUZZ_CHECK(test::same_document(*decoded, json::parse(document.dump())));
   return 0;
 }

@@ -6,18 +6,10 @@
 // Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string_view>
 
 #include "http/range.hpp"
-
-namespace {
-
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace gw::http;
@@ -32,24 +24,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const range_request r = parse_range(text, total);
   if (r.kind == range_kind::satisfiable) {
-    check(r.range.first <= r.range.last && r.range.last < total);
+    GW_FUZZ_CHECK(r.range.first <= r.range.last && r.range.last < total);
     const range_request again = parse_range(format_range(r.range), total);
-    check(again.kind == range_kind::satisfiable && again.range == r.range);
+    GW_FUZZ_CHECK(again.kind == range_kind::satisfiable && again.range == r.range);
   }
   if (r.kind == range_kind::unsatisfiable) (void)format_unsatisfied_range(total);
 
   const auto cr = parse_content_range(text);
   if (cr) {
-    check(cr->range || cr->total);
-    if (cr->range) check(cr->range->first <= cr->range->last);
+    GW_FUZZ_CHECK(cr->range || cr->total);
+    if (cr->range) GW_FUZZ_CHECK(cr->range->first <= cr->range->last);
     if (cr->range && cr->total) {
-      check(cr->range->last < *cr->total);
+      GW_FUZZ_CHECK(cr->range->last < *cr->total);
       const auto again = parse_content_range(format_content_range(*cr->range, *cr->total));
-      check(again && *again == *cr);
+      GW_FUZZ_CHECK(again && *again == *cr);
     }
     if (!cr->range) {
       const auto again = parse_content_range(format_unsatisfied_range(*cr->total));
-      check(again && *again == *cr);
+      GW_FUZZ_CHECK(again && *again == *cr);
     }
   }
   return 0;

@@ -6,11 +6,11 @@
 // Build and run: tests/fuzz/README.md.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "gateway/coap/codec.hpp"
+#include "tests/fuzz/fuzz_check.hpp"
 #include "translate/cbor_json.hpp"
 #include "translate/dataport.hpp"
 #include "translate/provision.hpp"
@@ -22,13 +22,9 @@ namespace {
 
 using namespace gw;
 
-void check(bool condition) {
-  if (!condition) std::abort();
-}
-
 void check_renders(const coap::message& m) {
   const auto again = coap::decode(coap::encode(m));
-  check(again && *again == m);
+  GW_FUZZ_CHECK(again && *again == m);
 }
 
 const unsigned statuses[] = {200, 204, 206, 304, 400, 401, 403, 404, 409, 412,
@@ -67,7 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // The alias check: one `lookup` and a batch of `count`.
   (void)translate::parse_lookup(r);
-  check(translate::parse_lookups(r, count).size() == count);
+  GW_FUZZ_CHECK(translate::parse_lookups(r, count).size() == count);
 
   // Provisioning: the content list (passed on as text) and one content's info.
   check_renders(translate::render_text(request("provision"), r));
