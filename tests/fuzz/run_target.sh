@@ -20,6 +20,10 @@ mkdir -p "$work/corpus"
 # halt_on_error: the first report ends the run; UBSan is already non-recoverable (-fno-sanitize-recover).
 export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:${ASAN_OPTIONS:-}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+# file:line in reports (Debian's llvm-14 keeps the symbolizer off PATH).
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 status=0
 "$binary" -detect_leaks=1 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$work/" "$@" "$work/corpus" "$seeds" || status=$?
