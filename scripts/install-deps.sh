@@ -13,6 +13,10 @@ packages=(
   # deploy/monitoring: promtool checks and unit-tests the alert rules (test_monitoring.py).
   # Debian ships promtool only inside the server package, which starts where systemd runs.
   prometheus
+  # Fuzzing (tests/fuzz): clang 14 with libFuzzer, whose runtime (libclang_rt.fuzzer, and the
+  # ASan/UBSan ones) is in libclang-rt-14-dev, only a recommendation of clang-14; llvm-14 has the
+  # llvm-symbolizer that puts file:line into clang's sanitizer reports.
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()
