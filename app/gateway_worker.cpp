@@ -17,7 +17,7 @@ namespace {
 std::unique_ptr<upstream::http_client> make_client(asio::any_io_executor executor,
                                                    const upstream::client_options& options) {
   // The options were checked at start (run_gateway's probe); a failure here is a bug.
-  return std::move(upstream::make_http_client(std::move(executor), options).value());
+  return upstream::make_http_client(std::move(executor), options).value();
 }
 
 void log_access(const coap::message& request, const coap::message& response,
