@@ -220,9 +220,13 @@ void endpoint::on_request(const peer& from, coap::message request,
     const auto asked = coap::decode_block(b2->value);
     if (cap != 0 && asked && asked->size() > cap) {
       const auto szx = coap::szx_for_size(cap).value_or(0);
-      forwarded.request.set_option(
-          coap::opt::block2,
-          coap::encode_block({asked->num << (asked->szx - szx), asked->more, szx}));
+      // The same offset at the smaller size; a NUM that would not fit in 20 bits (RFC 7959
+      // §2.2) leaves the request as it is (found by fuzz_endpoint).
+      const auto num = static_cast<std::uint64_t>(asked->num) << (asked->szx - szx);
+      if (num <= coap::max_block_num)
+        forwarded.request.set_option(
+            coap::opt::block2,
+            coap::encode_block({static_cast<std::uint32_t>(num), asked->more, szx}));
     }
   }
 
