@@ -193,6 +193,23 @@ def deb_depends(deb):
     return names
 
 
+def remove_stale_trees():
+    """Deletes the run-* and debootstrap-* trees an interrupted run left in WORK_DIR, except any
+    that a live systemd-nspawn or debootstrap still names on its command line."""
+    in_use = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    in_use.update(a.decode(errors="replace") for a in f.read().split(b"\0"))
+            except OSError:
+                pass
+    for tree in glob.glob(os.path.join(WORK_DIR, "run-*")) + glob.glob(
+            os.path.join(WORK_DIR, "debootstrap-*")):
+        if not any(a.startswith(tree) for a in in_use):
+            shutil.rmtree(tree, ignore_errors=True)
+
+
 # --- The cached root ------------------------------------------------------------------------------
 
 def cached_rootfs(packages, mirror):
@@ -438,6 +455,7 @@ class SystemdBoot(unittest.TestCase):
             raise AssertionError("apt has no source for Debian %s main (/etc/apt/sources.list*): "
                                  "debootstrap needs one" % SUITE)
         os.makedirs(WORK_DIR, exist_ok=True)
+        remove_stale_trees()
         started = time.monotonic()
         deb = fresh_deb()
         tarball = cached_rootfs(list(BASE_PACKAGES) + deb_depends(deb), mirror)
