@@ -163,8 +163,10 @@ def fresh_deb():
     os.makedirs(out, exist_ok=True)
     inputs = [os.path.join(BIN_DIR, "coap-gateway"), os.path.join(BIN_DIR, "onep-sim"),
               os.path.join(BUILD_DIR, "CPackConfig.cmake")]
-    inputs += glob.glob(os.path.join(ROOT, "deploy", "*")) + glob.glob(
-        os.path.join(ROOT, "deploy", "debian", "*"))
+    # What cmake/packaging.cmake puts in the package besides the binaries.
+    for pattern in ("deploy/*", "deploy/debian/*", "deploy/man/*", "deploy/k8s/*",
+                    "conf/gateway.example.yaml"):
+        inputs += glob.glob(os.path.join(ROOT, pattern))
     for path in inputs[:3]:
         if not os.path.exists(path):
             raise AssertionError("%s is missing: build first (cmake --build %s)" % (path, BUILD_DIR))
