@@ -10,6 +10,9 @@ packages=(
   # deploy/: the Debian package (cpack -G DEB: dpkg-shlibdeps, file), its checks (lintian,
   # systemd-analyze) and the nginx UDP load-balancer example and its test.
   dpkg-dev file lintian systemd nginx libnginx-mod-stream
+  # tests/integration/test_systemd_boot.py: a minimal Debian 12 root (debootstrap) booted with
+  # the .deb installed (systemd-nspawn, in systemd-container).
+  debootstrap systemd-container
   # deploy/monitoring: promtool checks and unit-tests the alert rules (test_monitoring.py).
   # Debian ships promtool only inside the server package, which starts where systemd runs.
   prometheus
