@@ -113,6 +113,7 @@ boost::system::result<std::vector<std::uint8_t>> read_file(const std::string& pa
 }
 
 std::vector<core::worker_snapshot> take_restorable(const conf::config& config) {
+  if (config.state.directory.empty()) return {};
   const auto path = state_file_path(config);
   auto data = read_file(path);
   if (!data) {
@@ -156,6 +157,7 @@ std::vector<core::worker_snapshot> take_restorable(const conf::config& config) {
 }
 
 void save_state(const conf::config& config, std::vector<core::worker_snapshot> per_worker) {
+  if (config.state.directory.empty()) return;
   const auto path = state_file_path(config);
   for (const auto& l : config.coap.listen) {
     if (l.port == 0) {

@@ -2,6 +2,7 @@
 // The state file that carries observations and recent writes across a restart on the same
 // host (issue #16; format in gateway/core/state_snapshot.hpp; docs/operations.md). One file for
 // all workers, under state.directory (the unit's StateDirectory=), mode 0600: it holds CIKs.
+// An empty state.directory turns it off (the demo).
 #include <cstdint>
 #include <span>
 #include <string>

@@ -244,7 +244,7 @@ constexpr key_spec table[] = {
 
     {"state.directory", value_kind::text,
      at<&config::state, &state_config::directory>, {}, {},
-     "directory of the state file that carries observations across a restart"},
+     "directory of the state file that carries observations across a restart; empty = off"},
 
     {"watchdog.max_stall", value_kind::duration,
      at<&config::watchdog, &watchdog_config::max_stall>, {1 * s, 10 * min}, {},
