@@ -40,6 +40,7 @@ bool plausible_peer(const peer& p, std::size_t sockets) {
 worker_snapshot endpoint::snapshot(time_point now) const {
   worker_snapshot s;
   observers_.snapshot(s);
+  for (auto& o : s.observers) o.verified = guard_.verified(o.peer, now);
   const auto offset = observers_.wall_offset();
   for (auto& r : dedup_.answered_unsafe(now)) {
     s.requests.push_back(request_record{r.key.peer, r.key.mid, r.fingerprint, std::move(r.reply),
@@ -82,6 +83,8 @@ restore_stats endpoint::restore(const worker_snapshot& s, std::size_t sockets, t
       continue;
     }
     ++out.observers;
+    // Verification lapses after verified_idle without a datagram, from this restart on.
+    if (o.verified) guard_.mark_verified(o.peer, now);
     if (reg.first) events_.push_back({observe_event::kind::started, o.resource, {}});
   }
 

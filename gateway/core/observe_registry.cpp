@@ -327,7 +327,7 @@ void observe_registry::snapshot(worker_snapshot& out) const {
   };
   for (const auto& [id, o] : observations_) {
     out.observers.push_back(
-        observer_record{o.peer, o.token, o.resource, o.seq, o.szx, wall_ms(o.last_sent)});
+        observer_record{o.peer, o.token, o.resource, o.seq, o.szx, wall_ms(o.last_sent), false});
   }
   for (const auto& [key, r] : resources_) {
     resource_record rec;

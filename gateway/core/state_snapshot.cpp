@@ -145,6 +145,7 @@ void write_worker(writer& w, const worker_snapshot& s) {
     w.u32(o.observe.value_or(0));
     w.u8(o.szx);
     w.i64(o.last_sent_ms);
+    w.u8(o.verified ? 1 : 0);
   }
   w.u32(static_cast<std::uint32_t>(s.resources.size()));
   for (const auto& r : s.resources) {
@@ -167,7 +168,7 @@ void write_worker(writer& w, const worker_snapshot& s) {
 
 worker_snapshot read_worker(reader& r) {
   worker_snapshot s;
-  for (auto n = r.count(peer_bytes + 4 + 8 + 1 + 4 + 1 + 8); n > 0 && r.ok(); --n) {
+  for (auto n = r.count(peer_bytes + 4 + 8 + 1 + 4 + 1 + 8 + 1); n > 0 && r.ok(); --n) {
     observer_record o;
     o.peer = r.peer();
     o.token = r.blob();
@@ -177,6 +178,7 @@ worker_snapshot read_worker(reader& r) {
     if (has) o.observe = seq;
     o.szx = r.u8();
     o.last_sent_ms = r.i64();
+    o.verified = r.flag();
     s.observers.push_back(std::move(o));
   }
   for (auto n = r.count(8 + 4 + 1 + 8 + 4); n > 0 && r.ok(); --n) {

@@ -37,6 +37,9 @@ struct observer_record {
   std::optional<std::uint32_t> observe;  // the last Observe number sent
   std::uint8_t szx = 6;                  // Block2 size of its notifications
   std::int64_t last_sent_ms = 0;         // registration or last notification, wall clock
+  // The client had proven it receives at its address (amplification.hpp): without it, a
+  // restored observer with the bound on would get nothing until it sent something again.
+  bool verified = false;
   friend bool operator==(const observer_record&, const observer_record&) = default;
 };
 

@@ -163,7 +163,7 @@ def state_snapshots():
     value = coap.encode(coap.Message(coap.CON, 0x45, 0, b"", [(12, b"")], b"21"))
     reply = coap.encode(coap.Message(coap.ACK, 0x44, 0x3737, b"\x77"))
     worker = struct.pack("!I", 1) + peer(40000) + blob(b"\x01\x02") + blob(CIK.encode())
-    worker += blob(b"temp") + struct.pack("!BIBq", 1, 0x123456, 6, 1764000000000)
+    worker += blob(b"temp") + struct.pack("!BIBqB", 1, 0x123456, 6, 1764000000000, 1)
     worker += struct.pack("!I", 1) + blob(CIK.encode()) + blob(b"temp") + blob(value)
     worker += struct.pack("!Bq", 1, 1764000000) + blob(b"21")
     worker += struct.pack("!I", 1) + peer(40000) + struct.pack("!HQ", 0x3737, 0xFEEDFACE)

@@ -211,3 +211,43 @@ TEST_CASE("ending observations sends each a final 5.03 that the drain keeps retr
   CHECK(resent.size() >= 2);  // both finals, retransmitted until ACKed or given up
   for (auto& [at, m] : resent) CHECK(m.code == coap::codes::service_unavailable);
 }
+
+TEST_CASE("with the amplification bound on, a restored observer keeps its verification") {
+  // Both processes bound what unverified sources are sent (amplification.hpp). The old one
+  // had verified `client` (it ACKed a CON); `other_client` never proved its address.
+  core::endpoint_config cfg;
+  cfg.amplification.factor = 3;
+  core::endpoint a(cfg, 1, observable);
+  a.set_wall_clock_offset(wall0 - std::chrono::hours(1));
+  const time_point t0{std::chrono::hours(1)};
+  auto reg = [&](const core::peer& who, coap::bytes token, std::uint16_t mid) {
+    auto b = coap::encode(observe_get(mid, std::move(token)));
+    a.on_datagram(who, b, t0);
+    auto fw = a.take_forwards();
+    REQUIRE(fw.size() == 1);
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_payload("v0");
+    a.on_response(fw[0].id, resp, t0);
+  };
+  reg(client, {1}, 100);
+  reg(other_client, {2}, 101);
+  a.take_sends();
+  a.mark_verified(client, t0);
+  auto snap = a.snapshot(t0);
+  REQUIRE(snap.observers.size() == 2);
+
+  core::endpoint b(cfg, 2, observable);
+  const time_point u0{std::chrono::minutes(7)};
+  b.set_wall_clock_offset(wall0 + 5s - u0.time_since_epoch());
+  REQUIRE(b.restore(snap, 1, u0).observers == 2);
+  CHECK(b.verified(client, u0));
+  CHECK_FALSE(b.verified(other_client, u0));
+  b.notify(observable(observe_get(1, {})).value(), value(std::string(300, 'x')), u0);
+  bool to_client = false;
+  for (auto& s : b.take_sends()) {
+    CHECK(s.peer == client);  // the unverified one has no budget before it sends again
+    to_client = true;
+    CHECK(decode(s.datagram).payload.size() == 300);
+  }
+  CHECK(to_client);
+}

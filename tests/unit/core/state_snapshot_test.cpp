@@ -17,7 +17,7 @@ core::gateway_snapshot sample() {
   core::worker_snapshot w0;
   core::peer p{1, true, {0x20, 0x01, 0x0d, 0xb8}, 5683};
   w0.observers.push_back(
-      {p, {0xAB, 0xCD}, {std::string(40, 'a'), "temp"}, 0x123456, 6, 1'764'000'000'000});
+      {p, {0xAB, 0xCD}, {std::string(40, 'a'), "temp"}, 0x123456, 6, 1'764'000'000'000, true});
   w0.observers.push_back({p, {}, {std::string(40, 'b'), "hum"}, std::nullopt, 2, -5});
   w0.resources.push_back({{std::string(40, 'a'), "temp"}, {0x40, 0x45, 0, 0}, 1'764'000'000, "21"});
   w0.resources.push_back({{std::string(40, 'b'), "hum"}, {}, std::nullopt, ""});
