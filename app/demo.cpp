@@ -91,6 +91,8 @@ int run_demo(conf::config config, bool keep_listen) {
   std::thread sim_thread([&] { sim_io.run(); });
 
   config.upstream.url = sim.url();
+  // The embedded simulator starts afresh every time: nothing to carry over a restart.
+  config.state.directory.clear();
   if (!keep_listen) {
     config.coap.listen = {{"127.0.0.1", 5683}};
     if (ipv6_loopback_available()) config.coap.listen.push_back({"::1", 5683});

@@ -15,6 +15,7 @@
 #include "app/sd_notify.hpp"
 #include "app/settings.hpp"
 #include "app/stall_hook.hpp"
+#include "app/state_file.hpp"
 #include "conf/load.hpp"
 #include "log/log.hpp"
 #include "metrics/http_endpoint.hpp"
@@ -75,9 +76,11 @@ bool pool_settings_changed(const upstream::client_options& a, const upstream::cl
 // so the workers (and everything that uses their io_contexts) go first.
 class gateway {
  public:
-  gateway(const conf::config& config, std::optional<std::string> config_path)
+  gateway(const conf::config& config, std::optional<std::string> config_path,
+          std::vector<core::worker_snapshot> restored)
       : running_(config),
         config_path_(std::move(config_path)),
+        restored_(std::move(restored)),
         udp_(make_server_options(),
              [this](asio::any_io_executor ex, std::size_t index, server::notifier& notifier) {
                return make_worker(std::move(ex), index, notifier);
@@ -103,6 +106,7 @@ class gateway {
 
   conf::config running_;
   std::optional<std::string> config_path_;
+  std::vector<core::worker_snapshot> restored_;  // handed to the workers once bound
   std::uint64_t seed_ = std::random_device{}();
   metrics::registry registry_;
   std::atomic<bool> ready_{false};
@@ -143,6 +147,9 @@ int gateway::run(const on_listening& listening) {
     return 1;
   }
   if (!start_metrics()) return 1;
+  // Worker i gets back what worker i had: with the same sockets, SO_REUSEPORT sends each client
+  // to the same worker index (udp_server::snapshot). Runs first thing on each worker's thread.
+  if (!restored_.empty()) udp_.restore(std::move(restored_));
   // Before the ready line, so that a test's first SIGUSR2 finds it.
   stall_hook_ = stall_hook::from_environment(control_, [this] {
     std::lock_guard lock(workers_mutex_);
@@ -215,6 +222,24 @@ void gateway::on_stop(int signal) {
   systemd::notify_stopping();
   if (stall_hook_) stall_hook_->release();  // a blocked worker could not drain
   reload_signal_.cancel();
+  // Before the drain, which ends every relation. Each worker's part is taken on its own thread.
+  if (running_.shutdown.observers == "end") {
+    // Scale-in: every observer hears that this instance is gone and re-registers at once
+    // (through the balancer, on another instance) instead of after Max-Age. The drain keeps
+    // retransmitting these finals until ACKed or the grace period ends.
+    coap::message gone;
+    gone.code = coap::codes::service_unavailable;
+    gone.set_payload("gateway shutting down: register again");
+    udp_.end_observations(gone);
+  }
+  auto parts = udp_.snapshot(std::chrono::seconds(1));
+  if (running_.shutdown.observers == "end") {
+    for (auto& part : parts) {
+      part.observers.clear();
+      part.resources.clear();
+    }
+  }
+  save_state(running_, std::move(parts));
   udp_.stop();
   GW_LOG(info, "gateway",
          "draining: new requests get 5.03 for at most " +
@@ -302,7 +327,10 @@ int run_gateway(const conf::config& config, std::optional<std::string> config_pa
                 on_listening listening) {
   apply_logging(config);
   if (!upstream_settings_work(config)) return 2;
-  gateway gw(config, std::move(config_path));
+  // Before the gateway exists: a restore adopts the snapshot's hash key, which must happen
+  // before any table hashes with it.
+  auto restored = take_restorable(config);
+  gateway gw(config, std::move(config_path), std::move(restored));
   return gw.run(listening);
 }
 

@@ -108,6 +108,30 @@ void gateway_worker::on_observe(const core::observe_event& event) {
   shard_.set(metrics::longpolls_active, static_cast<double>(bridge_.active_polls()));
 }
 
+void gateway_worker::on_snapshot(core::worker_snapshot& snapshot) {
+  auto& time = runner::system_clock();
+  for (auto& r : snapshot.resources) {
+    auto point = bridge_.delivered(r.resource);
+    if (!point) point = points_.find(r.resource, time.now());
+    // Nothing known yet (the poll's first answer is still out): what the poll would have asked
+    // from, so that a value written while the gateway is down is still notified after it.
+    if (!point) point = runner::observed_point{time.unix_seconds() - 1, {}};
+    r.point_time = point->time;
+    r.point_value = point->value;
+  }
+}
+
+void gateway_worker::on_restore(const core::worker_snapshot& snapshot) {
+  // The polls that the restored relations start resume from these points, so what was written
+  // while the gateway was down is notified and what was already notified is not again.
+  auto& time = runner::system_clock();
+  for (const auto& r : snapshot.resources) {
+    if (r.point_time)
+      points_.remember(r.resource, runner::observed_point{*r.point_time, r.point_value},
+                       time.now());
+  }
+}
+
 void gateway_worker::shutdown() {
   bridge_.close();
   client_->close();

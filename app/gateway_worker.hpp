@@ -28,6 +28,8 @@ class gateway_worker final : public server::worker_services {
   boost::asio::awaitable<coap::message> async_handle(coap::message request,
                                                      server::request_context ctx) override;
   void on_observe(const core::observe_event& event) override;
+  void on_snapshot(core::worker_snapshot& snapshot) override;
+  void on_restore(const core::worker_snapshot& snapshot) override;
   void shutdown() override;
 
   // A reload, on the worker's thread: new options apply to calls from now on.

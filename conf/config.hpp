@@ -119,7 +119,18 @@ struct metrics_config {
 
 struct shutdown_config {
   duration grace{5000};
+  // keep: observer relations are written to the state file and restored at the next start (a
+  // restart or upgrade on the same host). end: every observer gets a final 5.03 without Observe
+  // (an instance leaving for good: the client re-registers at once through the balancer).
+  std::string observers = "keep";  // keep | end
   friend bool operator==(const shutdown_config&, const shutdown_config&) = default;
+};
+
+struct state_config {
+  // Where the state file that carries observations and recent writes across a restart lives;
+  // the unit's StateDirectory= (docs/operations.md).
+  std::string directory = "/var/lib/coap-gateway";
+  friend bool operator==(const state_config&, const state_config&) = default;
 };
 
 struct watchdog_config {
@@ -141,6 +152,7 @@ struct config {
   observe_config observe;
   metrics_config metrics;
   shutdown_config shutdown;
+  state_config state;
   watchdog_config watchdog;
   friend bool operator==(const config&, const config&) = default;
 };

@@ -238,6 +238,13 @@ constexpr key_spec table[] = {
     {"shutdown.grace", value_kind::duration,
      at<&config::shutdown, &shutdown_config::grace>, {0, 10 * min}, {},
      "on SIGTERM, time in-flight requests get to finish"},
+    {"shutdown.observers", value_kind::choice,
+     at<&config::shutdown, &shutdown_config::observers>, {}, "keep|end",
+     "on SIGTERM: keep observations for the next start, or end them with a final 5.03"},
+
+    {"state.directory", value_kind::text,
+     at<&config::state, &state_config::directory>, {}, {},
+     "directory of the state file that carries observations across a restart; empty = off"},
 
     {"watchdog.max_stall", value_kind::duration,
      at<&config::watchdog, &watchdog_config::max_stall>, {1 * s, 10 * min}, {},

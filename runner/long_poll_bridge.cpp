@@ -23,7 +23,8 @@ struct long_poll_bridge::poll {
   long_poll_options options;
   observe_sink sink;
   std::mt19937_64 rng;
-  std::optional<observed_point> start;  // the point the registration showed, when known
+  std::optional<observed_point> start;      // the point the registration showed, when known
+  std::optional<observed_point> delivered;  // the last point notified, else `start`
   bool stopped = false;
 };
 
@@ -68,6 +69,7 @@ asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
   // would not be.
   std::int64_t since = p->start ? p->start->time : p->time->unix_seconds() - 1;
   std::string last_value = p->start ? p->start->value : std::string();
+  p->delivered = observed_point{since, last_value};
   unsigned failures = 0;
   const auto timeout = std::min(p->options.poll_timeout, std::chrono::milliseconds(300000));
   while (!p->stopped) {
@@ -99,6 +101,7 @@ asio::awaitable<void> run_poll(std::shared_ptr<long_poll_bridge::poll> p) {
           (*modified > since || (*modified == since && ours->second != last_value))) {
         since = *modified;
         last_value = ours->second;
+        p->delivered = observed_point{since, last_value};
         failures = 0;
         p->sink.notify(p->resource, value_content(ours->second));
         continue;
@@ -151,6 +154,13 @@ void long_poll_bridge::on_started(const core::resource_key& resource) {
   polls_.emplace(resource, p);
   GW_LOG(debug, "observe", "long-poll started for " + describe(resource));
   asio::co_spawn(executor_, run_poll(std::move(p)), asio::detached);
+}
+
+std::optional<observed_point> long_poll_bridge::delivered(
+    const core::resource_key& resource) const {
+  auto it = polls_.find(resource);
+  if (it == polls_.end()) return std::nullopt;
+  return it->second->delivered;
 }
 
 void long_poll_bridge::on_stopped(const core::resource_key& resource) {

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -64,6 +65,9 @@ class long_poll_bridge {
   void close();
 
   std::size_t active_polls() const { return polls_.size(); }
+  // The point the poll of `resource` counts as delivered (what it polls after): the last one
+  // it notified, else the one it started from. A restart resumes from it (observed_points).
+  std::optional<observed_point> delivered(const core::resource_key& resource) const;
   void set_options(const long_poll_options& options) { options_ = options; }
 
   // One poll's state, shared by the bridge and the poll's coroutine: the coroutine may resume

@@ -122,4 +122,13 @@ void dedup_cache::expire(time_point now) {
   }
 }
 
+std::vector<dedup_cache::answered_request> dedup_cache::answered_unsafe(time_point now) const {
+  std::vector<answered_request> out;
+  for (const auto& [key, e] : entries_) {
+    if (e.kind != kind::unsafe || !e.answered || e.reply.empty() || e.expires <= now) continue;
+    out.push_back({key, e.fingerprint, e.reply, e.arrived, e.expires});
+  }
+  return out;
+}
+
 }  // namespace gw::core

@@ -25,6 +25,7 @@
 #include <span>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "gateway/coap/message.hpp"
 #include "gateway/core/clock.hpp"
@@ -89,6 +90,17 @@ class dedup_cache {
                  time_point now, duration replay_window);
 
   void expire(time_point now);
+
+  // Answered unsafe requests still within their window at `now`, with their replies: what a
+  // restart carries over (state_snapshot.hpp). Put back with insert() and set_reply().
+  struct answered_request {
+    mid_key key;
+    std::uint64_t fingerprint = 0;
+    coap::bytes reply;
+    time_point arrived;
+    time_point expires;
+  };
+  std::vector<answered_request> answered_unsafe(time_point now) const;
   // Exact: an entry's expiry is cancelled when it is erased or replaced, so a busy cache does
   // not wake its owner for entries already gone.
   std::optional<time_point> next_expiry() const { return deadlines_.next(); }

@@ -510,9 +510,11 @@ void endpoint::resend(const retransmit_queue::resend& r, time_point now) {
 void endpoint::set_draining(bool draining) {
   draining_ = draining;
   if (!draining) return;
-  // Shutdown: observers are sent nothing further and their upstream watches stop.
+  // Shutdown: observers are sent nothing further and their upstream watches stop. A final
+  // notification already sent (shutdown.observers: end sends one to every observer just
+  // before) keeps being retransmitted until ACKed or the grace period ends: it is what tells
+  // the client to re-register elsewhere.
   retransmits_.drop(owner::kind::notification);
-  retransmits_.drop(owner::kind::final_notification);
   registering_.clear();
   for (auto& resource : observers_.clear())
     events_.push_back({observe_event::kind::stopped, std::move(resource), {}});

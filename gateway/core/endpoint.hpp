@@ -43,6 +43,7 @@
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
 #include "gateway/core/retransmit_queue.hpp"
+#include "gateway/core/state_snapshot.hpp"
 #include "gateway/core/transmission_params.hpp"
 
 namespace gw::core {
@@ -135,6 +136,18 @@ struct observe_event {
   coap::message request;  // the registering GET, for `started`
 };
 
+// What endpoint::restore took from a snapshot and what it refused (limits, age, bad records).
+struct restore_stats {
+  std::size_t observers = 0;
+  std::size_t observers_dropped = 0;
+  std::size_t requests = 0;
+  std::size_t requests_dropped = 0;
+};
+
+// A restored relation whose last message is older than Max-Age plus this is dropped: its client
+// has either re-registered by now (libexositecoap does when Max-Age runs out) or given up.
+inline constexpr duration restore_margin = std::chrono::seconds(30);
+
 struct forward_action {
   request_id id;
   core::peer peer;
@@ -176,6 +189,21 @@ class endpoint {
   void set_wall_clock_offset(duration offset) { observers_.set_wall_offset(offset); }
   block_stats blocks() const { return blocks_.stats(); }
   std::optional<time_point> next_deadline() const;
+
+  // A restart on the same host (gateway/core/state_snapshot.hpp, endpoint_restore.cpp). The
+  // snapshot: every observer relation with its resource's latest representation, and every
+  // answered unsafe request still in its dedup window with its cached reply.
+  worker_snapshot snapshot(time_point now) const;
+  // Re-creates what `s` holds, trusting nothing a fresh registration or request would not get:
+  // observe and dedup limits apply, records naming a socket index at or above `sockets`,
+  // malformed tokens, keys or replies, and relations older than Max-Age + restore_margin are
+  // dropped. Resources that gain their first observer raise `started` events (their long-polls
+  // resume). Call before the first datagram; the wall clock offset must be set.
+  restore_stats restore(const worker_snapshot& s, std::size_t sockets, time_point now);
+  // Scale-in (shutdown.observers: end): every observer gets `content` (a 5.03) as a final
+  // notification without Observe (RFC 7641 §3.2: a non-2.xx response ends the relation) and is
+  // forgotten. Call before set_draining.
+  void end_observations(const coap::message& content, time_point now);
 
   // While draining for shutdown, new requests get 5.03 instead of being forwarded; ACKs and
   // RSTs of what is in flight are still taken.

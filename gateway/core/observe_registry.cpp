@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/keyed_hash.hpp"
+#include "gateway/coap/codec.hpp"
 
 namespace gw::core {
 namespace {
@@ -308,6 +309,70 @@ std::vector<resource_key> observe_registry::clear() {
   clients_.clear();
   refresh_.clear();
   outbox_.clear();
+  return out;
+}
+
+std::vector<resource_key> observe_registry::resource_keys() const {
+  std::vector<resource_key> out;
+  out.reserve(resources_.size());
+  for (const auto& [key, r] : resources_) out.push_back(key);
+  return out;
+}
+
+void observe_registry::snapshot(worker_snapshot& out) const {
+  const auto wall_ms = [this](time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch() +
+                                                                 wall_offset_)
+        .count();
+  };
+  for (const auto& [id, o] : observations_) {
+    out.observers.push_back(
+        observer_record{o.peer, o.token, o.resource, o.seq, o.szx, wall_ms(o.last_sent), false});
+  }
+  for (const auto& [key, r] : resources_) {
+    resource_record rec;
+    rec.resource = key;
+    rec.latest = coap::encode(r.latest);
+    out.resources.push_back(std::move(rec));
+  }
+}
+
+observe_registry::registration observe_registry::restore(const observer_record& rec,
+                                                         const coap::message& latest,
+                                                         time_point last_sent, time_point now) {
+  registration out;
+  auto r = resources_.find(rec.resource);
+  const bool new_resource = r == resources_.end();
+  if (!new_resource && r->second.observers.contains({rec.peer, rec.token})) return out;
+  auto clients = clients_.find(rec.peer);
+  if (observations_.size() >= options_.max_observers ||
+      (clients != clients_.end() &&
+       clients->second.observations >= options_.max_observers_per_client) ||
+      (new_resource && resources_.size() >= options_.max_resources))
+    return out;
+
+  const auto id = next_id_++;
+  observation fresh;
+  fresh.peer = rec.peer;
+  fresh.token = rec.token;
+  fresh.resource = rec.resource;
+  fresh.szx = std::min<std::uint8_t>(rec.szx, 6);
+  fresh.last_sent = std::min(last_sent, now);
+  // RFC 7641 §3.4: the next number must be fresher than the last one the client saw; the
+  // clock has moved on while the gateway was down, and next_seq() adds one when it has not.
+  if (rec.observe) fresh.seq = *rec.observe & seq_mask;
+  auto& o = observations_.emplace(id, std::move(fresh)).first->second;
+  ++clients_[rec.peer].observations;
+  if (new_resource) {
+    r = resources_.emplace(rec.resource, resource_state{}).first;
+    r->second.latest = content_of(latest);
+  }
+  r->second.observers.emplace(observer_key{rec.peer, rec.token}, id);
+  if (o.seq && (!high_ || number_fresher(*high_, *o.seq))) high_ = o.seq;
+  arm(id, o, std::max(o.last_sent + options_.max_age, now));
+  out.id = id;
+  out.observe = o.seq.value_or(0);
+  out.first = new_resource;
   return out;
 }
 

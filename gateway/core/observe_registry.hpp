@@ -26,6 +26,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
+#include "gateway/core/state_snapshot.hpp"
 
 namespace gw::core {
 
@@ -132,6 +133,17 @@ class observe_registry {
 
   // Every relation ends at once (shutdown); returns the resources that had observers.
   std::vector<resource_key> clear();
+  std::vector<resource_key> resource_keys() const;
+
+  // A restart (state_snapshot.hpp): every relation and every resource's latest representation
+  // as records, times in wall-clock milliseconds.
+  void snapshot(worker_snapshot& out) const;
+  // Re-creates a relation from a record, under the limits of on_register (a snapshot is
+  // untrusted input): `observe` and `first` as on_register would return them, but no number is
+  // issued yet. Its Max-Age refresh falls due max_age after `last_sent` (at once when past).
+  registration restore(const observer_record& r, const coap::message& latest, time_point last_sent,
+                       time_point now);
+  duration wall_offset() const { return wall_offset_; }
 
   std::size_t observers() const { return observations_.size(); }
   std::size_t resources() const { return resources_.size(); }

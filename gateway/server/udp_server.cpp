@@ -1,5 +1,7 @@
 #include "gateway/server/udp_server.hpp"
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "gateway/server/worker.hpp"
@@ -59,6 +61,38 @@ void udp_server::run() {
 
 void udp_server::stop() {
   for (auto& w : impl_->workers) w->stop();
+}
+
+std::vector<core::worker_snapshot> udp_server::snapshot(std::chrono::milliseconds wait) {
+  // Shared with the workers' callbacks, which may run after a timed-out wait has returned.
+  struct gather {
+    std::mutex mutex;
+    std::condition_variable done;
+    std::vector<core::worker_snapshot> parts;
+    std::size_t pending = 0;
+  };
+  auto g = std::make_shared<gather>();
+  g->parts.resize(impl_->workers.size());
+  g->pending = impl_->workers.size();
+  for (std::size_t w = 0; w < impl_->workers.size(); ++w) {
+    impl_->workers[w]->snapshot([g, w](core::worker_snapshot s) {
+      std::lock_guard lock(g->mutex);
+      g->parts[w] = std::move(s);
+      if (--g->pending == 0) g->done.notify_all();
+    });
+  }
+  std::unique_lock lock(g->mutex);
+  g->done.wait_for(lock, wait, [&] { return g->pending == 0; });
+  return g->parts;  // a copy: a late worker may still write into g
+}
+
+void udp_server::restore(std::vector<core::worker_snapshot> snapshots) {
+  for (std::size_t w = 0; w < impl_->workers.size() && w < snapshots.size(); ++w)
+    impl_->workers[w]->restore(std::move(snapshots[w]));
+}
+
+void udp_server::end_observations(const coap::message& content) {
+  for (auto& w : impl_->workers) w->end_observations(content);
 }
 
 void udp_server::reconfigure(const core::endpoint_config& config) {

@@ -48,6 +48,11 @@ class worker_services {
                                                              request_context ctx) = 0;
   // A resource gained its first observer or lost its last one.
   virtual void on_observe(const core::observe_event&) {}
+  // A restart (gateway/core/state_snapshot.hpp), on the worker thread: add what the services
+  // hold to the endpoint's snapshot (the last point each resource's long-poll delivered), and
+  // take it back before the endpoint restores its relations (so polls resume from it).
+  virtual void on_snapshot(core::worker_snapshot&) {}
+  virtual void on_restore(const core::worker_snapshot&) {}
   // Called once the worker has drained, on the worker thread: close what keeps the io_context
   // running (pools, long-polls) so that run() returns.
   virtual void shutdown() {}
@@ -118,6 +123,19 @@ class udp_server {
   void run();
   // Thread-safe.
   void stop();
+
+  // A restart on the same host. Before stop(), thread-safe: every worker's snapshot, taken on
+  // its own thread; entry i is worker i's (empty for a worker that did not answer within
+  // `wait`). With SO_REUSEPORT the kernel picks a client's socket, hence its worker, by a hash
+  // of the 4-tuple over the sockets bound to the port in bind order: with the same coap.listen
+  // and workers the same client reaches the same worker index after a restart, so restore()
+  // gives snapshot i back to worker i.
+  std::vector<core::worker_snapshot> snapshot(std::chrono::milliseconds wait);
+  // After bind(), before run(): worker i restores snapshots[i] first thing on its thread.
+  void restore(std::vector<core::worker_snapshot> snapshots);
+  // Before stop(), thread-safe: every observer gets `content` as a final notification
+  // (shutdown.observers: end).
+  void end_observations(const coap::message& content);
 
   // Thread-safe: every worker applies the new limits and timings (a reload).
   void reconfigure(const core::endpoint_config& config);

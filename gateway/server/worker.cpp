@@ -1,7 +1,7 @@
 #include "gateway/server/worker.hpp"
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 
@@ -397,6 +397,34 @@ void worker::maybe_finish() {
 void worker::reconfigure(const core::endpoint_config& config) {
   asio::post(io_, [this, config] {
     endpoint_.set_config(config);
+    flush();
+  });
+}
+
+void worker::snapshot(std::function<void(core::worker_snapshot)> done) {
+  asio::post(io_, [this, done = std::move(done)] {
+    auto s = endpoint_.snapshot(core::clock::now());
+    services_->on_snapshot(s);
+    done(std::move(s));
+  });
+}
+
+void worker::restore(core::worker_snapshot snapshot) {
+  asio::post(io_, [this, snapshot = std::move(snapshot)] {
+    services_->on_restore(snapshot);
+    const auto got = endpoint_.restore(snapshot, sockets_.size(), core::clock::now());
+    GW_LOG(info, "server",
+           "worker " + std::to_string(index_) + ": restored " + std::to_string(got.observers) +
+               " observations and " + std::to_string(got.requests) + " recent writes (dropped " +
+               std::to_string(got.observers_dropped) + " and " +
+               std::to_string(got.requests_dropped) + ": expired, over the limits or malformed)");
+    flush();  // started events resume the long-polls
+  });
+}
+
+void worker::end_observations(coap::message content) {
+  asio::post(io_, [this, content = std::move(content)] {
+    endpoint_.end_observations(content, core::clock::now());
     flush();
   });
 }

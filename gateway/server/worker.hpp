@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,11 @@ class worker final : public notifier {
   // Thread-safe: posts the drain to the worker.
   void stop();
   void reconfigure(const core::endpoint_config& config);
+  // Thread-safe: `done` gets the worker's snapshot, called on the worker's thread.
+  void snapshot(std::function<void(core::worker_snapshot)> done);
+  // Thread-safe: posted, so it runs before anything run() starts.
+  void restore(core::worker_snapshot snapshot);
+  void end_observations(coap::message content);
   server_stats stats() const;
   // When the worker's loop last ran its heartbeat; nullopt once the worker has finished (it can
   // no longer stall). Any thread.

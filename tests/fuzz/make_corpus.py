@@ -143,6 +143,38 @@ def upstream_answers():
     }
 
 
+def state_snapshots():
+    """State files (gateway/core/state_snapshot.hpp): an empty one and one with a relation, a
+    resource and a recorded write, built field by field as the encoder writes them."""
+    import zlib
+
+    def blob(b):
+        return struct.pack("!I", len(b)) + b
+
+    def peer(port):
+        return struct.pack("!HB", 0, 0) + bytes([127, 0, 0, 1]) + bytes(12) + struct.pack("!H", port)
+
+    def frame(payload):
+        return (b"CGWSTATE" + struct.pack("!IQ", 1, len(payload)) + payload +
+                struct.pack("!I", zlib.crc32(payload)))
+
+    head = struct.pack("!q", 1764000000000) + blob(b"127.0.0.1:5683") + struct.pack("!I", 1)
+    head += bytes(range(16))
+    value = coap.encode(coap.Message(coap.CON, 0x45, 0, b"", [(12, b"")], b"21"))
+    reply = coap.encode(coap.Message(coap.ACK, 0x44, 0x3737, b"\x77"))
+    worker = struct.pack("!I", 1) + peer(40000) + blob(b"\x01\x02") + blob(CIK.encode())
+    worker += blob(b"temp") + struct.pack("!BIBqB", 1, 0x123456, 6, 1764000000000, 1)
+    worker += struct.pack("!I", 1) + blob(CIK.encode()) + blob(b"temp") + blob(value)
+    worker += struct.pack("!Bq", 1, 1764000000) + blob(b"21")
+    worker += struct.pack("!I", 1) + peer(40000) + struct.pack("!HQ", 0x3737, 0xFEEDFACE)
+    worker += blob(reply) + struct.pack("!qq", 1764000000000, 1764000247000)
+    return {
+        "empty": frame(head[:-4 - 16 - 4 - len(b"127.0.0.1:5683")] + blob(b"") +
+                       struct.pack("!I", 0) + bytes(16) + struct.pack("!I", 0)),
+        "one_worker": frame(head + struct.pack("!I", 1) + worker),
+    }
+
+
 def main():
     dgrams = datagrams()
     seeds = {
@@ -171,6 +203,7 @@ def main():
             "content_range_unknown_total": bytes([0]) + b"bytes 0-1023/*",
         },
         "fuzz_upstream_answer": upstream_answers(),
+        "fuzz_state_snapshot": state_snapshots(),
         "fuzz_config": {
             "example": open(os.path.join(ROOT, "conf/gateway.example.yaml"), "rb").read(),
             "minimal": b'coap:\n  listen: ["127.0.0.1:5683"]\nupstream:\n  url: "http://127.0.0.1:8080"\n',

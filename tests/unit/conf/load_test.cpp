@@ -63,6 +63,16 @@ TEST_CASE("defaults match the documented values", "[conf]") {
   CHECK(c.log.level == "info");
 }
 
+TEST_CASE("restart keys: observations kept under the unit's StateDirectory by default", "[conf]") {
+  const config c;
+  CHECK(c.shutdown.observers == "keep");
+  CHECK(c.state.directory == "/var/lib/coap-gateway");
+  auto read = load_ok("shutdown:\n  observers: end\nstate:\n  directory: /srv/gw\n");
+  CHECK(read.shutdown.observers == "end");
+  CHECK(read.state.directory == "/srv/gw");
+  CHECK_FALSE(load_string("shutdown:\n  observers: maybe\n", "gw.yaml").ok());
+}
+
 TEST_CASE("every key is read into its field", "[conf]") {
   const config c = load_ok(R"(
 workers: 4

@@ -137,7 +137,8 @@ TEST_CASE("sections are the prefixes of key paths", "[conf][schema]") {
   CHECK_FALSE(is_section("upstream.t"));
   CHECK(names_under("") == std::vector<std::string_view>{
                                "workers", "log", "coap", "upstream", "alias_cache", "timestamp",
-                               "block", "observe", "download", "metrics", "shutdown", "watchdog"});
+                               "block", "observe", "download", "metrics", "shutdown", "state",
+                               "watchdog"});
   CHECK(names_under("upstream.tls") ==
         std::vector<std::string_view>{"verify", "ca_file", "cert_file", "key_file"});
   CHECK(find_key("coap.ack_timeout") != nullptr);
