@@ -17,10 +17,10 @@ enum class transport : std::uint8_t { udp, dtls };
 
 struct peer {
   std::uint16_t socket = 0;  // index of the local socket (of `via`) the datagram came in on
-  transport via = transport::udp;
   bool v6 = false;
   std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes
   std::uint16_t port = 0;
+  transport via = transport::udp;  // last, so that {socket, v6, address, port} still reads
 
   friend bool operator==(const peer&, const peer&) = default;
   // "127.0.0.1:5683" or "[::1]:5683"
