@@ -68,13 +68,11 @@ void on_info(const SSL* ssl, int where, int) {
 }
 
 // RFC 7252 §9.1.3.1 (PSK) and §9.1.3.3 (certificates) make the CCM_8 suites mandatory; GCM and
-// CCM are what other stacks (GnuTLS, mbed TLS) prefer. OpenSSL 3.0 puts CCM_8 (64-bit tags) at
-// security level 0, hence the @SECLEVEL.
+// CCM are what other stacks (GnuTLS, mbed TLS) prefer. All pass the system's security level.
 constexpr const char* cipher_list =
     "PSK-AES128-CCM8:PSK-AES128-GCM-SHA256:PSK-AES128-CCM:PSK-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-AES128-CCM8:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-CCM:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:"
-    "@SECLEVEL=0";
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
 
 // Cookie secrets rotate this often; the previous one is accepted one period more.
 constexpr auto cookie_rotation = std::chrono::minutes(5);

@@ -28,7 +28,7 @@ int queue_read(BIO* bio, char* data, int len) {
   // Datagram semantics: what does not fit the reader's buffer is lost, as with recvfrom.
   const int n = std::min(len, static_cast<int>(d.size()));
   std::memcpy(data, d.data(), static_cast<std::size_t>(n));
-  q.in.pop_front();
+  q.in.erase(q.in.begin());
   return n;
 }
 
