@@ -31,9 +31,24 @@ bool ipv6_loopback_available() {
 }
 
 constexpr const char* demo_cik = "a32c85ba9dda45823be416246cf8b433baa068d7";
+// coaps: a demo PSK (RFC 4279), in the psk_file syntax. Public, like the demo CIK.
+constexpr const char* demo_psk_identity = "demo";
+constexpr const char* demo_psk_key = "demo-secret";
+
+// The "coaps://host[:port]" base of the first coaps address, or "" when there is none.
+std::string coaps_base(const std::vector<std::string>& dtls) {
+  if (dtls.empty()) return {};
+  const auto& address = dtls.front();
+  auto colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  if (host == "[::]") host = "[::1]";
+  return "coaps://" + host + (port == "5684" ? "" : ":" + port);
+}
 
 // `address` is the first bound "host:port" ("[::1]:5683" for IPv6).
-void print_commands(const std::string& address) {
+void print_commands(const std::string& address, const std::string& secure) {
   auto colon = address.rfind(':');
   std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
@@ -48,6 +63,11 @@ void print_commands(const std::string& address) {
       << "  # Discovery\n  " << c << "-m get " << base << "/.well-known/core\n"
       << "  # Write\n  " << c << "-m post -e 22.5 '" << base << "/1a/temp" << q << "'\n"
       << "  # Read\n  " << c << "-m get '" << base << "/1a/temp" << q << "'\n"
+      << (secure.empty()
+              ? std::string()
+              : std::string("  # Read over coaps (DTLS 1.2, PSK identity ") + demo_psk_identity +
+                    ")\n  coap-client-openssl -B 5 -u " + demo_psk_identity + " -k " +
+                    demo_psk_key + " -m get '" + secure + "/1a/temp" + q + "'\n")
       << "  # Observed Read (then Write from another terminal)\n  "
       << "coap-client-notls -s 60 -m get '" << base << "/1a/temp" << q << "'\n"
       << "  # Multiple Read and Write (CBOR map {\"humidity\": \"41\"}; reads temp, humidity)\n  "
@@ -97,11 +117,22 @@ int run_demo(conf::config config, bool keep_listen) {
     config.coap.listen = {{"127.0.0.1", 5683}};
     if (ipv6_loopback_available()) config.coap.listen.push_back({"::1", 5683});
   }
+  // coaps beside each plain address: 5684 beside 5683 (RFC 7252 §12.7), a free port beside a
+  // free port, unless the config names its own.
+  if (config.coap.dtls.listen.empty()) {
+    for (const auto& l : config.coap.listen)
+      config.coap.dtls.listen.push_back(
+          {l.host, static_cast<std::uint16_t>(l.port == 0 ? 0 : 5684)});
+  }
+  const std::string psk_text = std::string(demo_psk_identity) + ": text:" + demo_psk_key + "\n";
   std::cout << "coap-gateway demo: One Platform simulator on " << sim.url() << "\n";
 
-  int status = run_gateway(config, std::nullopt, [](const std::vector<std::string>& addresses) {
-    if (!addresses.empty()) print_commands(addresses.front());
-  });
+  int status = run_gateway(
+      config, std::nullopt,
+      [](const std::vector<std::string>& addresses, const std::vector<std::string>& dtls) {
+        if (!addresses.empty()) print_commands(addresses.front(), coaps_base(dtls));
+      },
+      psk_text);
 
   sim.stop();
   guard.reset();

@@ -49,6 +49,19 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   snap.set(metrics::dedup_effective_window_seconds, s.endpoint.dedup_window_seconds());
   snap.set(metrics::observations_active, static_cast<double>(s.observers));
   snap.set(metrics::block_transfers_active, static_cast<double>(s.block_transfers));
+  snap.set(metrics::dtls_sessions_open, static_cast<double>(s.dtls.sessions_open));
+  snap.set(metrics::dtls_cookies_sent_total, s.dtls.cookies_sent);
+  snap.set(metrics::dtls_dropped_total, s.dtls.dropped);
+  if (!udp.dtls_bound().empty()) {
+    const auto handshakes = metrics::dtls_handshakes_total.id;
+    snap.at(handshakes, {"ok", ""}).count = s.dtls.handshakes_ok;
+    for (std::size_t i = 1; i < server::handshake_failure_count; ++i)
+      snap.at(handshakes, {server::to_string(static_cast<server::handshake_failure>(i)), ""})
+          .count = s.dtls.handshakes_failed[i];
+    const auto alerts = metrics::dtls_alerts_total.id;
+    snap.at(alerts, {"sent", ""}).count = s.dtls.alerts_sent;
+    snap.at(alerts, {"received", ""}).count = s.dtls.alerts_received;
+  }
   return metrics::render_text(snap);
 }
 
@@ -77,10 +90,11 @@ bool pool_settings_changed(const upstream::client_options& a, const upstream::cl
 class gateway {
  public:
   gateway(const conf::config& config, std::optional<std::string> config_path,
-          std::vector<core::worker_snapshot> restored)
+          std::vector<core::worker_snapshot> restored, std::shared_ptr<const server::psk_table> psk)
       : running_(config),
         config_path_(std::move(config_path)),
         restored_(std::move(restored)),
+        psk_(std::move(psk)),
         udp_(make_server_options(),
              [this](asio::any_io_executor ex, std::size_t index, server::notifier& notifier) {
                return make_worker(std::move(ex), index, notifier);
@@ -89,7 +103,9 @@ class gateway {
   int run(const on_listening& listening);
 
  private:
-  server::server_options make_server_options() const;
+  server::server_options make_server_options();
+  // coap.dtls.psk_file again, for every worker; a file that does not parse changes nothing.
+  void reload_psk();
   std::unique_ptr<server::worker_services> make_worker(asio::any_io_executor executor,
                                                        std::size_t index,
                                                        server::notifier& notifier);
@@ -107,6 +123,7 @@ class gateway {
   conf::config running_;
   std::optional<std::string> config_path_;
   std::vector<core::worker_snapshot> restored_;  // handed to the workers once bound
+  std::shared_ptr<const server::psk_table> psk_;
   std::uint64_t seed_ = std::random_device{}();
   metrics::registry registry_;
   std::atomic<bool> ready_{false};
@@ -124,8 +141,9 @@ class gateway {
   server::udp_server udp_;
 };
 
-server::server_options gateway::make_server_options() const {
+server::server_options gateway::make_server_options() {
   auto options = server_options_from(running_);
+  options.dtls.psk = psk_;
   options.observable = translate::observable_resource;
   return options;
 }
@@ -201,9 +219,13 @@ void gateway::announce(const std::vector<std::string>& bound, const on_listening
     std::cout << "coap-gateway listening on coap://" << address << "\n";
     addresses += (addresses.empty() ? "" : " ") + address;
   }
+  for (const auto& address : udp_.dtls_bound()) {
+    std::cout << "coap-gateway listening on coaps://" << address << "\n";
+    addresses += " coaps://" + address;
+  }
   if (!metrics_url_.empty()) std::cout << "coap-gateway metrics on " << metrics_url_ << "\n";
   std::cout << std::flush;
-  if (listening) listening(bound);
+  if (listening) listening(bound, udp_.dtls_bound());
   GW_LOG(info, "gateway", "upstream " + running_.upstream.url);
   ready_ = true;
   systemd::notify_ready();
@@ -269,12 +291,31 @@ void gateway::reload() {
     running_ = effective_after_reload(running_, loaded.get());
     apply_logging(running_);
     udp_.reconfigure(endpoint_config_from(running_));
+    reload_psk();
     apply_to_workers(
         pool_settings_changed(client_options_from(before), client_options_from(running_)) ||
         before.upstream.long_connections != running_.upstream.long_connections);
     GW_LOG(info, "gateway", "configuration reloaded from " + *config_path_);
   }
   systemd::notify_ready();
+}
+
+void gateway::reload_psk() {
+  if (running_.coap.dtls.listen.empty()) return;
+  std::string error;
+  auto table = load_psk_file(running_, error);
+  if (!table) {
+    GW_LOG(error, "config", error);
+    GW_LOG(error, "gateway", "coap.dtls.psk_file refused: keeping the running keys");
+    return;
+  }
+  const auto removed = psk_->changed_in(*table).size();
+  psk_ = table;
+  udp_.set_psk(std::move(table));
+  // Counts only: identities may be secrets' neighbours, keys are never logged.
+  GW_LOG(info, "gateway",
+         "coap.dtls.psk_file: " + std::to_string(psk_->size()) + " identities, " +
+             std::to_string(removed) + " removed or changed (their sessions closed)");
 }
 
 void gateway::apply_to_workers(bool new_pool) {
@@ -324,13 +365,19 @@ void gateway::stop_control() {
 }  // namespace
 
 int run_gateway(const conf::config& config, std::optional<std::string> config_path,
-                on_listening listening) {
+                on_listening listening, std::optional<std::string> psk_text) {
   apply_logging(config);
   if (!upstream_settings_work(config)) return 2;
+  std::string error;
+  auto psk = psk_text ? parse_psk_text(*psk_text, "psk", error) : load_psk_file(config, error);
+  if (!psk) {
+    std::cerr << "coap-gateway: " << error << "\n";
+    return 2;
+  }
   // Before the gateway exists: a restore adopts the snapshot's hash key, which must happen
   // before any table hashes with it.
   auto restored = take_restorable(config);
-  gateway gw(config, std::move(config_path), std::move(restored));
+  gateway gw(config, std::move(config_path), std::move(restored), std::move(psk));
   return gw.run(listening);
 }
 

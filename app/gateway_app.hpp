@@ -13,10 +13,13 @@ namespace gw::app {
 
 // Called once every socket is bound, with the bound "host:port" addresses (the demo prints its
 // commands with the real ports).
-using on_listening = std::function<void(const std::vector<std::string>& addresses)>;
+// `dtls`: the coaps addresses, same form.
+using on_listening = std::function<void(const std::vector<std::string>& addresses,
+                                        const std::vector<std::string>& dtls)>;
 
 // Runs until SIGINT/SIGTERM; returns the process exit status. `config_path` is re-read on SIGHUP.
+// `psk_text`, when set, stands for the content of coap.dtls.psk_file (the demo's key).
 int run_gateway(const conf::config& config, std::optional<std::string> config_path,
-                on_listening listening = {});
+                on_listening listening = {}, std::optional<std::string> psk_text = {});
 
 }  // namespace gw::app

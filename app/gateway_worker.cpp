@@ -29,7 +29,9 @@ void log_access(const coap::message& request, const coap::message& response,
   GW_LOG(info, "access",
          ctx.peer.to_string() + " " + std::string(proc ? translate::to_string(*proc) : "none") +
              " " + response.code.to_string() + " " + std::to_string(ms) + "ms" +
-             (cik ? " cik=" + log::mask(*cik) : ""));
+             (cik ? " cik=" + log::mask(*cik) : "") +
+             // coaps: who the handshake authenticated (a PSK identity or certificate subject).
+             (ctx.identity.empty() ? "" : " dtls=" + ctx.identity));
 }
 
 }  // namespace

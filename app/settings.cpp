@@ -1,7 +1,9 @@
 #include "app/settings.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "log/log.hpp"
@@ -44,6 +46,15 @@ server::server_options server_options_from(const conf::config& c) {
   o.socket_receive_buffer = c.coap.socket_receive_buffer;
   o.socket_send_buffer = c.coap.socket_send_buffer;
   o.seed = std::random_device{}();
+  const auto& d = c.coap.dtls;
+  for (const auto& l : d.listen) o.dtls.listen.push_back({l.host, l.port});
+  o.dtls.cert_file = d.cert_file;
+  o.dtls.key_file = d.key_file;
+  o.dtls.client_ca_file = d.client_ca_file;
+  o.dtls.max_sessions = d.max_sessions;
+  o.dtls.handshake_timeout = d.handshake_timeout;
+  o.dtls.idle_timeout = d.idle_timeout;
+  o.dtls.handshake_rate = d.handshake_rate;
   return o;
 }
 
@@ -111,6 +122,31 @@ void apply_logging(const conf::config& c) {
   log::set_json(c.log.format == "json");
 }
 
+std::shared_ptr<const server::psk_table> load_psk_file(const conf::config& c, std::string& error) {
+  const auto& path = c.coap.dtls.psk_file;
+  if (path.empty()) return std::make_shared<const server::psk_table>();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot read (coap.dtls.psk_file)";
+    return nullptr;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_psk_text(text.str(), path, error);
+}
+
+std::shared_ptr<const server::psk_table> parse_psk_text(const std::string& text,
+                                                        const std::string& source,
+                                                        std::string& error) {
+  auto parsed = server::parse_psk_file(text);
+  if (!parsed.errors.empty()) {
+    error = source + ":" + std::to_string(parsed.errors.front().line) + ": " +
+            parsed.errors.front().problem;
+    return nullptr;
+  }
+  return std::make_shared<const server::psk_table>(std::move(parsed.table));
+}
+
 std::vector<std::string> restart_only_changes(const conf::config& running,
                                               const conf::config& loaded) {
   std::vector<std::string> keys;
@@ -123,6 +159,13 @@ std::vector<std::string> restart_only_changes(const conf::config& running,
   check(running.coap.socket_send_buffer != loaded.coap.socket_send_buffer,
         "coap.socket_send_buffer");
   check(running.workers != loaded.workers, "workers");
+  {
+    // Every coaps key but psk_file, which a reload applies.
+    auto a = running.coap.dtls;
+    auto b = loaded.coap.dtls;
+    a.psk_file = b.psk_file;
+    check(a != b, "coap.dtls");
+  }
   check(running.metrics.listen != loaded.metrics.listen, "metrics.listen");
   check(running.upstream.url != loaded.upstream.url, "upstream.url");
   check(running.upstream.tls != loaded.upstream.tls, "upstream.tls");
@@ -135,6 +178,8 @@ conf::config effective_after_reload(const conf::config& running, const conf::con
   e.coap.socket_receive_buffer = running.coap.socket_receive_buffer;
   e.coap.socket_send_buffer = running.coap.socket_send_buffer;
   e.workers = running.workers;
+  e.coap.dtls = running.coap.dtls;
+  e.coap.dtls.psk_file = loaded.coap.dtls.psk_file;
   e.metrics.listen = running.metrics.listen;
   e.upstream.url = running.upstream.url;
   e.upstream.tls = running.upstream.tls;

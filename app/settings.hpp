@@ -1,6 +1,7 @@
 #pragma once
 // The one mapping from the config file to each component's options, and the list of keys a
 // reload cannot change.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,12 @@ runner::breaker_options breaker_options_from(const conf::config& c);
 // A long-poll gets a pool of its own: one connection, no queue.
 upstream::client_options long_poll_client_options_from(const conf::config& c);
 void apply_logging(const conf::config& c);
+// coap.dtls.psk_file read and parsed: an empty table when no file is configured; nullptr with
+// `error` naming the file and line otherwise (never a key).
+std::shared_ptr<const server::psk_table> load_psk_file(const conf::config& c, std::string& error);
+std::shared_ptr<const server::psk_table> parse_psk_text(const std::string& text,
+                                                        const std::string& source,
+                                                        std::string& error);
 
 // Keys whose new values only a restart applies (sockets, threads, the upstream origin and TLS).
 std::vector<std::string> restart_only_changes(const conf::config& running,

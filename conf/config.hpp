@@ -16,6 +16,20 @@ struct listen_address {
   friend bool operator==(const listen_address&, const listen_address&) = default;
 };
 
+// coaps (DTLS 1.2, RFC 7252 §9; docs/dtls.md). Off while `listen` is empty.
+struct dtls_config {
+  std::vector<listen_address> listen;
+  std::string psk_file;                // lines "identity: hex:KEY" or "identity: text:KEY"
+  std::string cert_file;               // PEM chain (ECDSA or RSA); empty = PSK only
+  std::string key_file;                // PEM private key of cert_file
+  std::string client_ca_file;          // PEM CAs; set = client certificates are required
+  std::uint32_t max_sessions = 10000;  // per worker, handshakes included
+  duration handshake_timeout{10000};
+  duration idle_timeout{600000};
+  std::uint32_t handshake_rate = 20;  // new sessions per second per source address; 0 = no limit
+  friend bool operator==(const dtls_config&, const dtls_config&) = default;
+};
+
 struct coap_config {
   std::vector<listen_address> listen{{"0.0.0.0", 5683}, {"::", 5683}};
   std::uint32_t max_message_size = 1152;
@@ -42,6 +56,7 @@ struct coap_config {
   std::uint32_t amplification_factor = 0;
   duration verified_idle{600000};               // a verified source idle this long is bound again
   std::uint32_t amplification_sources = 65536;  // sources tracked per worker
+  dtls_config dtls;
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 

@@ -155,6 +155,7 @@ std::string set_from_text(const key_spec& k, std::string_view text, config& c) {
       return problem;
     }
     case value_kind::listen_list:
+    case value_kind::optional_listen_list:
       break;
   }
   return expected(k, text);
@@ -185,7 +186,8 @@ std::string format_value(const key_spec& k, config& c) {
       const std::string& text = field_of<std::string>(k, c);
       return text.empty() ? "\"\"" : text;
     }
-    case value_kind::listen_list: {
+    case value_kind::listen_list:
+    case value_kind::optional_listen_list: {
       std::string out = "[";
       for (const listen_address& a : field_of<std::vector<listen_address>>(k, c)) {
         if (out.size() > 1) out += ", ";
@@ -225,6 +227,8 @@ std::string describe_kind(const key_spec& k) {
       return "host:port, or \"\" for off";
     case value_kind::listen_list:
       return "a list of host:port addresses";
+    case value_kind::optional_listen_list:
+      return "a list of host:port addresses, [] for off";
   }
   return {};
 }

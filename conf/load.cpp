@@ -216,7 +216,8 @@ class loader {
   }
 
   void read_key(const key_spec& key, const YAML::Node& node, int line) {
-    if (key.kind == value_kind::listen_list) return read_listen_list(key, node, line);
+    if (key.kind == value_kind::listen_list || key.kind == value_kind::optional_listen_list)
+      return read_listen_list(key, node, line);
     bool empty_allowed = key.kind == value_kind::text || key.kind == value_kind::optional_listen;
     if (node.IsNull() && empty_allowed) {
       set_from_text(key, "", config_);
@@ -237,7 +238,7 @@ class loader {
       fail(line, path, "expected " + describe_kind(key) + ", got " + what_it_is(node));
       return;
     }
-    if (node.size() == 0) {
+    if (node.size() == 0 && key.kind == value_kind::listen_list) {
       fail(line, path, "needs at least one address");
       return;
     }

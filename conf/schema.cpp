@@ -48,6 +48,17 @@ std::string replay_within_ack(const config& c) {
          "): a safe request is cached only to absorb a burst of copies, not to serve stale values";
 }
 
+std::string dtls_key_with_cert(const config& c) {
+  if (c.coap.dtls.cert_file.empty() == c.coap.dtls.key_file.empty()) return {};
+  return "coap.dtls.cert_file and coap.dtls.key_file go together";
+}
+
+std::string dtls_has_credentials(const config& c) {
+  if (c.coap.dtls.listen.empty() || !c.coap.dtls.psk_file.empty() || !c.coap.dtls.cert_file.empty())
+    return {};
+  return "needs coap.dtls.psk_file or coap.dtls.cert_file: a handshake has nothing to agree on";
+}
+
 std::string block_size_power_of_two(const config& c) {
   auto size = c.coap.block_size;
   if ((size & (size - 1)) == 0) return {};
@@ -136,6 +147,35 @@ constexpr key_spec table[] = {
     {"coap.amplification_sources", value_kind::count,
      at<&config::coap, &coap_config::amplification_sources>, {16, 16 * 1024 * 1024}, {},
      "sources tracked for the amplification bound per worker; least recently seen evicted"},
+    {"coap.dtls.listen", value_kind::optional_listen_list,
+     at<&config::coap, &coap_config::dtls, &dtls_config::listen>, {}, {},
+     "UDP addresses to serve coaps (DTLS 1.2) on, usually port 5684; empty = off",
+     dtls_has_credentials, {}},
+    {"coap.dtls.psk_file", value_kind::text,
+     at<&config::coap, &coap_config::dtls, &dtls_config::psk_file>, {}, {},
+     "pre-shared keys, one 'identity: hex:KEY' or 'identity: text:KEY' a line; re-read on SIGHUP"},
+    {"coap.dtls.cert_file", value_kind::text,
+     at<&config::coap, &coap_config::dtls, &dtls_config::cert_file>, {}, {},
+     "PEM certificate chain of the gateway (ECDSA or RSA); empty = PSK only",
+     dtls_key_with_cert, {}},
+    {"coap.dtls.key_file", value_kind::text,
+     at<&config::coap, &coap_config::dtls, &dtls_config::key_file>, {}, {},
+     "PEM private key of cert_file"},
+    {"coap.dtls.client_ca_file", value_kind::text,
+     at<&config::coap, &coap_config::dtls, &dtls_config::client_ca_file>, {}, {},
+     "PEM CAs; when set, certificate handshakes require a client certificate they signed"},
+    {"coap.dtls.max_sessions", value_kind::count,
+     at<&config::coap, &coap_config::dtls, &dtls_config::max_sessions>, {1, 10000000}, {},
+     "per worker: DTLS sessions (handshakes included) at most; beyond it new ones are ignored"},
+    {"coap.dtls.handshake_timeout", value_kind::duration,
+     at<&config::coap, &coap_config::dtls, &dtls_config::handshake_timeout>, {1 * s, 5 * min}, {},
+     "a handshake not finished this long after its cookie round trip is dropped"},
+    {"coap.dtls.idle_timeout", value_kind::duration,
+     at<&config::coap, &coap_config::dtls, &dtls_config::idle_timeout>, {1 * s, 1 * day}, {},
+     "a session that received nothing this long is closed (close_notify sent)"},
+    {"coap.dtls.handshake_rate", value_kind::count,
+     at<&config::coap, &coap_config::dtls, &dtls_config::handshake_rate>, {0, 1000000}, {},
+     "per worker: new sessions per second from one source address at most; 0 = no limit"},
 
     {"upstream.url", value_kind::url,
      at<&config::upstream, &upstream_config::url>, {}, {},
@@ -279,6 +319,7 @@ constexpr bool table_is_consistent() {
         ok = k.stores<std::string>();
         break;
       case value_kind::listen_list:
+      case value_kind::optional_listen_list:
         ok = k.stores<std::vector<listen_address>>();
         break;
     }

@@ -15,16 +15,17 @@
 namespace gw::conf {
 
 enum class value_kind {
-  count,            // decimal integer
-  size,             // bytes: 1152, 64KiB, 16MiB, 1GiB
-  duration,         // 500ms, 2s, 5m, 1h, 1d
-  real,             // decimal number
-  boolean,          // true | false
-  text,             // any string; null reads as ""
-  choice,           // one of key_spec::choices
-  url,              // http:// or https:// with a host
-  optional_listen,  // host:port, or "" / null for off
-  listen_list,      // non-empty sequence of host:port
+  count,                 // decimal integer
+  size,                  // bytes: 1152, 64KiB, 16MiB, 1GiB
+  duration,              // 500ms, 2s, 5m, 1h, 1d
+  real,                  // decimal number
+  boolean,               // true | false
+  text,                  // any string; null reads as ""
+  choice,                // one of key_spec::choices
+  url,                   // http:// or https:// with a host
+  optional_listen,       // host:port, or "" / null for off
+  listen_list,           // non-empty sequence of host:port
+  optional_listen_list,  // sequence of host:port, empty = off
 };
 
 template <class T>
@@ -79,7 +80,7 @@ bool is_section(std::string_view path);
 std::vector<std::string_view> names_under(std::string_view section);
 
 // Parses `text` as the row's kind, checks the range and stores it. Returns "" or the problem.
-// Not for value_kind::listen_list, whose items the loader reads one by one.
+// Not for the listen lists, whose items the loader reads one by one.
 std::string set_from_text(const key_spec& key, std::string_view text, config& c);
 void set_listen_list(const key_spec& key, std::vector<listen_address> list, config& c);
 

@@ -89,6 +89,18 @@ inline constexpr std::span<const double> no_buckets{};
     no_buckets, "Upstream HTTP connections open, idle ones included")                             \
   X(upstream_queue_waits_total, counter, worker, "coap_gateway_upstream_queue_waits_total", (),   \
     no_buckets, "Upstream requests that had to wait for a free connection")                       \
+  X(dtls_sessions_open, gauge, worker, "coap_gateway_dtls_sessions_open", (), no_buckets,         \
+    "coaps (DTLS) sessions held, handshakes in progress included")                                \
+  X(dtls_handshakes_total, counter, worker, "coap_gateway_dtls_handshakes_total", ("result"),     \
+    no_buckets,                                                                                   \
+    "coaps handshakes finished, by result: ok, unknown_identity, certificate, alert, protocol, "  \
+    "timeout, limit, rate")                                                                       \
+  X(dtls_cookies_sent_total, counter, worker, "coap_gateway_dtls_cookies_sent_total", (),         \
+    no_buckets, "HelloVerifyRequests sent: ClientHellos without a valid cookie, no state kept")   \
+  X(dtls_alerts_total, counter, worker, "coap_gateway_dtls_alerts_total", ("direction"),          \
+    no_buckets, "DTLS alerts (close_notify included), by direction: sent, received")              \
+  X(dtls_dropped_total, counter, worker, "coap_gateway_dtls_dropped_total", (), no_buckets,       \
+    "Datagrams to a coaps port from a client without a session that were not a ClientHello")      \
   X(process_start_time_seconds, gauge, process, "process_start_time_seconds", (), no_buckets,     \
     "Start time of the process since the Unix epoch in seconds")
 

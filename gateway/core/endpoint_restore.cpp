@@ -42,7 +42,11 @@ worker_snapshot endpoint::snapshot(time_point now) const {
   observers_.snapshot(s);
   for (auto& o : s.observers) o.verified = guard_.verified(o.peer, now);
   const auto offset = observers_.wall_offset();
+  // A coaps relation cannot outlive its DTLS session, which a restart ends: the client has to
+  // handshake again, and an answer restored into a plain peer would go out unencrypted.
+  std::erase_if(s.observers, [](const observer_record& o) { return o.peer.via != transport::udp; });
   for (auto& r : dedup_.answered_unsafe(now)) {
+    if (r.key.peer.via != transport::udp) continue;
     s.requests.push_back(request_record{r.key.peer, r.key.mid, r.fingerprint, std::move(r.reply),
                                         to_wall_ms(r.arrived, offset),
                                         to_wall_ms(r.expires, offset)});

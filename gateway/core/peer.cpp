@@ -12,7 +12,11 @@ std::string peer::to_string() const {
 }
 
 base::keyed_hasher& hash_append(base::keyed_hasher& h, const peer& p) {
-  return h.bytes(p.address).integer(p.port).integer(p.socket).integer(std::uint8_t{p.v6});
+  return h.bytes(p.address)
+      .integer(p.port)
+      .integer(p.socket)
+      .integer(std::uint8_t{p.v6})
+      .integer(static_cast<std::uint8_t>(p.via));
 }
 
 std::size_t peer_hash::operator()(const peer& p) const noexcept {

@@ -1,6 +1,6 @@
 #pragma once
-// A remote endpoint as a value: which of our sockets it talked to, and its address and port.
-// No Asio here; gateway/server converts.
+// A remote endpoint as a value: which transport and which of our sockets it talked to, and its
+// address and port. No Asio here; gateway/server converts.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -11,11 +11,16 @@
 
 namespace gw::core {
 
+// coaps (RFC 7252 §9) is a transport of its own: a client speaking plain CoAP and coaps from
+// the same address and port is two peers, which never share dedup, MID, block or observe state.
+enum class transport : std::uint8_t { udp, dtls };
+
 struct peer {
-  std::uint16_t socket = 0;  // index of the local socket the datagram came in on
+  std::uint16_t socket = 0;  // index of the local socket (of `via`) the datagram came in on
   bool v6 = false;
   std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes
   std::uint16_t port = 0;
+  transport via = transport::udp;  // last, so that {socket, v6, address, port} still reads
 
   friend bool operator==(const peer&, const peer&) = default;
   // "127.0.0.1:5683" or "[::1]:5683"

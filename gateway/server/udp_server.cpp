@@ -15,7 +15,15 @@ struct udp_server::impl {
   server_options options;
   services_factory factory;
   std::vector<std::unique_ptr<worker>> workers;
+  std::vector<std::string> dtls_bound;
 };
+
+namespace {
+std::string host_port(const udp::endpoint& at) {
+  return at.address().is_v6() ? "[" + at.address().to_string() + "]:" + std::to_string(at.port())
+                              : at.address().to_string() + ":" + std::to_string(at.port());
+}
+}  // namespace
 
 udp_server::udp_server(server_options options, services_factory factory)
     : impl_(std::make_unique<impl>()) {
@@ -44,9 +52,20 @@ boost::system::result<std::vector<std::string>> udp_server::bind() {
       // Port 0: every other worker joins the port the first one was given.
       at = w->local_endpoint(i);
     }
-    bound.push_back(at.address().is_v6()
-                        ? "[" + at.address().to_string() + "]:" + std::to_string(at.port())
-                        : at.address().to_string() + ":" + std::to_string(at.port()));
+    bound.push_back(host_port(at));
+  }
+  for (std::size_t i = 0; i < opt.dtls.listen.size(); ++i) {
+    boost::system::error_code ec;
+    const auto& l = opt.dtls.listen[i];
+    auto address = asio::ip::make_address(l.host == "localhost" ? "127.0.0.1" : l.host, ec);
+    if (ec) return ec;
+    udp::endpoint at(address, l.port);
+    if (auto busy = worker::probe_free(at)) return busy;
+    for (auto& w : impl_->workers) {
+      if (auto err = w->bind_dtls(at)) return err;
+      at = w->dtls_local_endpoint(i);
+    }
+    impl_->dtls_bound.push_back(host_port(at));
   }
   return bound;
 }
@@ -57,6 +76,14 @@ void udp_server::run() {
     threads.emplace_back([this, w] { impl_->workers[w]->run(); });
   if (!impl_->workers.empty()) impl_->workers[0]->run();
   for (auto& t : threads) t.join();
+}
+
+const std::vector<std::string>& udp_server::dtls_bound() const {
+  return impl_->dtls_bound;
+}
+
+void udp_server::set_psk(std::shared_ptr<const psk_table> table) {
+  for (auto& w : impl_->workers) w->set_psk(table);
 }
 
 void udp_server::stop() {

@@ -18,12 +18,16 @@
 #include "gateway/core/endpoint.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
+#include "gateway/server/dtls_stats.hpp"
+#include "gateway/server/psk_table.hpp"
 
 namespace gw::server {
 
 struct request_context {
   core::peer peer;
   std::size_t worker = 0;
+  // coaps only: who the handshake authenticated, "psk:<identity>" or "cert:<subject>".
+  std::string identity;
 };
 
 // How a worker's services reach back into its endpoint, on the worker's thread only: new
@@ -65,8 +69,25 @@ struct listen_address {
   std::uint16_t port = 0;
 };
 
+// coaps (DTLS 1.2): docs/dtls.md. Off while `listen` is empty.
+struct dtls_options {
+  std::vector<listen_address> listen;
+  std::shared_ptr<const psk_table> psk;  // null or empty: no PSK handshakes succeed
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  std::size_t max_sessions = 10000;  // per worker
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{600000};
+  std::uint32_t handshake_rate = 20;  // per second per source address, per worker; 0 = off
+  // Handshake flights are cut to fit, and the largest record is this minus IP, UDP and DTLS
+  // overhead: 1280 (IPv6's minimum) leaves room for a 1152-byte CoAP message.
+  std::size_t link_mtu = 1280;
+};
+
 struct server_options {
   std::vector<listen_address> listen;
+  dtls_options dtls;
   std::size_t workers = 1;
   core::endpoint_config endpoint;
   std::chrono::milliseconds grace{5000};
@@ -93,6 +114,7 @@ struct server_stats {
   std::uint64_t block_transfers = 0;
   // Datagrams the kernel dropped because a socket's receive buffer was full (SO_RXQ_OVFL).
   std::uint64_t receive_drops = 0;
+  dtls_stats dtls;
 
   server_stats& operator+=(const server_stats& o) {
     endpoint += o.endpoint;
@@ -103,6 +125,7 @@ struct server_stats {
     observers += o.observers;
     block_transfers += o.block_transfers;
     receive_drops += o.receive_drops;
+    dtls += o.dtls;
     return *this;
   }
 };
@@ -117,6 +140,8 @@ class udp_server {
   // Binds every listen address on every worker. A port 0 becomes the port the first worker
   // got, so all workers share it. Returns the bound addresses as "host:port".
   boost::system::result<std::vector<std::string>> bind();
+  // The coaps addresses bind() bound, as "host:port".
+  const std::vector<std::string>& dtls_bound() const;
 
   // Runs until stop(): then every worker drains (new requests get 5.03, in-flight ones finish,
   // separate responses get their ACK) for at most `grace`, and run() returns.
@@ -139,6 +164,9 @@ class udp_server {
 
   // Thread-safe: every worker applies the new limits and timings (a reload).
   void reconfigure(const core::endpoint_config& config);
+  // Thread-safe: every worker's coaps listener takes the new keys; sessions of an identity that
+  // is gone or whose key changed are closed, the others stay.
+  void set_psk(std::shared_ptr<const psk_table> table);
 
   // Sums of every worker's counters; thread-safe (a snapshot taken on each worker).
   server_stats stats() const;

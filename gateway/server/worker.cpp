@@ -113,7 +113,8 @@ worker::worker(std::size_t index, const server_options& options, const services_
       grace_timer_(io_),
       heartbeat_timer_(io_),
       heartbeat_every_(options.heartbeat),
-      services_(factory(io_.get_executor(), index, *this)) {
+      services_(factory(io_.get_executor(), index, *this)),
+      dtls_options_(options.dtls) {
   if (!services_) throw std::invalid_argument("services_factory returned no services");
   endpoint_.set_wall_clock_offset(wall_clock_offset());
   beat();
@@ -122,6 +123,40 @@ worker::worker(std::size_t index, const server_options& options, const services_
 worker::~worker() = default;
 
 boost::system::error_code worker::bind(const udp::endpoint& at) {
+  auto socket = open_socket(at);
+  if (!socket) return socket.error();
+  kernel_drops_.push_back(0);
+  sockets_.push_back(std::move(*socket));
+  return {};
+}
+
+boost::system::error_code worker::bind_dtls(const udp::endpoint& at) {
+  if (!dtls_) {
+    try {
+      dtls_ = std::make_unique<dtls_listener>(io_, dtls_options_, endpoint_, [this] { flush(); });
+    } catch (const std::exception& e) {
+      if (index_ == 0) GW_LOG(error, "dtls", e.what());
+      return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+    }
+  }
+  auto socket = open_socket(at);
+  if (!socket) return socket.error();
+  dtls_->adopt(std::move(*socket));
+  return {};
+}
+
+udp::endpoint worker::dtls_local_endpoint(std::size_t socket) const {
+  return dtls_->local_endpoint(socket);
+}
+
+void worker::set_psk(std::shared_ptr<const psk_table> table) {
+  asio::post(io_, [this, table = std::move(table)]() mutable {
+    if (dtls_) dtls_->set_psk(std::move(table));
+    flush();
+  });
+}
+
+boost::system::result<udp::socket> worker::open_socket(const udp::endpoint& at) {
   boost::system::error_code ec;
   udp::socket socket(io_);
   socket.open(at.protocol(), ec);
@@ -130,7 +165,7 @@ boost::system::error_code worker::bind(const udp::endpoint& at) {
   socket.set_option(asio::socket_base::reuse_address(true), ec);
   int one = 1;
   if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-    return {errno, boost::system::system_category()};
+    return boost::system::error_code(errno, boost::system::system_category());
   socket.bind(at, ec);
   if (ec) return ec;
   const int fd = socket.native_handle();
@@ -142,13 +177,11 @@ boost::system::error_code worker::bind(const udp::endpoint& at) {
            "coap.socket_send_buffer capped by the kernel (sysctl net.core.wmem_max)");
   // Linux: each datagram then carries the count of datagrams the socket dropped so far.
   ::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-  kernel_drops_.push_back(0);
   // Replies are sent with a non-blocking send_to: a full send buffer drops the datagram,
   // as the network itself may; CoAP's retransmission covers both.
   socket.non_blocking(true, ec);
   if (ec) return ec;
-  sockets_.push_back(std::move(socket));
-  return {};
+  return socket;
 }
 
 boost::system::error_code worker::probe_free(const udp::endpoint& at) {
@@ -169,6 +202,7 @@ udp::endpoint worker::local_endpoint(std::size_t socket) const {
 void worker::run() {
   for (std::size_t i = 0; i < sockets_.size(); ++i)
     asio::co_spawn(io_, receive_loop(i), asio::detached);
+  if (dtls_) dtls_->start();
   asio::co_spawn(io_, timer_loop(), asio::detached);
   asio::co_spawn(io_, heartbeat_loop(), asio::detached);
   io_.run();
@@ -237,6 +271,7 @@ asio::awaitable<void> worker::timer_loop() {
       armed_.reset();
       endpoint_.set_wall_clock_offset(wall_clock_offset());
       endpoint_.on_timer(now);
+      if (dtls_) dtls_->on_timer(now);
       flush();
     }
   }
@@ -266,7 +301,9 @@ std::optional<std::chrono::steady_clock::time_point> worker::last_heartbeat() co
 }
 
 void worker::on_forward(core::forward_action forward) {
-  request_context ctx{forward.peer, index_};
+  request_context ctx{forward.peer, index_, {}};
+  if (dtls_ && forward.peer.via == core::transport::dtls)
+    ctx.identity = dtls_->identity_of(forward.peer);
   asio::co_spawn(io_, services_->async_handle(std::move(forward.request), ctx),
                  [this, id = forward.id](std::exception_ptr error, coap::message response) {
                    if (error) {
@@ -297,7 +334,13 @@ void worker::schedule_flush() {
 
 void worker::send_all(std::vector<core::send_action>& sends) {
   // Non-blocking: a full send buffer drops the datagram, as the network itself may; CoAP's
-  // retransmission covers both. Runs of one socket go out in one sendmmsg.
+  // retransmission covers both. Runs of one socket go out in one sendmmsg. coaps datagrams are
+  // encrypted through their peer's session; a peer whose session is gone loses them.
+  std::erase_if(sends, [this](const core::send_action& s) {
+    if (s.peer.via != core::transport::dtls) return false;
+    if (!dtls_ || !dtls_->send(s.peer, s.datagram)) ++send_errors_;
+    return true;
+  });
   auto& b = *batch_;
   b.out.resize(sends.size());
   b.out_iov.resize(sends.size());
@@ -335,7 +378,11 @@ void worker::flush() {
   for (const auto& event : endpoint_.take_observe_events()) services_->on_observe(event);
 
   // Re-armed only when the earliest deadline moves earlier than the armed one.
-  if (auto next = endpoint_.next_deadline()) {
+  auto next = endpoint_.next_deadline();
+  if (dtls_) {
+    if (auto d = dtls_->next_deadline(); d && (!next || *d < *next)) next = d;
+  }
+  if (next) {
     const auto at = coarse(*next);
     if (!armed_ || at < *armed_) {
       armed_ = at;
@@ -356,6 +403,7 @@ void worker::flush() {
     std::uint64_t drops = 0;
     for (auto d : kernel_drops_) drops += d;
     published_.receive_drops = drops;
+    if (dtls_) published_.dtls = dtls_->stats();
   }
   if (draining_) maybe_finish();
 }
@@ -382,6 +430,7 @@ void worker::maybe_finish() {
   grace_timer_.cancel();
   timer_.cancel();
   heartbeat_timer_.cancel();
+  if (dtls_) dtls_->stop();
   for (auto& s : sockets_) {
     boost::system::error_code ignored;
     s.cancel(ignored);

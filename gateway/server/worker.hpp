@@ -15,6 +15,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "gateway/server/dtls_listener.hpp"
 #include "gateway/server/udp_server.hpp"
 
 namespace gw::server {
@@ -25,6 +26,11 @@ class worker final : public notifier {
   ~worker() override;
 
   boost::system::error_code bind(const boost::asio::ip::udp::endpoint& at);
+  // A coaps socket; the first one makes the worker's DTLS listener, which fails (with a log
+  // line naming the file) when the certificates or keys cannot be used.
+  boost::system::error_code bind_dtls(const boost::asio::ip::udp::endpoint& at);
+  boost::asio::ip::udp::endpoint dtls_local_endpoint(std::size_t socket) const;
+  void set_psk(std::shared_ptr<const psk_table> table);
   // Fails with address_in_use when another socket holds `at`. SO_REUSEPORT would otherwise let
   // a second gateway on the same port silently take half of the traffic.
   static boost::system::error_code probe_free(const boost::asio::ip::udp::endpoint& at);
@@ -51,6 +57,8 @@ class worker final : public notifier {
  private:
   struct io_batch;
 
+  boost::system::result<boost::asio::ip::udp::socket> open_socket(
+      const boost::asio::ip::udp::endpoint& at);
   boost::asio::awaitable<void> receive_loop(std::size_t socket);
   // Reads up to one batch of datagrams with recvmmsg and feeds them to the endpoint; the
   // number read, or -1 when the socket had nothing (EAGAIN).
@@ -93,6 +101,9 @@ class worker final : public notifier {
   // Declared after everything it uses, so destroyed before it: upstream pools and long-polls go
   // before the sockets, the endpoint they notify, and the io_context.
   std::unique_ptr<worker_services> services_;
+  dtls_options dtls_options_;
+  // After the endpoint it feeds; before services_ would be wrong: forwards outlive nothing here.
+  std::unique_ptr<dtls_listener> dtls_;
   bool shut_down_ = false;
   bool draining_ = false;
   bool finished_ = false;

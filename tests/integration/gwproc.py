@@ -44,14 +44,18 @@ def read_lines_until(proc, stream, want, deadline_s):
 
 class Gateway:
     def __init__(self, upstream_url, config_extra="", listen=("127.0.0.1:0",), workers=1,
-                 args=None, coap_extra="", upstream_extra="", env=None, metrics=False):
+                 args=None, coap_extra="", upstream_extra="", env=None, metrics=False,
+                 dtls_listens=0, log_extra=""):
         """config_extra: top-level YAML; coap_extra / upstream_extra: indented lines that go
-        into the coap: and upstream: sections the harness writes itself."""
+        into the coap: and upstream: sections the harness writes itself. dtls_listens: how many
+        coap.dtls.listen addresses coap_extra names (each prints a ready line). log_extra:
+        indented lines for the log: section."""
         self.dir = tempfile.mkdtemp(prefix="gw-test-")
         self.config_path = os.path.join(self.dir, "gateway.yaml")
         listen_yaml = "\n".join('    - "%s"' % a for a in listen)
         with open(self.config_path, "w") as f:
-            f.write("workers: %d\nlog:\n  level: debug\ncoap:\n  listen:\n%s\n" % (workers, listen_yaml))
+            f.write("workers: %d\nlog:\n  level: debug\n%scoap:\n  listen:\n%s\n"
+                    % (workers, log_extra, listen_yaml))
             f.write(coap_extra)
             f.write('upstream:\n  url: "%s"\n' % upstream_url)
             f.write(upstream_extra)
@@ -63,8 +67,10 @@ class Gateway:
         cmd = [os.path.join(BIN_DIR, "coap-gateway")] + (args or ["--config", self.config_path])
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr,
                                      env=dict(os.environ, **(env or {})))
-        lines = read_lines_until(self.proc, self.proc.stdout, len(listen) + (1 if metrics else 0), 30)
+        lines = read_lines_until(self.proc, self.proc.stdout,
+                                 len(listen) + dtls_listens + (1 if metrics else 0), 30)
         self.addresses = [l.split("coap://", 1)[1] for l in lines if "coap://" in l]
+        self.dtls_addresses = [l.split("coaps://", 1)[1] for l in lines if "coaps://" in l]
         self.metrics_url = next((l.split(" on ", 1)[1] for l in lines if "metrics on" in l), None)
         host, port = self.addresses[0].rsplit(":", 1)
         self.host = host.strip("[]")

@@ -20,7 +20,7 @@ INSTALL_DEPS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 ESSENTIAL = {"printf", "echo", "cat", "od", "head", "tail", "base64", "tr", "wc"}
 # Other programs a printed command may run, with the Debian package that brings each; that
 # package must be in install-deps.sh's list.
-FROM_PACKAGE = {"coap-client-notls": "libcoap3-bin", "curl": "curl", "openssl": "openssl",
+FROM_PACKAGE = {"coap-client-notls": "libcoap3-bin", "coap-client-openssl": "libcoap3-bin", "curl": "curl", "openssl": "openssl",
                 "python3": "python3"}
 
 
@@ -104,6 +104,8 @@ class Demo(unittest.TestCase):
 
         self.assertIn(b"</ts>", output(".well-known/core"))
         self.assertEqual(output("-m get 'coap://").strip().split(b"\n")[0], b"22.5")
+        # The same Read over coaps with the demo PSK: the value written over plain CoAP.
+        self.assertEqual(output("-m get 'coaps://").strip().split(b"\n")[0], b"22.5")
         self.assertRegex(output("provision/activate").decode(), r"[0-9a-f]{40}")
         self.assertIn(b"firmware.bin", output("download/demo/gateway?"))
         self.assertEqual(os.path.getsize(os.path.join(work, "firmware.bin")), 5000)

@@ -267,3 +267,31 @@ TEST_CASE("separate_response_after must stay below ack_timeout", "[conf][errors]
 
 }  // namespace
 }  // namespace gw::conf
+
+namespace gw::conf {
+namespace {
+
+TEST_CASE("coap.dtls: an empty listen list is off, a listener needs credentials",
+          "[conf][errors][dtls]") {
+  CHECK(errors_of("coap:\n  dtls:\n    listen: []\n").empty());
+  CHECK(errors_of("coap:\n  listen: []\n") ==
+        lines{"gw.yaml:2: coap.listen: needs at least one address"});
+  CHECK(errors_of("coap:\n  dtls:\n    listen: [\"127.0.0.1:5684\"]\n") ==
+        lines{"gw.yaml:3: coap.dtls.listen: needs coap.dtls.psk_file or coap.dtls.cert_file: a "
+              "handshake has nothing to agree on"});
+  CHECK(errors_of("coap:\n  dtls:\n    listen: [\"127.0.0.1:5684\"]\n    psk_file: /etc/k\n")
+            .empty());
+  CHECK(errors_of("coap:\n  dtls:\n    cert_file: /etc/c.pem\n") ==
+        lines{"gw.yaml:3: coap.dtls.cert_file: coap.dtls.cert_file and coap.dtls.key_file go "
+              "together"});
+  load_result r = load_string(
+      "coap:\n  dtls:\n    listen: [\"[::1]:0\", \"127.0.0.1:5684\"]\n    psk_file: k\n"
+      "    idle_timeout: 30s\n",
+      "gw.yaml");
+  REQUIRE(r.ok());
+  CHECK(r.get().coap.dtls.listen == std::vector<listen_address>{{"::1", 0}, {"127.0.0.1", 5684}});
+  CHECK(r.get().coap.dtls.idle_timeout == std::chrono::seconds(30));
+}
+
+}  // namespace
+}  // namespace gw::conf

@@ -51,6 +51,10 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"coap.amplification_factor", "0 to 100"},
       {"coap.verified_idle", "1s to 1d"},
       {"coap.amplification_sources", "16 to 16777216"},
+      {"coap.dtls.max_sessions", "1 to 10000000"},
+      {"coap.dtls.handshake_timeout", "1s to 5m"},
+      {"coap.dtls.idle_timeout", "1s to 1d"},
+      {"coap.dtls.handshake_rate", "0 to 1000000"},
       {"upstream.timeout", "100ms to 10m"},
       {"upstream.connect_timeout", "100ms to 5m"},
       {"upstream.connections", "1 to 10000"},
@@ -119,7 +123,8 @@ TEST_CASE("every key written as its default reads back as the default", "[conf][
     CAPTURE(k.path);
     // Quoted, so that the loader cannot lean on YAML's own reading of the text.
     std::string value = format_value(k, defaults);
-    bool as_is = k.kind == value_kind::listen_list || value == "\"\"";
+    bool as_is = k.kind == value_kind::listen_list || k.kind == value_kind::optional_listen_list ||
+                 value == "\"\"";
     load_result r = load_string(nested(k.path, as_is ? value : "\"" + value + "\""));
     REQUIRE(r.ok());
     CHECK(r.get() == config{});

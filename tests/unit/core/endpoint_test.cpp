@@ -450,3 +450,25 @@ TEST_CASE("every 5.03 the core makes itself carries the one configured Max-Age")
   CHECK(out[0].code == coap::codes::service_unavailable);
   CHECK(out[0].uint_option(coap::opt::max_age) == 9u);
 }
+
+TEST_CASE("a coaps peer and a plain peer of one address and port share no state") {
+  // RFC 7252 §9: coaps is its own transport. The same POST with the same MID from the same
+  // address and port, once in the clear and once through a DTLS session, is two requests: the
+  // second is no duplicate of the first and runs too.
+  rig r;
+  core::peer secure = client;
+  secure.via = core::transport::dtls;
+  const auto post = request(coap::type::con, coap::codes::post, 0x0042);
+  r.receive(post, r.t0);
+  r.receive(post, r.t0 + 1ms, secure);
+  auto fw = r.ep.take_forwards();
+  REQUIRE(fw.size() == 2);
+  CHECK(fw[0].peer == client);
+  CHECK(fw[1].peer == secure);
+  CHECK(r.ep.stats().duplicates == 0);
+  // Each answer goes back over the transport its request came in on.
+  r.ep.on_response(fw[1].id, coap::make_response(fw[1].request, coap::codes::changed), r.t0 + 2ms);
+  auto sends = r.ep.take_sends();
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].peer.via == core::transport::dtls);
+}

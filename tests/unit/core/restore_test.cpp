@@ -251,3 +251,24 @@ TEST_CASE("with the amplification bound on, a restored observer keeps its verifi
   }
   CHECK(to_client);
 }
+
+TEST_CASE("coaps relations and writes are left out of the snapshot") {
+  // Their DTLS sessions end with the process; restored as plain peers, notifications and
+  // replayed answers would go out unencrypted to whoever holds the address next.
+  const core::peer secure{0, false, {127, 0, 0, 1}, 40001, core::transport::dtls};
+  rig a;
+  old_process(a);
+  register_observer(a, {1});
+  register_observer(a, {2}, secure, 101);
+  a.receive(post_write(300), a.t0, secure);
+  auto fw = a.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  a.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::changed), a.t0);
+  a.sent();
+  REQUIRE(a.ep.observers() == 2);
+
+  auto snap = a.ep.snapshot(a.t0 + 1s);
+  REQUIRE(snap.observers.size() == 1);
+  CHECK(snap.observers[0].peer == client);
+  CHECK(snap.requests.empty());
+}

@@ -68,6 +68,11 @@ TEST_CASE("the catalogue lists every metric the gateway exports, in order") {
                        "coap_gateway_block_transfers_active gauge",
                        "coap_gateway_upstream_connections_open gauge",
                        "coap_gateway_upstream_queue_waits_total counter",
+                       "coap_gateway_dtls_sessions_open gauge",
+                       "coap_gateway_dtls_handshakes_total counter result",
+                       "coap_gateway_dtls_cookies_sent_total counter",
+                       "coap_gateway_dtls_alerts_total counter direction",
+                       "coap_gateway_dtls_dropped_total counter",
                        "process_start_time_seconds gauge",
                    });
   CHECK(m::metric_count == m::catalogue.size());
