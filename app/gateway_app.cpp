@@ -48,6 +48,22 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   snap.set(metrics::dedup_effective_window_seconds, s.endpoint.dedup_window_seconds());
   snap.set(metrics::observations_active, static_cast<double>(s.observers));
   snap.set(metrics::block_transfers_active, static_cast<double>(s.block_transfers));
+  snap.set(metrics::requests_in_flight, static_cast<double>(s.endpoint.in_flight));
+  snap.set(metrics::safe_requests_running, static_cast<double>(s.endpoint.dedup_safe_running));
+  snap.set(metrics::rate_buckets, static_cast<double>(s.endpoint.limits.buckets));
+  const auto& l = s.endpoint.limits;
+  for (auto tier : {core::limit_tier::source, core::limit_tier::address}) {
+    const auto t = static_cast<std::size_t>(tier);
+    auto set = [&](std::string_view limit, std::uint64_t value) {
+      snap.at(metrics::metric::limited_total,
+              {std::string(limit), std::string(core::to_string(tier))})
+          .count = value;
+    };
+    set("rate_dropped", l.rate_dropped[t]);
+    set("rate_answered", l.rate_answered[t]);
+    for (std::size_t i = 0; i < core::limited_count; ++i)
+      set(core::to_string(static_cast<core::limited>(i)), l.refused[i][t]);
+  }
   return metrics::render_text(snap);
 }
 

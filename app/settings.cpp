@@ -32,6 +32,24 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.amplification.factor = c.coap.amplification_factor;
   e.amplification.verified_idle = c.coap.verified_idle;
   e.amplification.max_sources = c.coap.amplification_sources;
+  const auto& ps = c.limits.per_source;
+  const auto& pa = c.limits.per_address;
+  e.limits.per_source = {c.block.max_transfers_per_client,
+                         c.observe.max_observers_per_client,
+                         ps.in_flight,
+                         ps.safe_requests,
+                         static_cast<double>(ps.rate),
+                         static_cast<double>(ps.burst)};
+  e.limits.per_address = {pa.block1_transfers,
+                          pa.observers,
+                          pa.in_flight,
+                          pa.safe_requests,
+                          static_cast<double>(pa.rate),
+                          static_cast<double>(pa.burst)};
+  e.limits.address_tier = pa.enabled;
+  // Validated by the loader (conf/schema.cpp).
+  e.limits.trusted_proxies = core::parse_address_prefixes(c.coap.trusted_proxies)
+                                 .value_or(std::vector<core::address_prefix>{});
   return e;
 }
 

@@ -42,6 +42,9 @@ struct coap_config {
   std::uint32_t amplification_factor = 0;
   duration verified_idle{600000};               // a verified source idle this long is bound again
   std::uint32_t amplification_sources = 65536;  // sources tracked per worker
+  // Comma-separated addresses or prefixes ("10.0.0.5, 2001:db8::/32") exempt from the
+  // per-address tier of limits: a UDP balancer or a carrier-grade NAT every device comes from.
+  std::string trusted_proxies;
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 
@@ -100,6 +103,34 @@ struct observe_config {
   friend bool operator==(const observe_config&, const observe_config&) = default;
 };
 
+// Fair limits in two tiers, per worker (gateway/core/source_limits.hpp). The strict per-source
+// tier of Block1 transfers and Observe relations is block.max_transfers_per_client and
+// observe.max_observers_per_client.
+struct source_tier_config {
+  std::uint32_t in_flight = 64;
+  std::uint32_t safe_requests = 64;
+  std::uint32_t rate = 5000;  // new requests per second; 0 = no bucket
+  std::uint32_t burst = 10000;
+  friend bool operator==(const source_tier_config&, const source_tier_config&) = default;
+};
+
+struct address_tier_config {
+  bool enabled = true;
+  std::uint32_t block1_transfers = 256;
+  std::uint32_t observers = 4096;
+  std::uint32_t in_flight = 1024;
+  std::uint32_t safe_requests = 1024;
+  std::uint32_t rate = 200000;
+  std::uint32_t burst = 400000;
+  friend bool operator==(const address_tier_config&, const address_tier_config&) = default;
+};
+
+struct limits_config {
+  source_tier_config per_source;
+  address_tier_config per_address;
+  friend bool operator==(const limits_config&, const limits_config&) = default;
+};
+
 struct download_config {
   std::uint64_t cache_bytes = 32 * 1024 * 1024;  // per worker
   friend bool operator==(const download_config&, const download_config&) = default;
@@ -139,6 +170,7 @@ struct config {
   block_config block;
   download_config download;
   observe_config observe;
+  limits_config limits;
   metrics_config metrics;
   shutdown_config shutdown;
   watchdog_config watchdog;

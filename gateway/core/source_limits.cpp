@@ -69,6 +69,25 @@ std::optional<address_prefix> parse_address_prefix(std::string_view text) {
   return p;
 }
 
+std::optional<std::vector<address_prefix>> parse_address_prefixes(std::string_view text,
+                                                                  std::string* bad) {
+  std::vector<address_prefix> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    auto p = parse_address_prefix(item);
+    if (!p) {
+      if (bad != nullptr) *bad = std::string(item);
+      return std::nullopt;
+    }
+    out.push_back(*p);
+  }
+  return out;
+}
+
 bool prefix_contains(const address_prefix& prefix, const peer& p) {
   const std::uint8_t* bits = p.address.data();
   bool v6 = p.v6;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <list>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -58,6 +59,10 @@ struct address_prefix {
 // nullopt for text that is not an address with an optional /length within range.
 std::optional<address_prefix> parse_address_prefix(std::string_view text);
 bool prefix_contains(const address_prefix& prefix, const peer& p);
+// A comma-separated list of them (spaces around items allowed; "" is an empty list). On a bad
+// item, nullopt and the item in `bad`.
+std::optional<std::vector<address_prefix>> parse_address_prefixes(std::string_view text,
+                                                                  std::string* bad = nullptr);
 
 // Per-client resources the tiers bound.
 enum class limited : std::uint8_t { block1, observers, in_flight, safe_dedup };
