@@ -29,6 +29,7 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.block.max_transfers_per_client = c.block.max_transfers_per_client;
   e.block.reserve_bytes = c.block.reserve_bytes;
   e.block.lifetime = e.tx.exchange_lifetime();
+  e.block.first_block_lifetime = e.tx.max_transmit_span();
   e.amplification.factor = c.coap.amplification_factor;
   e.amplification.verified_idle = c.coap.verified_idle;
   e.amplification.max_sources = c.coap.amplification_sources;
