@@ -93,6 +93,9 @@ runner::runner_options runner_options_from(const conf::config& c) {
       std::chrono::duration_cast<std::chrono::seconds>(c.coap.read_max_age).count());
   o.upstream_timeout = c.upstream.timeout;
   o.busy_max_age_s = endpoint_config_from(c).overload_max_age_s;
+  o.write_limit.rate = c.limits.per_cik.writes;
+  o.write_limit.burst = c.limits.per_cik.burst;
+  o.write_limit.per_alias = c.limits.per_cik.per_alias;
   o.rejected_cik_ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(c.upstream.rejected_cik_ttl);
   return o;

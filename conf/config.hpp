@@ -125,9 +125,19 @@ struct address_tier_config {
   friend bool operator==(const address_tier_config&, const address_tier_config&) = default;
 };
 
+// Writes per second per CIK and alias (or CIK), off by default: Exosite's data interface treats
+// more than one write a second to a dataport as undefined.
+struct cik_limit_config {
+  double writes = 0;  // per second; 0 = off
+  std::uint32_t burst = 1;
+  bool per_alias = true;
+  friend bool operator==(const cik_limit_config&, const cik_limit_config&) = default;
+};
+
 struct limits_config {
   source_tier_config per_source;
   address_tier_config per_address;
+  cik_limit_config per_cik;
   friend bool operator==(const limits_config&, const limits_config&) = default;
 };
 

@@ -61,6 +61,8 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"limits.per_address.safe_requests", "1 to 10000000"},
       {"limits.per_address.rate", "0 to 100000000"},
       {"limits.per_address.burst", "1 to 1000000000"},
+      {"limits.per_cik.writes", "0.0 to 1000.0"},
+      {"limits.per_cik.burst", "1 to 1000000"},
       {"upstream.timeout", "100ms to 10m"},
       {"upstream.connect_timeout", "100ms to 5m"},
       {"upstream.connections", "1 to 10000"},
