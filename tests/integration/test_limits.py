@@ -231,6 +231,21 @@ class LimitsCase(unittest.TestCase):
         good = self.sockets(gw, GOOD, 1)[0]
         self.assertEqual(good.exchange(coap.request(coap.GET, "/ts")).code, coap.code(2, 5))
 
+    def test_per_cik_write_limit(self):
+        gw = Gateway(self.sim.url, coap_extra=COAP, metrics=True,
+                     config_extra="limits:\n  per_cik:\n    writes: 1\n")
+        self.addCleanup(gw.close)
+        c = self.sockets(gw, GOOD, 1)[0]
+        write = lambda v: c.exchange(coap.request(coap.POST, "/1a/temp", [DEMO_CIK],
+                                                  payload=v.encode()))
+        self.assertEqual(write("30").code, coap.code(2, 4))
+        refused = write("31")
+        self.assertEqual(refused.code, coap.code(4, 29))
+        self.assertGreaterEqual(refused.opt_uint(coap.OPT_MAX_AGE), 1)
+        values = [v for _, v in self.sim.dataport(DEMO_CIK, "temp")["values"]]
+        self.assertIn("30", values)
+        self.assertNotIn("31", values)  # refused before any upstream call
+
 
 if __name__ == "__main__":
     unittest.main()
