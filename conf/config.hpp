@@ -109,8 +109,8 @@ struct observe_config {
 struct source_tier_config {
   std::uint32_t in_flight = 64;
   std::uint32_t safe_requests = 64;
-  std::uint32_t rate = 5000;  // new requests per second; 0 = no bucket
-  std::uint32_t burst = 10000;
+  std::uint32_t rate = 100000;  // new requests per second; 0 = no bucket
+  std::uint32_t burst = 200000;
   friend bool operator==(const source_tier_config&, const source_tier_config&) = default;
 };
 
@@ -120,8 +120,8 @@ struct address_tier_config {
   std::uint32_t observers = 4096;
   std::uint32_t in_flight = 1024;
   std::uint32_t safe_requests = 1024;
-  std::uint32_t rate = 200000;
-  std::uint32_t burst = 400000;
+  std::uint32_t rate = 1000000;
+  std::uint32_t burst = 2000000;
   friend bool operator==(const address_tier_config&, const address_tier_config&) = default;
 };
 
