@@ -62,6 +62,22 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
     snap.at(alerts, {"sent", ""}).count = s.dtls.alerts_sent;
     snap.at(alerts, {"received", ""}).count = s.dtls.alerts_received;
   }
+  snap.set(metrics::requests_in_flight, static_cast<double>(s.endpoint.in_flight));
+  snap.set(metrics::safe_requests_running, static_cast<double>(s.endpoint.dedup_safe_running));
+  snap.set(metrics::rate_buckets, static_cast<double>(s.endpoint.limits.buckets));
+  const auto& l = s.endpoint.limits;
+  for (auto tier : {core::limit_tier::source, core::limit_tier::address}) {
+    const auto t = static_cast<std::size_t>(tier);
+    auto set = [&](std::string_view limit, std::uint64_t value) {
+      snap.at(metrics::metric::limited_total,
+              {std::string(limit), std::string(core::to_string(tier))})
+          .count = value;
+    };
+    set("rate_dropped", l.rate_dropped[t]);
+    set("rate_answered", l.rate_answered[t]);
+    for (std::size_t i = 0; i < core::limited_count; ++i)
+      set(core::to_string(static_cast<core::limited>(i)), l.refused[i][t]);
+  }
   return metrics::render_text(snap);
 }
 

@@ -31,9 +31,28 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.block.max_transfers_per_client = c.block.max_transfers_per_client;
   e.block.reserve_bytes = c.block.reserve_bytes;
   e.block.lifetime = e.tx.exchange_lifetime();
+  e.block.first_block_lifetime = e.tx.max_transmit_span();
   e.amplification.factor = c.coap.amplification_factor;
   e.amplification.verified_idle = c.coap.verified_idle;
   e.amplification.max_sources = c.coap.amplification_sources;
+  const auto& ps = c.limits.per_source;
+  const auto& pa = c.limits.per_address;
+  e.limits.per_source = {c.block.max_transfers_per_client,
+                         c.observe.max_observers_per_client,
+                         ps.in_flight,
+                         ps.safe_requests,
+                         static_cast<double>(ps.rate),
+                         static_cast<double>(ps.burst)};
+  e.limits.per_address = {pa.block1_transfers,
+                          pa.observers,
+                          pa.in_flight,
+                          pa.safe_requests,
+                          static_cast<double>(pa.rate),
+                          static_cast<double>(pa.burst)};
+  e.limits.address_tier = pa.enabled;
+  // Validated by the loader (conf/schema.cpp).
+  e.limits.trusted_proxies = core::parse_address_prefixes(c.coap.trusted_proxies)
+                                 .value_or(std::vector<core::address_prefix>{});
   return e;
 }
 
@@ -85,6 +104,9 @@ runner::runner_options runner_options_from(const conf::config& c) {
       std::chrono::duration_cast<std::chrono::seconds>(c.coap.read_max_age).count());
   o.upstream_timeout = c.upstream.timeout;
   o.busy_max_age_s = endpoint_config_from(c).overload_max_age_s;
+  o.write_limit.rate = c.limits.per_cik.writes;
+  o.write_limit.burst = c.limits.per_cik.burst;
+  o.write_limit.per_alias = c.limits.per_cik.per_alias;
   o.rejected_cik_ttl =
       std::chrono::duration_cast<std::chrono::milliseconds>(c.upstream.rejected_cik_ttl);
   return o;

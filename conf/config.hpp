@@ -57,6 +57,9 @@ struct coap_config {
   duration verified_idle{600000};               // a verified source idle this long is bound again
   std::uint32_t amplification_sources = 65536;  // sources tracked per worker
   dtls_config dtls;
+  // Comma-separated addresses or prefixes ("10.0.0.5, 2001:db8::/32") exempt from the
+  // per-address tier of limits: a UDP balancer or a carrier-grade NAT every device comes from.
+  std::string trusted_proxies;
   friend bool operator==(const coap_config&, const coap_config&) = default;
 };
 
@@ -115,6 +118,44 @@ struct observe_config {
   friend bool operator==(const observe_config&, const observe_config&) = default;
 };
 
+// Fair limits in two tiers, per worker (gateway/core/source_limits.hpp). The strict per-source
+// tier of Block1 transfers and Observe relations is block.max_transfers_per_client and
+// observe.max_observers_per_client.
+struct source_tier_config {
+  std::uint32_t in_flight = 64;
+  std::uint32_t safe_requests = 64;
+  std::uint32_t rate = 100000;  // new requests per second; 0 = no bucket
+  std::uint32_t burst = 200000;
+  friend bool operator==(const source_tier_config&, const source_tier_config&) = default;
+};
+
+struct address_tier_config {
+  bool enabled = true;
+  std::uint32_t block1_transfers = 256;
+  std::uint32_t observers = 4096;
+  std::uint32_t in_flight = 1024;
+  std::uint32_t safe_requests = 1024;
+  std::uint32_t rate = 1000000;
+  std::uint32_t burst = 2000000;
+  friend bool operator==(const address_tier_config&, const address_tier_config&) = default;
+};
+
+// Writes per second per CIK and alias (or CIK), off by default: Exosite's data interface treats
+// more than one write a second to a dataport as undefined.
+struct cik_limit_config {
+  double writes = 0;  // per second; 0 = off
+  std::uint32_t burst = 1;
+  bool per_alias = true;
+  friend bool operator==(const cik_limit_config&, const cik_limit_config&) = default;
+};
+
+struct limits_config {
+  source_tier_config per_source;
+  address_tier_config per_address;
+  cik_limit_config per_cik;
+  friend bool operator==(const limits_config&, const limits_config&) = default;
+};
+
 struct download_config {
   std::uint64_t cache_bytes = 32 * 1024 * 1024;  // per worker
   friend bool operator==(const download_config&, const download_config&) = default;
@@ -165,6 +206,7 @@ struct config {
   block_config block;
   download_config download;
   observe_config observe;
+  limits_config limits;
   metrics_config metrics;
   shutdown_config shutdown;
   state_config state;

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "conf/value_syntax.hpp"
+#include "gateway/core/source_limits.hpp"
 
 namespace gw::conf {
 namespace {
@@ -57,6 +58,12 @@ std::string dtls_has_credentials(const config& c) {
   if (c.coap.dtls.listen.empty() || !c.coap.dtls.psk_file.empty() || !c.coap.dtls.cert_file.empty())
     return {};
   return "needs coap.dtls.psk_file or coap.dtls.cert_file: a handshake has nothing to agree on";
+}
+
+std::string trusted_proxies_parse(const config& c) {
+  std::string bad;
+  if (core::parse_address_prefixes(c.coap.trusted_proxies, &bad)) return {};
+  return "\"" + bad + "\" is not an address or address/prefix-length";
 }
 
 std::string block_size_power_of_two(const config& c) {
@@ -176,6 +183,11 @@ constexpr key_spec table[] = {
     {"coap.dtls.handshake_rate", value_kind::count,
      at<&config::coap, &coap_config::dtls, &dtls_config::handshake_rate>, {0, 1000000}, {},
      "per worker: new sessions per second from one source address at most; 0 = no limit"},
+    {"coap.trusted_proxies", value_kind::text,
+     at<&config::coap, &coap_config::trusted_proxies>, {}, {},
+     "comma-separated addresses or prefixes exempt from the per-address limits (a UDP "
+     "balancer, a carrier-grade NAT)",
+     trusted_proxies_parse, {}},
 
     {"upstream.url", value_kind::url,
      at<&config::upstream, &upstream_config::url>, {}, {},
@@ -266,6 +278,61 @@ constexpr key_spec table[] = {
     {"observe.max_resources", value_kind::count,
      at<&config::observe, &observe_config::max_resources>, {1, 100000}, {},
      "per worker: observed dataports at most, one upstream long-poll each"},
+
+    {"limits.per_source.in_flight", value_kind::count,
+     at<&config::limits, &limits_config::per_source, &source_tier_config::in_flight>,
+     {1, 1000000}, {},
+     "per worker: requests of one source (address:port) in progress upstream at most; beyond "
+     "it 5.03"},
+    {"limits.per_source.safe_requests", value_kind::count,
+     at<&config::limits, &limits_config::per_source, &source_tier_config::safe_requests>,
+     {1, 1000000}, {},
+     "per worker: GETs of one source remembered for duplicates while they run; beyond it 5.03"},
+    {"limits.per_source.rate", value_kind::count,
+     at<&config::limits, &limits_config::per_source, &source_tier_config::rate>,
+     {0, 100000000}, {},
+     "per worker: new requests per second from one source (token bucket); 0 = no limit"},
+    {"limits.per_source.burst", value_kind::count,
+     at<&config::limits, &limits_config::per_source, &source_tier_config::burst>,
+     {1, 1000000000}, {},
+     "per worker: token bucket size of one source"},
+    {"limits.per_address.enabled", value_kind::boolean,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::enabled>, {}, {},
+     "the per-address tier (IPv4 address, IPv6 /64); false behind a balancer that hides "
+     "client addresses (or list it in coap.trusted_proxies)"},
+    {"limits.per_address.block1_transfers", value_kind::count,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::block1_transfers>,
+     {1, 1000000}, {},
+     "per worker: Block1 uploads in progress from one address at most"},
+    {"limits.per_address.observers", value_kind::count,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::observers>,
+     {0, 10000000}, {},
+     "per worker: observations registered from one address at most"},
+    {"limits.per_address.in_flight", value_kind::count,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::in_flight>,
+     {1, 10000000}, {},
+     "per worker: requests of one address in progress upstream at most; beyond it 5.03"},
+    {"limits.per_address.safe_requests", value_kind::count,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::safe_requests>,
+     {1, 10000000}, {},
+     "per worker: GETs of one address remembered for duplicates while they run"},
+    {"limits.per_address.rate", value_kind::count,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::rate>,
+     {0, 100000000}, {},
+     "per worker: new requests per second from one address (token bucket); 0 = no limit"},
+    {"limits.per_address.burst", value_kind::count,
+     at<&config::limits, &limits_config::per_address, &address_tier_config::burst>,
+     {1, 1000000000}, {},
+     "per worker: token bucket size of one address"},
+    {"limits.per_cik.writes", value_kind::real,
+     at<&config::limits, &limits_config::per_cik, &cik_limit_config::writes>, {0, 1000}, {},
+     "per worker: writes per second per CIK (and alias); beyond it 4.29; 0 = off"},
+    {"limits.per_cik.burst", value_kind::count,
+     at<&config::limits, &limits_config::per_cik, &cik_limit_config::burst>, {1, 1000000}, {},
+     "per worker: writes of one CIK (and alias) at once before the rate applies"},
+    {"limits.per_cik.per_alias", value_kind::boolean,
+     at<&config::limits, &limits_config::per_cik, &cik_limit_config::per_alias>, {}, {},
+     "the write limit counts per CIK and alias (true) or per CIK (false)"},
 
     {"download.cache_bytes", value_kind::size,
      at<&config::download, &download_config::cache_bytes>, {0, 16 * GiB}, {},

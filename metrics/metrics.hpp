@@ -73,6 +73,15 @@ inline constexpr std::span<const double> no_buckets{};
     "Sources that proved they receive (ACKed a CON) and are exempt from the amplification bound") \
   X(unmatched_acks_total, counter, worker, "coap_gateway_unmatched_acks_total", (), no_buckets,   \
     "ACKs that matched no CON awaiting one (late, duplicate, or a source guessing Message IDs)")  \
+  X(limited_total, counter, worker, "coap_gateway_limited_total", ("limit", "tier"), no_buckets,  \
+    "Requests refused by a fair limit: limit rate_dropped, rate_answered (4.29), block1, "        \
+    "observe, in_flight, safe_dedup; tier source (address:port) or address (IPv4, IPv6 /64)")     \
+  X(requests_in_flight, gauge, worker, "coap_gateway_requests_in_flight", (), no_buckets,         \
+    "Requests forwarded to the handler and not answered yet")                                     \
+  X(safe_requests_running, gauge, worker, "coap_gateway_safe_requests_running", (), no_buckets,   \
+    "GETs remembered for duplicates whose answer has not come yet")                               \
+  X(rate_buckets, gauge, worker, "coap_gateway_rate_buckets", (), no_buckets,                     \
+    "Token buckets held for sources and addresses that are not full")                             \
   X(dedup_evictions_total, counter, worker, "coap_gateway_dedup_evictions_total", (), no_buckets, \
     "Dedup cache entries evicted before EXCHANGE_LIFETIME to stay within its size")               \
   X(dedup_effective_window_seconds, gauge, worker, "coap_gateway_dedup_effective_window_seconds", \

@@ -22,6 +22,14 @@ coap::message unauthorized(const coap::message& request, std::string_view why) {
   return coap::make_error(request, coap::codes::unauthorized, why);
 }
 
+// RFC 8516: 4.29 with Max-Age, the earliest the device may write again.
+coap::message too_many_writes(const coap::message& request, std::uint32_t retry_after_s) {
+  auto response = coap::make_error(request, coap::codes::too_many_requests,
+                                   "writes faster than limits.per_cik allows; retry later");
+  response.add_uint_option(coap::opt::max_age, retry_after_s);
+  return response;
+}
+
 }  // namespace
 
 procedure_runner::procedure_runner(upstream::client& client, runner_options options, clock& time,
@@ -34,7 +42,8 @@ procedure_runner::procedure_runner(upstream::client& client, runner_options opti
       aliases_(options.alias_cache),
       content_(options.content_cache_bytes),
       infos_(options.content_info_entries),
-      rejected_ciks_(options.rejected_cik_entries) {}
+      rejected_ciks_(options.rejected_cik_entries),
+      writes_(options.write_limit) {}
 
 void procedure_runner::set_options(runner_options options) {
   options_ = options;
@@ -42,6 +51,7 @@ void procedure_runner::set_options(runner_options options) {
   content_.set_max_bytes(options.content_cache_bytes);
   infos_.set_max_entries(options.content_info_entries);
   rejected_ciks_.set_max_entries(options.rejected_cik_entries);
+  writes_.set_options(options.write_limit);
 }
 
 boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
@@ -171,6 +181,8 @@ boost::asio::awaitable<coap::message> procedure_runner::async_write(const coap::
                                                                     const std::string& alias) {
   auto value = write_value(request);
   if (auto* bad = std::get_if<coap::message>(&value)) co_return std::move(*bad);
+  if (auto retry = writes_.admit(cik, std::span(&alias, 1), clock_.now()))
+    co_return too_many_writes(request, *retry);
 
   // The data interface answers 204 to a write of a missing alias and writes nothing: check the
   // alias first (upstream-http-api.md, decision), so the device learns of it as 4.03.
@@ -237,8 +249,14 @@ boost::asio::awaitable<coap::message> procedure_runner::async_multi(const coap::
   // The data interface ignores aliases the CIK cannot reach (a null read, a dropped write): the
   // API document promises 4.03, so every alias is checked first and nothing is written if one
   // is missing.
+  std::vector<std::string> written;
+  for (const auto& w : plan.writes) written.push_back(w.first);
+  if (!written.empty()) {
+    if (auto retry = writes_.admit(cik, written, clock_.now()))
+      co_return too_many_writes(request, *retry);
+  }
   std::vector<std::string> names = plan.reads;
-  for (const auto& w : plan.writes) names.push_back(w.first);
+  names.insert(names.end(), written.begin(), written.end());
   auto exist = co_await async_aliases_exist(request, cik, names);
   if (auto* other = std::get_if<coap::message>(&exist)) co_return std::move(*other);
   if (!std::get<bool>(exist)) co_return render_alias_missing(request);

@@ -26,6 +26,7 @@
 #include "runner/content_cache.hpp"
 #include "runner/expiring_map.hpp"
 #include "runner/observed_points.hpp"
+#include "runner/write_limiter.hpp"
 #include "translate/provision.hpp"
 #include "translate/route_table.hpp"
 #include "upstream/client.hpp"
@@ -59,6 +60,8 @@ struct runner_options {
   // How long a CIK upstream answered 401 for is refused without asking (0: not remembered).
   std::chrono::milliseconds rejected_cik_ttl{30000};
   std::size_t rejected_cik_entries = 100000;
+  // limits.per_cik: writes per second per CIK (and alias); off (rate 0) by default.
+  write_limit_options write_limit;
 };
 
 class procedure_runner {
@@ -130,6 +133,7 @@ class procedure_runner {
   };
   expiring_map<checked_info> infos_;  // "<cik>\0<vendor>\0<model>\0<id>"
   expiring_map<bool> rejected_ciks_;
+  write_limiter writes_;
 };
 
 }  // namespace gw::runner

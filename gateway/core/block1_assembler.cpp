@@ -105,7 +105,8 @@ block1_assembler::outcome block1_assembler::start(const block_key& key, coap::bl
     return refuse(key, refusal::busy, "no memory left for block-wise transfers");
   }
   const std::size_t size = payload.size();
-  transfers_.put(key, std::move(payload), size, now + limits_.lifetime);
+  transfers_.put(key, std::move(payload), size,
+                 now + std::min(limits_.first_block_lifetime, limits_.lifetime));
   // §2.5: the block size in our echo is the server's preference; a client that heeds a
   // smaller one continues at NUM = bytes received / smaller size (the example in §3.2).
   return continue_with{coap::block_value{0, true, std::min(block.szx, limits_.server_szx)}};

@@ -27,6 +27,11 @@ namespace gw::core {
 struct block1_limits {
   std::size_t max_body = 64 * 1024;
   duration lifetime = std::chrono::seconds(247);
+  // A transfer that has received only its first block: MAX_TRANSMIT_SPAN (RFC 7252 §4.8.2),
+  // the longest a client retransmitting that block keeps trying. A client that goes on sends
+  // block 1 well within it; one that never does (a 27-byte datagram from a spoofed source)
+  // holds a slot this long, not EXCHANGE_LIFETIME.
+  duration first_block_lifetime = std::chrono::seconds(45);
   std::uint8_t server_szx = 6;  // the server's preferred block size, for the 2.31 echo
 };
 
@@ -71,6 +76,7 @@ class block1_assembler {
   std::optional<time_point> next_expiry() const { return transfers_.next_expiry(); }
 
   std::size_t count(const peer& p) const { return transfers_.count(p); }
+  const source_counts& counts() const { return transfers_.counts(); }
   std::size_t size() const { return transfers_.size(); }
   std::size_t bytes() const { return transfers_.bytes(); }
   std::uint64_t expired() const { return transfers_.expired(); }

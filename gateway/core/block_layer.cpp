@@ -104,7 +104,7 @@ void block_layer::set_options(block_options options, std::uint32_t busy_max_age_
   if (!szx) throw std::invalid_argument("block size must be a power of two from 16 to 1024");
   options_ = options;
   busy_max_age_s_ = busy_max_age_s;
-  block1_.set_limits({options.max_body, options.lifetime, *szx});
+  block1_.set_limits({options.max_body, options.lifetime, options.first_block_lifetime, *szx});
 }
 
 std::variant<block_layer::forward, block_layer::answer, block_layer::joined>
@@ -175,8 +175,15 @@ std::variant<block_layer::forward, block_layer::answer, block_layer::joined> blo
       return answer{*done->value.response};
     }
   }
+  // Issue #13: per address as well as per source, so that the ports of one address cannot
+  // take every slot.
+  const auto tier =
+      limits_ != nullptr ? limits_->refuses(limited::block1, block1_.counts(), from) : std::nullopt;
   auto outcome = block1_.on_block(key, block, std::move(request.payload), size1,
-                                  {may_start(from), bytes_free()}, now);
+                                  {may_start(from) && !tier, bytes_free()}, now);
+  if (const auto* no = std::get_if<block1_assembler::refused>(&outcome);
+      no != nullptr && tier && no->why == block1_assembler::refusal::busy)
+    limits_->note_refusal(limited::block1, *tier);
 
   if (auto* next = std::get_if<block1_assembler::continue_with>(&outcome)) {
     auto response = coap::make_response(request, coap::codes::continue_);  // §2.9.1

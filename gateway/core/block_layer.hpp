@@ -40,6 +40,7 @@
 #include "gateway/core/block1_assembler.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/peer.hpp"
+#include "gateway/core/source_limits.hpp"
 #include "gateway/core/transfer_table.hpp"
 
 namespace gw::core {
@@ -54,6 +55,8 @@ struct block_options {
   // answer's whole entry (body, options, key, bookkeeping). At most store_bytes is held.
   std::size_t reserve_bytes = 16 * 1024;
   duration lifetime = std::chrono::seconds(247);  // idle expiry; EXCHANGE_LIFETIME
+  // A Block1 transfer that has received only block 0: MAX_TRANSMIT_SPAN (block1_assembler.hpp).
+  duration first_block_lifetime = std::chrono::seconds(45);
 };
 
 struct block_stats {
@@ -129,6 +132,9 @@ class block_layer {
 
   block_stats stats() const;
   const block_options& options() const { return options_; }
+  // The two tiers of per-client limits (source_limits.hpp) for Block1 transfers, beside
+  // max_transfers_per_client; none when null. Not owned; outlives this layer.
+  void set_source_limits(source_limits* limits) { limits_ = limits; }
   // Applies to transfers started from now on; nothing stored is dropped.
   void set_options(block_options options, std::uint32_t busy_max_age_s);
 
@@ -173,6 +179,7 @@ class block_layer {
 
   block_options options_;
   std::uint32_t busy_max_age_s_ = 0;
+  source_limits* limits_ = nullptr;
   block1_assembler block1_;
   // A response representation kept for the Block2 follow-ups of an unsafe request, keyed
   // without the request's body: libcoap sends follow-ups without it, CoAPExample with it. A

@@ -36,6 +36,13 @@ bool dedup_cache::insert(const mid_key& key, std::uint64_t fingerprint, request_
   const std::size_t reserved = k == kind::unsafe ? reply_reserve : 0;
   const std::size_t charge = overhead + reserved;
   auto& s = store_of(k);
+  // Issue #13: running safe entries are bounded per source and per address. Answered ones are
+  // evicted oldest first when the store is full, but running ones cannot be (their answer is
+  // still to come), so without this the ports of one address could fill the safe store with
+  // slow GETs and have every other client's GET refused.
+  if (k == kind::safe && limits_ != nullptr &&
+      limits_->check(limited::safe_dedup, safe_counts_, key.peer))
+    return false;
   if (k == kind::unsafe) {
     // Never forget an unsafe request early to admit another: refuse the newcomer instead.
     if (s.bytes + charge > s.max) return false;
@@ -54,6 +61,10 @@ bool dedup_cache::insert(const mid_key& key, std::uint64_t fingerprint, request_
   e.deadline = deadlines_.push(expires, armed{key, id});
   entries_.emplace(key, std::move(e));
   s.bytes += charge;
+  if (k == kind::safe) {
+    safe_counts_.add(key.peer);
+    ++safe_entries_;
+  }
   return true;
 }
 
@@ -73,6 +84,8 @@ void dedup_cache::set_reply(const mid_key& key, request_id id, coap::bytes reply
     s.answered.push_back(key);
     e.order = std::prev(s.answered.end());
     if (e.kind == kind::safe) {
+      safe_counts_.remove(key.peer);
+      --safe_entries_;
       // RFC 7252 §4.5 allows a safe request to run again; within the window a copy still gets
       // this answer, so a burst of retransmissions costs one upstream call.
       e.expires = now + replay_window;
@@ -96,6 +109,10 @@ void dedup_cache::erase(map::iterator it) {
   auto& s = store_of(it->second.kind);
   if (it->second.answered) s.answered.erase(it->second.order);
   s.bytes -= it->second.charged;
+  if (it->second.kind == kind::safe && !it->second.answered) {
+    safe_counts_.remove(it->first.peer);
+    --safe_entries_;
+  }
   deadlines_.cancel(it->second.deadline);  // a no-op when it is the one being taken
   entries_.erase(it);
 }

@@ -31,6 +31,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/deadline_queue.hpp"
 #include "gateway/core/peer.hpp"
+#include "gateway/core/source_limits.hpp"
 
 namespace gw::core {
 
@@ -78,9 +79,9 @@ class dedup_cache {
   // The entry for this key if it holds the same request and has not expired, else nullptr.
   entry* find(const mid_key& key, std::uint64_t fingerprint, time_point now);
   // Records a new request, replacing any entry with the same key. False when its store cannot
-  // take it: for safe requests, full of running ones; for unsafe ones, whenever the budget is
-  // reached (nothing is evicted to make room). `reply_reserve`: the largest reply expected,
-  // reserved while an unsafe request runs.
+  // take it: for safe requests, full of running ones or at a limit of source_limits; for unsafe
+  // ones, whenever the budget is reached (nothing is evicted to make room). `reply_reserve`: the
+  // largest reply expected, reserved while an unsafe request runs.
   bool insert(const mid_key& key, std::uint64_t fingerprint, request_id id, kind k, time_point now,
               time_point expires, std::size_t reply_reserve);
   // Stores the bytes to resend for a duplicate. Once `answered`, a safe request is kept only
@@ -120,6 +121,11 @@ class dedup_cache {
     if (!arrived) return std::nullopt;
     return now - *arrived;
   }
+  // The two tiers of per-client limits on safe entries still running (source_limits.hpp);
+  // none when null. Not owned; outlives the cache.
+  void set_source_limits(source_limits* limits) { limits_ = limits; }
+  // Safe entries whose answer has not come yet.
+  std::size_t safe_running() const { return safe_entries_; }
   // Applies at once: a smaller budget evicts answered entries, oldest answer first.
   void set_max_bytes(std::size_t max_bytes);
 
@@ -146,6 +152,9 @@ class dedup_cache {
 
   store stores_[2];
   map entries_;
+  source_limits* limits_ = nullptr;
+  source_counts safe_counts_;  // running safe entries per source and per address
+  std::size_t safe_entries_ = 0;
   deadline_queue<armed> deadlines_;
   std::optional<time_point> youngest_evicted_;  // arrival of the youngest unsafe one evicted
 };

@@ -57,12 +57,17 @@ bool is_safe(coap::code method) {
 endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable)
     : config_(config),
       rng_(seed),
+      limits_(config.limits),
       dedup_(config.dedup_cache_bytes),
       retransmits_(config.tx.max_retransmit),
       observable_(std::move(observable)),
       observers_(config.observe),
       blocks_(config.block, config.overload_max_age_s),
-      guard_(config.amplification) {}
+      guard_(config.amplification) {
+  dedup_.set_source_limits(&limits_);
+  observers_.set_source_limits(&limits_);
+  blocks_.set_source_limits(&limits_);
+}
 
 void endpoint::set_config(const endpoint_config& config) {
   config_ = config;
@@ -71,6 +76,7 @@ void endpoint::set_config(const endpoint_config& config) {
   observers_.set_options(config.observe);
   blocks_.set_options(config.block, config.overload_max_age_s);
   guard_.set_options(config.amplification);
+  limits_.set_options(config.limits);
 }
 
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
@@ -133,6 +139,7 @@ void endpoint::on_request(const peer& from, coap::message request,
     return;
   }
 
+  if (rate_limited(from, request, now)) return;
   ++stats_.requests;
   const request_id id = next_id_++;
   const bool con = request.type == coap::type::con;
@@ -230,6 +237,18 @@ void endpoint::on_request(const peer& from, coap::message request,
     }
   }
 
+  // Issue #13: requests in flight upstream, per source and per address. Refused through the
+  // block layer like any answer, so that what it holds for the forward is given back.
+  if (auto tier = limits_.check(limited::in_flight, in_flight_, from)) {
+    ++stats_.overloaded;
+    auto busy = coap::make_unavailable(forwarded.request, config_.overload_max_age_s,
+                                       *tier == limit_tier::source
+                                           ? "too many requests in progress from this source"
+                                           : "too many requests in progress from this address");
+    answer_now(from, type, mid, token, blocks_.on_response(from, forwarded, std::move(busy), now),
+               id, now);
+    return;
+  }
   exchange ex{from, mid, type, token, false, now, {}, {}};
   ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
@@ -239,6 +258,25 @@ void endpoint::on_request(const peer& from, coap::message request,
   forwards_.push_back(forward_action{id, from, forwarded.request});
   ex.forwarded = std::move(forwarded);
   exchanges_.emplace(id, std::move(ex));
+  in_flight_.add(from);
+}
+
+bool endpoint::rate_limited(const peer& from, const coap::message& request, time_point now) {
+  const auto tier = limits_.admit(from, now);
+  if (!tier) return false;
+  // RFC 8516: 4.29 with Max-Age, the time after which the client may ask again. Only to a
+  // source that has shown it receives (amplification.hpp): to a spoofed one, any answer is
+  // reflection. Not cached: a copy is refused (or admitted) again on its own.
+  const bool answer = guard_.verified(from, now);
+  limits_.note_rate_refusal(*tier, answer);
+  if (!answer) return true;
+  auto response =
+      coap::make_error(request, coap::codes::too_many_requests,
+                       *tier == limit_tier::source ? "too many requests from this source"
+                                                   : "too many requests from this address");
+  response.add_uint_option(coap::opt::max_age, limits_.retry_after_s(from, now));
+  answer_now(from, request, std::move(response), 0, now);
+  return true;
 }
 
 void endpoint::answer_now(const peer& from, const coap::message& request, coap::message response,
@@ -284,6 +322,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   if (it == exchanges_.end()) return;
   const exchange ex = std::move(it->second);
   exchanges_.erase(it);
+  in_flight_.remove(ex.peer);
   separate_deadlines_.cancel(ex.separate_deadline);
 
   // The observe registry keeps the whole representation, never the block cut from it below:
@@ -559,7 +598,8 @@ void endpoint::on_timer(time_point now) {
   dedup_.expire(now);
   mids_.expire(now);
   blocks_.on_timer(now);
-  guard_.expire(now);  // memory only: a lapsed source is treated as new when looked up
+  limits_.expire(now);  // memory only: a full bucket is the same as none
+  guard_.expire(now);   // memory only: a lapsed source is treated as new when looked up
   update_dedup_window(now);
 }
 

@@ -18,6 +18,11 @@
 //                  owed after an empty ACK, or a notification (whose observer is then removed,
 //                  RFC 7641 §4.5) is not sent. Each refusal counts in stats().mid_exhausted.
 //   empty CON   -> RST (CoAP ping). Broken CON with a readable header -> RST; otherwise dropped.
+//   limits      -> per source and per address (source_limits.hpp): a new request beyond its
+//                  token buckets is dropped, or answered 4.29 with Max-Age (RFC 8516) when its
+//                  source is verified (an unverified one could be a spoofed victim); one beyond
+//                  the in-flight limit is answered 5.03 with Max-Age; safe dedup entries,
+//                  Block1 transfers and Observe relations are bounded by their stores.
 //   amplification -> every datagram out goes through one gate (send()): towards a source not
 //                  verified, bytes sent stay within amplification.factor x bytes received
 //                  (gateway/core/amplification.hpp: the rule, the floor, what is cut and what
@@ -43,6 +48,7 @@
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
 #include "gateway/core/retransmit_queue.hpp"
+#include "gateway/core/source_limits.hpp"
 #include "gateway/core/state_snapshot.hpp"
 #include "gateway/core/transmission_params.hpp"
 
@@ -64,6 +70,7 @@ struct endpoint_config {
   observe_options observe;
   block_options block;  // its lifetime should be tx.exchange_lifetime()
   amplification_options amplification;
+  source_limit_options limits;
 };
 
 struct endpoint_stats {
@@ -89,6 +96,10 @@ struct endpoint_stats {
   // less when one was evicted within the last window (the age of the youngest evicted). Summed
   // over workers as the minimum; unset when no worker reported.
   std::optional<duration> dedup_effective_window;
+  // Per-source and per-address limits (source_limits.hpp): refusals by resource and tier.
+  limit_stats limits;
+  std::size_t in_flight = 0;           // a gauge: requests forwarded and not yet answered
+  std::size_t dedup_safe_running = 0;  // a gauge: GETs whose answer has not come yet
 
   // For the metric: 0 when no worker reported.
   double dedup_window_seconds() const {
@@ -112,6 +123,9 @@ struct endpoint_stats {
     amplification_held_bytes += o.amplification_held_bytes;
     verified_sources += o.verified_sources;
     unmatched_acks += o.unmatched_acks;
+    limits += o.limits;
+    in_flight += o.in_flight;
+    dedup_safe_running += o.dedup_safe_running;
     if (o.dedup_effective_window &&
         (!dedup_effective_window || *o.dedup_effective_window < *dedup_effective_window))
       dedup_effective_window = o.dedup_effective_window;
@@ -159,6 +173,9 @@ class endpoint {
   // `observable` classifies GETs; an empty one makes nothing observable (every Observe option
   // is then ignored and requests are answered as plain GETs).
   endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable = {});
+  // Its stores keep a pointer to its source_limits: neither copied nor moved.
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
 
   void on_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
   // The handler's answer to a forwarded request. Token, type and MID are filled in here.
@@ -219,6 +236,9 @@ class endpoint {
     s.amplification_skipped = a.skipped_sends;
     s.amplification_held_bytes = a.held_bytes;
     s.verified_sources = a.verified_sources;
+    s.limits = limits_.stats();
+    s.in_flight = exchanges_.size();
+    s.dedup_safe_running = dedup_.safe_running();
     return s;
   }
   // `who` has proven it receives what is sent to its address (a completed DTLS handshake):
@@ -299,8 +319,15 @@ class endpoint {
   void update_dedup_window(time_point now);
   duration initial_timeout();
 
+  // A new request from `from` beyond its token buckets: dropped, or 4.29 to a verified source.
+  // True when it was refused.
+  bool rate_limited(const peer& from, const coap::message& request, time_point now);
+
   endpoint_config config_;
   std::mt19937_64 rng_;
+  // Before the stores that point to it.
+  source_limits limits_;
+  source_counts in_flight_;  // exchanges_ per source and per address
   request_id next_id_ = 1;
   bool draining_ = false;
 

@@ -122,6 +122,8 @@ observe_registry::registration observe_registry::on_register(const peer& p,
        clients->second.observations >= options_.max_observers_per_client) ||
       (new_resource && resources_.size() >= options_.max_resources))
     return out;
+  // Issue #13: per address too, so that the ports of one address cannot take every relation.
+  if (limits_ != nullptr && limits_->check(limited::observers, counts_, p)) return out;
 
   const auto id = next_id_++;
   observation fresh;
@@ -132,6 +134,7 @@ observe_registry::registration observe_registry::on_register(const peer& p,
   fresh.last_sent = now;
   auto& o = observations_.emplace(id, std::move(fresh)).first->second;
   ++clients_[p].observations;
+  counts_.add(p);
   if (new_resource) r = resources_.emplace(resource, resource_state{}).first;
   r->second.latest = content_of(representation);
   r->second.observers.emplace(observer_key{p, token}, id);
@@ -167,6 +170,7 @@ std::optional<resource_key> observe_registry::erase(observation_id id, time_poin
   if (freed_slot) --c->second.in_flight;
   const bool client_gone = --c->second.observations == 0;
   if (client_gone) clients_.erase(c);
+  counts_.remove(who);
 
   std::optional<resource_key> last;
   auto r = resources_.find(o.resource);
@@ -307,6 +311,7 @@ std::vector<resource_key> observe_registry::clear() {
   observations_.clear();
   resources_.clear();
   clients_.clear();
+  counts_ = {};
   refresh_.clear();
   outbox_.clear();
   return out;

@@ -26,6 +26,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
+#include "gateway/core/source_limits.hpp"
 #include "gateway/core/state_snapshot.hpp"
 
 namespace gw::core {
@@ -150,6 +151,9 @@ class observe_registry {
   // Armed Max-Age deadlines: at most one per observation, whatever the notification rate.
   std::size_t armed_deadlines() const { return refresh_.size(); }
   void set_options(observe_options options) { options_ = options; }
+  // The two tiers of per-client limits (source_limits.hpp), beside max_observers_per_client;
+  // none when null. Not owned; outlives the registry.
+  void set_source_limits(source_limits* limits) { limits_ = limits; }
   // System time minus steady time, from the server: the epoch of Observe numbers.
   void set_wall_offset(duration offset) { wall_offset_ = offset; }
 
@@ -190,6 +194,8 @@ class observe_registry {
   std::optional<resource_key> erase(observation_id id, time_point now);
 
   observe_options options_;
+  source_limits* limits_ = nullptr;
+  source_counts counts_;  // observations per source and per address
   duration wall_offset_{};
   std::optional<std::uint32_t> high_;  // the highest Observe number issued (serial order)
   observation_id next_id_ = 1;

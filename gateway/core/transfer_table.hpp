@@ -16,6 +16,7 @@
 #include "gateway/core/block_key.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/deadline_queue.hpp"
+#include "gateway/core/source_limits.hpp"
 
 namespace gw::core {
 
@@ -57,7 +58,7 @@ class transfer_table {
     auto [it, inserted] =
         entries_.emplace(key, entry{std::move(value), expires, bytes, generation});
     bytes_ += bytes;
-    ++per_peer_[key.peer];
+    counts_.add(key.peer);
     deadlines_.push(expires, armed{key, generation});
     settle_head();
     return it->second;
@@ -106,10 +107,9 @@ class transfer_table {
 
   std::optional<time_point> next_expiry() const { return deadlines_.next(); }
 
-  std::size_t count(const peer& p) const {
-    auto it = per_peer_.find(p);
-    return it == per_peer_.end() ? 0 : it->second;
-  }
+  std::size_t count(const peer& p) const { return counts_.of_source(p); }
+  // Entries per source and per address, for the two tiers of source_limits.
+  const source_counts& counts() const { return counts_; }
   std::size_t size() const { return entries_.size(); }
   std::size_t bytes() const { return bytes_; }
   std::uint64_t expired() const { return expired_; }
@@ -141,13 +141,12 @@ class transfer_table {
 
   void erase(typename map::iterator it) {
     bytes_ -= it->second.bytes;
-    auto peer_it = per_peer_.find(it->first.peer);
-    if (--peer_it->second == 0) per_peer_.erase(peer_it);
+    counts_.remove(it->first.peer);
     entries_.erase(it);
   }
 
   map entries_;
-  std::unordered_map<peer, std::size_t, peer_hash> per_peer_;
+  source_counts counts_;
   deadline_queue<armed> deadlines_;
   std::size_t bytes_ = 0;
   std::uint64_t next_generation_ = 1;

@@ -294,4 +294,13 @@ TEST_CASE("coap.dtls: an empty listen list is off, a listener needs credentials"
 }
 
 }  // namespace
+
+TEST_CASE("coap.trusted_proxies takes addresses and prefixes only", "[conf][errors]") {
+  CHECK(errors_of("coap:\n  trusted_proxies: \"10.0.0.5, 192.0.2.0/24, 2001:db8::/32\"\n").empty());
+  CHECK(errors_of("coap:\n  trusted_proxies: \"10.0.0.5, 10.0.0.0/40\"\n") ==
+        lines{"gw.yaml:2: coap.trusted_proxies: \"10.0.0.0/40\" is not an address or "
+              "address/prefix-length"});
+  CHECK(errors_of("limits:\n  per_address:\n    enabled: false\n    rate: 10\n").empty());
+}
+
 }  // namespace gw::conf

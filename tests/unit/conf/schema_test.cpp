@@ -55,6 +55,18 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"coap.dtls.handshake_timeout", "1s to 5m"},
       {"coap.dtls.idle_timeout", "1s to 1d"},
       {"coap.dtls.handshake_rate", "0 to 1000000"},
+      {"limits.per_source.in_flight", "1 to 1000000"},
+      {"limits.per_source.safe_requests", "1 to 1000000"},
+      {"limits.per_source.rate", "0 to 100000000"},
+      {"limits.per_source.burst", "1 to 1000000000"},
+      {"limits.per_address.block1_transfers", "1 to 1000000"},
+      {"limits.per_address.observers", "0 to 10000000"},
+      {"limits.per_address.in_flight", "1 to 10000000"},
+      {"limits.per_address.safe_requests", "1 to 10000000"},
+      {"limits.per_address.rate", "0 to 100000000"},
+      {"limits.per_address.burst", "1 to 1000000000"},
+      {"limits.per_cik.writes", "0.0 to 1000.0"},
+      {"limits.per_cik.burst", "1 to 1000000"},
       {"upstream.timeout", "100ms to 10m"},
       {"upstream.connect_timeout", "100ms to 5m"},
       {"upstream.connections", "1 to 10000"},
@@ -140,10 +152,10 @@ TEST_CASE("sections are the prefixes of key paths", "[conf][schema]") {
   CHECK_FALSE(is_section("coap.listen"));
   CHECK_FALSE(is_section("coa"));
   CHECK_FALSE(is_section("upstream.t"));
-  CHECK(names_under("") == std::vector<std::string_view>{
-                               "workers", "log", "coap", "upstream", "alias_cache", "timestamp",
-                               "block", "observe", "download", "metrics", "shutdown", "state",
-                               "watchdog"});
+  CHECK(names_under("") == std::vector<std::string_view>{"workers", "log", "coap", "upstream",
+                                                         "alias_cache", "timestamp", "block",
+                                                         "observe", "limits", "download", "metrics",
+                                                         "shutdown", "state", "watchdog"});
   CHECK(names_under("upstream.tls") ==
         std::vector<std::string_view>{"verify", "ca_file", "cert_file", "key_file"});
   CHECK(find_key("coap.ack_timeout") != nullptr);

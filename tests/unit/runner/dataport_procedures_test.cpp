@@ -365,3 +365,50 @@ TEST_CASE("RPC and Activate take the long-call lane; the rest the short one", "[
 
 }  // namespace
 }  // namespace gw::runner::test
+
+namespace gw::runner::test {
+namespace {
+
+// --- the per-CIK write limit (runner/write_limiter.hpp) ----------------------------------------
+
+TEST_CASE_METHOD(fixture, "the per-CIK write limit is off by default", "[runner][limits]") {
+  auto d = make();
+  client.answer(200, lookup_ok);
+  for (int i = 0; i < 5; ++i) {
+    client.answer(204);
+    CHECK(run(d, post_value("temp", std::to_string(i))).code == changed);
+  }
+  CHECK(client.sent.size() == 6);
+}
+
+TEST_CASE_METHOD(fixture, "over the per-CIK write limit: 4.29 with Max-Age and no upstream call",
+                 "[runner][limits]") {
+  options.write_limit.rate = 1;  // Exosite's once a second per dataport
+  auto d = make();
+  client.answer(200, lookup_ok);
+  client.answer(204);
+  CHECK(run(d, post_value("temp", "1")).code == changed);
+  auto refused = run(d, post_value("temp", "2"));
+  CHECK(refused.code == coap::codes::too_many_requests);
+  CHECK(refused.uint_option(coap::opt::max_age) == 1u);
+  CHECK(client.sent.size() == 2);  // lookup and the first write only
+  // Another dataport of the same CIK has its own bucket.
+  client.answer(200, lookup_ok);
+  client.answer(204);
+  CHECK(run(d, post_value("humidity", "3")).code == changed);
+  // A second later the dataport takes a write again.
+  now += std::chrono::seconds(1);
+  client.answer(204);
+  CHECK(run(d, post_value("temp", "4")).code == changed);
+
+  // Per CIK: one bucket whatever the alias.
+  options.write_limit.per_alias = false;
+  d.set_options(options);
+  now += std::chrono::seconds(5);
+  client.answer(204);
+  CHECK(run(d, post_value("temp", "5")).code == changed);
+  CHECK(run(d, post_value("humidity", "6")).code == coap::codes::too_many_requests);
+}
+
+}  // namespace
+}  // namespace gw::runner::test
