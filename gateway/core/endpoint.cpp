@@ -121,6 +121,9 @@ void endpoint::handle_datagram(const peer& from, std::span<const std::uint8_t> d
 
 void endpoint::on_request(const peer& from, coap::message request,
                           std::span<const std::uint8_t> raw, time_point now) {
+  // RFC 9175 §2.4: an Echo value we made for this source proves it receives; any Echo shows
+  // the client speaks Echo, so it may be challenged later.
+  if (const auto* echo = request.find(coap::opt::echo)) guard_.on_echo(from, echo->value, now);
   const mid_key key{from, request.mid};
   const auto fingerprint = request_fingerprint(raw);
   if (auto* dup = dedup_.find(key, fingerprint, now)) {
@@ -288,6 +291,14 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
 
   // The observe registry keeps the whole representation, never the block cut from it below:
   // every later notification is cut per observer (RFC 7959 §2.6).
+  if (needs_echo_challenge(ex, response, now)) {
+    // RFC 9175 §2.4: rather than a cut answer, ask a client that speaks Echo to prove it
+    // receives; it repeats the (safe) request with the value and gets the whole answer.
+    ++stats_.echo_challenges;
+    const auto value = guard_.make_echo(ex.peer, now);
+    response = coap::make_response(ex.forwarded.request, coap::codes::unauthorized);
+    response.add_option(coap::opt::echo, coap::bytes(value.begin(), value.end()));
+  }
   std::optional<coap::message> whole;
   if (ex.observe) whole = response;
   // The budget decides the first block's size for an unverified client. Beyond the handler's
@@ -353,12 +364,14 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   // An ACK or RST for something we never sent (or already settled) changes nothing.
   auto owner = retransmits_.settle({from, msg.mid});
   if (!owner) {
-    if (!reset) ++stats_.unmatched_acks;
+    ++stats_.unmatched_acks;
+    guard_.on_unmatched(from, now);  // a source guessing MIDs is locked out (amplification.hpp)
     return;
   }
   // The MID of a CON of ours, which started at a random value towards this peer: only a
-  // source that received it could name it (RFC 9175 §2.4's proof of reachability).
-  if (!reset) guard_.mark_verified(from, now);
+  // source that received it could name it (RFC 9175 §2.4's proof of reachability). RFC 7252
+  // §4.2 lets a CON be answered by an RST as well as an ACK, so either proves it.
+  guard_.verify(from, reset ? verified_by::rst : verified_by::ack, now);
   if (owner->what == owner::kind::separate_response) {
     // RFC 7641 §3.6: a registration's separate response is its first notification; an RST of
     // it rejects the relation like an RST of any later one.
@@ -587,6 +600,19 @@ std::size_t endpoint::block_size_for(const peer& to, std::size_t payload, std::s
   const auto allowance = guard_.allowance(to, now);
   if (!allowance) return 0;
   return std::size_t{16} << szx_within(static_cast<std::size_t>(*allowance), overhead);
+}
+
+bool endpoint::needs_echo_challenge(const exchange& ex, const coap::message& response,
+                                    time_point now) const {
+  // Never to a client that has not sent an Echo itself: to Exosite devices a 4.01 means "CIK
+  // rejected", and some re-provision. Only for a safe request, which the client may repeat
+  // without effect; an unsafe one has run, and its answer goes out as the budget allows.
+  if (!is_safe(ex.forwarded.request.code) || !response.code.is_success()) return false;
+  if (!guard_.echo_capable(ex.peer, now)) return false;
+  const auto allowance = guard_.allowance(ex.peer, now);
+  if (!allowance) return false;  // verified, or no bound
+  // What it would cost whole: the answer with the request's token.
+  return coap::encode(response).size() + ex.token.size() > *allowance;
 }
 
 void endpoint::fit_error(const peer& to, coap::message& response, time_point now) const {

@@ -21,7 +21,10 @@
 //   amplification -> every datagram out goes through one gate (send()): towards a source not
 //                  verified, bytes sent stay within amplification.factor x bytes received
 //                  (gateway/core/amplification.hpp: the rule, the floor, what is cut and what
-//                  is skipped). An ACK matching one of our CONs verifies its source.
+//                  is skipped). An ACK or RST matching one of our CONs verifies its source
+//                  (bounded against guessing), and so does an Echo value we made for it; a
+//                  client that sent Echo before gets 4.01 + Echo instead of a cut answer to
+//                  a safe request (RFC 9175 §2.4).
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -83,7 +86,12 @@ struct endpoint_stats {
   std::uint64_t amplification_skipped = 0;
   std::uint64_t amplification_held_bytes = 0;
   std::uint64_t verified_sources = 0;
-  std::uint64_t unmatched_acks = 0;
+  std::uint64_t unmatched_acks = 0;  // ACKs and RSTs
+  std::uint64_t verified_by_ack = 0;
+  std::uint64_t verified_by_rst = 0;
+  std::uint64_t verified_by_echo = 0;
+  std::uint64_t verification_lockouts = 0;  // sources barred from ACK/RST verification
+  std::uint64_t echo_challenges = 0;        // 4.01 + Echo answered
   // How long an answered unsafe request is surely remembered: the configured dedup window, or
   // less when one was evicted within the last window (the age of the youngest evicted). Summed
   // over workers as the minimum; unset when no worker reported.
@@ -111,6 +119,11 @@ struct endpoint_stats {
     amplification_held_bytes += o.amplification_held_bytes;
     verified_sources += o.verified_sources;
     unmatched_acks += o.unmatched_acks;
+    verified_by_ack += o.verified_by_ack;
+    verified_by_rst += o.verified_by_rst;
+    verified_by_echo += o.verified_by_echo;
+    verification_lockouts += o.verification_lockouts;
+    echo_challenges += o.echo_challenges;
     if (o.dedup_effective_window &&
         (!dedup_effective_window || *o.dedup_effective_window < *dedup_effective_window))
       dedup_effective_window = o.dedup_effective_window;
@@ -191,6 +204,10 @@ class endpoint {
     s.amplification_skipped = a.skipped_sends;
     s.amplification_held_bytes = a.held_bytes;
     s.verified_sources = a.verified_sources;
+    s.verified_by_ack = a.verified_by_ack;
+    s.verified_by_rst = a.verified_by_rst;
+    s.verified_by_echo = a.verified_by_echo;
+    s.verification_lockouts = a.lockouts;
     return s;
   }
   // `who` has proven it receives what is sent to its address (a completed DTLS handshake):
@@ -263,6 +280,10 @@ class endpoint {
   // verified peer or an answer within the floor, else the largest block that fits the budget.
   std::size_t block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
                              time_point now) const;
+  // A successful answer to a safe request that would not go out whole to an unverified
+  // client that speaks Echo: it gets 4.01 + Echo instead.
+  bool needs_echo_challenge(const exchange& ex, const coap::message& response,
+                            time_point now) const;
   // An error answer that would not fit the budget goes without its diagnostic payload.
   void fit_error(const peer& to, coap::message& response, time_point now) const;
   // nullopt when every MID towards `to` is in use (see the header comment).
