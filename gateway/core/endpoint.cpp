@@ -233,7 +233,23 @@ void endpoint::on_request(const peer& from, coap::message request,
     }
   }
 
+  // A GET without Block2 may reach a handler that cuts its own blocks (Download Content) at
+  // its default size, past the budget: ask it for the first block at the size the budget
+  // allows (RFC 7959 §2.4: the server chooses). Taken out again for a handler that answered
+  // whole (handle_response), so the block layer and the floor decide as for any answer. Not
+  // for a registration, whose Block2 sets the observer's size for good (RFC 7959 §2.6).
+  bool block2_added = false;
+  if (forwarded.request.code == coap::codes::get && !forwarded.request.has(coap::opt::block2) &&
+      !forwarded.request.has(coap::opt::observe)) {
+    if (const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now)) {
+      forwarded.request.set_option(
+          coap::opt::block2, coap::encode_block({0, false, coap::szx_for_size(cap).value_or(0)}));
+      block2_added = true;
+    }
+  }
+
   exchange ex{from, mid, type, token, false, now, {}, {}};
+  ex.block2_added = block2_added;
   ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
@@ -285,9 +301,22 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
 void endpoint::handle_response(request_id id, coap::message response, time_point now) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
-  const exchange ex = std::move(it->second);
+  exchange ex = std::move(it->second);
   exchanges_.erase(it);
   separate_deadlines_.cancel(ex.separate_deadline);
+  if (ex.block2_added) {
+    // Block2 that on_request added: a handler that did not cut its own block never saw it
+    // asked (the block layer cuts as for any answer), and one whose block holds the whole
+    // body answers as it would have without it.
+    if (const auto* b2 = response.find(coap::opt::block2)) {
+      const auto block = coap::decode_block(b2->value);
+      if (block && block->num == 0 && !block->more) {
+        response.remove_options(coap::opt::block2);
+        response.remove_options(coap::opt::size2);
+      }
+    }
+    if (!response.has(coap::opt::block2)) ex.forwarded.request.remove_options(coap::opt::block2);
+  }
 
   // The observe registry keeps the whole representation, never the block cut from it below:
   // every later notification is cut per observer (RFC 7959 §2.6).
@@ -618,8 +647,16 @@ bool endpoint::needs_echo_challenge(const exchange& ex, const coap::message& res
 void endpoint::fit_error(const peer& to, coap::message& response, time_point now) const {
   if (response.code.is_success() || response.payload.empty()) return;
   const auto allowance = guard_.allowance(to, now);
+  if (!allowance) return;
+  const auto size = coap::encode(response).size();
+  if (size <= *allowance) return;
   // RFC 7252 §5.5.2: the diagnostic payload is optional; the code is what the client needs.
-  if (allowance && coap::encode(response).size() > *allowance) response.payload.clear();
+  // As much of it as fits stays (its first words say the most), cut on a UTF-8 character
+  // boundary; the payload marker goes with the last byte.
+  const auto over = size - *allowance;
+  auto keep = response.payload.size() > over ? response.payload.size() - over : 0;
+  while (keep > 0 && (response.payload[keep] & 0xC0) == 0x80) --keep;
+  response.payload.resize(keep);
 }
 
 std::optional<std::uint16_t> endpoint::next_mid(const peer& to, time_point now) {

@@ -236,6 +236,8 @@ class endpoint {
     // Its separate-response deadline, cancelled when the answer comes first (the common case):
     // otherwise every CON would wake the worker `separate_response_after` later for nothing.
     deadline_queue<request_id>::handle separate_deadline = 0;
+    // on_request asked the handler for a first block within the amplification budget.
+    bool block2_added = false;
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
@@ -284,7 +286,8 @@ class endpoint {
   // client that speaks Echo: it gets 4.01 + Echo instead.
   bool needs_echo_challenge(const exchange& ex, const coap::message& response,
                             time_point now) const;
-  // An error answer that would not fit the budget goes without its diagnostic payload.
+  // An error answer that would not fit the budget keeps only as much of its diagnostic
+  // payload as fits, perhaps none.
   void fit_error(const peer& to, coap::message& response, time_point now) const;
   // nullopt when every MID towards `to` is in use (see the header comment).
   std::optional<std::uint16_t> next_mid(const peer& to, time_point now);

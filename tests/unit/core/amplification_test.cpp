@@ -240,7 +240,7 @@ TEST_CASE(
     CHECK(got[0].payload_text() == text_of(64));
     CHECK_FALSE(got[0].has(coap::opt::block2));
   }
-  SECTION("an error that does not fit goes without its diagnostic") {
+  SECTION("an error that does not fit keeps as much of its diagnostic as fits") {
     metered m;
     auto req = request(coap::type::con, coap::codes::get, 9, {});
     m.receive(req, m.t0);
@@ -253,7 +253,25 @@ TEST_CASE(
     auto out = m.sent();
     REQUIRE(out.size() == 1);
     CHECK(out[0].code == coap::codes::not_found);
-    CHECK(out[0].payload.empty());
+    // 7 bytes in, 21 out: the 4-byte header, the marker, 16 bytes of diagnostic.
+    CHECK(out[0].payload_text() == "no such resource");
+    CHECK(coap::encode(out[0]).size() == 21);
+    CHECK(m.within());
+  }
+  SECTION("a diagnostic is cut on a character boundary") {
+    metered m;
+    auto req = request(coap::type::con, coap::codes::get, 9, {});
+    m.receive(req, m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    // 15 ASCII bytes, then a 2-byte character straddling the 16-byte limit.
+    m.ep.on_response(
+        fw[0].id,
+        coap::make_error(fw[0].request, coap::codes::not_found, "0123456789abcde\u00e9 and more"),
+        m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload_text() == "0123456789abcde");
     CHECK(m.within());
   }
 }
@@ -511,6 +529,81 @@ TEST_CASE("Echo (RFC 9175 §2.4): only a client that sent Echo is challenged wit
     stolen.add_option(coap::opt::echo, value);
     m.receive(stolen, m.t0 + 1s);
     CHECK_FALSE(m.ep.verified(client, m.t0 + 1s));
+  }
+}
+
+TEST_CASE(
+    "a handler that cuts its own blocks (Download Content) is asked for a first block within "
+    "the budget; other handlers never see the added Block2") {
+  metered m;
+  auto download = read_get(1);
+  m.receive(download, m.t0);
+  auto fw = m.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  const auto* asked = fw[0].request.find(coap::opt::block2);
+  REQUIRE(asked != nullptr);
+  const auto block = coap::decode_block(asked->value);
+  REQUIRE(block);
+  CHECK(block->num == 0);
+  CHECK(block->size() <= 128);  // a ~60-byte request earns ~180 bytes
+  SECTION("the handler's own block fits and goes out") {
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_option(coap::opt::block2, coap::encode_block({0, true, block->szx}));
+    resp.add_uint_option(coap::opt::size2, 5000);
+    resp.payload.assign(block->size(), 0x42);
+    m.ep.on_response(fw[0].id, resp, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload.size() == block->size());
+    CHECK(m.within());
+  }
+  SECTION("a whole body in that block goes out as it would have without the Block2") {
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_option(coap::opt::block2, coap::encode_block({0, false, block->szx}));
+    resp.add_uint_option(coap::opt::size2, 3);
+    resp.set_payload("abc");
+    m.ep.on_response(fw[0].id, resp, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].has(coap::opt::block2));
+    CHECK_FALSE(out[0].has(coap::opt::size2));
+    CHECK(out[0].payload_text() == "abc");
+  }
+  SECTION("a handler that answers whole: the floor and the block layer decide as before") {
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_payload(text_of(64));
+    m.ep.on_response(fw[0].id, resp, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].has(coap::opt::block2));
+    CHECK(out[0].payload_text() == text_of(64));
+  }
+}
+
+TEST_CASE("no Block2 is added for a verified client, a registration or a POST") {
+  SECTION("verified") {
+    metered m;
+    m.ep.mark_verified(client, m.t0);
+    m.receive(read_get(1), m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    CHECK_FALSE(fw[0].request.has(coap::opt::block2));
+  }
+  SECTION("a registration") {
+    metered m;
+    m.receive(observe_get(100, {1}), m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    CHECK_FALSE(fw[0].request.has(coap::opt::block2));
+  }
+  SECTION("a POST") {
+    metered m;
+    auto post = read_get(1);
+    post.code = coap::codes::post;
+    m.receive(post, m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    CHECK_FALSE(fw[0].request.has(coap::opt::block2));
   }
 }
 
