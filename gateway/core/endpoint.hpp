@@ -238,6 +238,7 @@ class endpoint {
     deadline_queue<request_id>::handle separate_deadline = 0;
     // on_request asked the handler for a first block within the amplification budget.
     bool block2_added = false;
+    std::size_t request_bytes = 0;  // the datagram that carried the request
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
@@ -279,9 +280,11 @@ class endpoint {
   bool send(const peer& to, coap::bytes datagram, time_point now);
   // The Block2 size cap to hand the block layer for an answer of `payload` bytes whose
   // encoding, without payload and block options, takes `overhead` bytes: 0 (no cap) for a
-  // verified peer or an answer within the floor, else the largest block that fits the budget.
+  // verified peer or an answer within the floor, else the largest block that fits the budget
+  // and what the request of `request_bytes` earned (factor x its size; SIZE_MAX: no request,
+  // a notification).
   std::size_t block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                             time_point now) const;
+                             time_point now, std::size_t request_bytes = SIZE_MAX) const;
   // A successful answer to a safe request that would not go out whole to an unverified
   // client that speaks Echo: it gets 4.01 + Echo instead.
   bool needs_echo_challenge(const exchange& ex, const coap::message& response,

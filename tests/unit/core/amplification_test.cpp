@@ -607,4 +607,20 @@ TEST_CASE("no Block2 is added for a verified client, a registration or a POST") 
   }
 }
 
+TEST_CASE("a burst of requests: each answer is sized by what its own request earned") {
+  metered m;
+  // Eight reads arrive before any answer: 8 x ~60 bytes banked. Sized by the whole budget,
+  // the first answers would take 1024-byte blocks and leave the last ones nothing.
+  for (std::uint16_t i = 0; i < 8; ++i)
+    m.receive(read_get(i, {static_cast<std::uint8_t>(i)}), m.t0);
+  m.answer_all(text_of(1000), m.t0);
+  auto out = m.sent();
+  CHECK(out.size() == 8);
+  for (const auto& a : out) {
+    REQUIRE(a.has(coap::opt::block2));
+    CHECK(coap::decode_block(a.find(coap::opt::block2)->value)->size() <= 128);
+  }
+  CHECK(m.within());
+}
+
 }  // namespace gw::test
