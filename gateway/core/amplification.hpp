@@ -24,8 +24,8 @@
 // copy adds to the budget, and the cached answer goes out to it. An error answer that does not
 // fit loses its diagnostic payload (RFC 7252 §5.5.2 makes it optional) before being held back.
 // A larger answer goes out as its first block with Block2, at the largest block size that fits
-// the budget and what its own request earned (RFC 7959 §2.4: the server chooses; 16 bytes at
-// least; endpoint::block_size_for): a client that speaks Block2 fetches
+// the budget shared among the answers owed to the client (RFC 7959 §2.4: the server chooses;
+// 16 bytes at least; endpoint::block_size_for): a client that speaks Block2 fetches
 // the rest, each follow-up adding to the budget; a client that ignores Block2 sees a truncated
 // value until it is verified.
 //

@@ -207,9 +207,9 @@ void endpoint::on_request(const peer& from, coap::message request,
   // RFC 7959: later blocks, Block1 reassembly and stored representations are answered here.
   // A later block served from the store is cut to what the budget allows (the request's
   // token and the block's options, about 40 bytes, come on top of the block).
-  auto routed =
-      blocks_.on_request(from, std::move(request), now,
-                         block_size_for(from, SIZE_MAX, 40 + token.size(), now, raw.size()));
+  auto routed = blocks_.on_request(
+      from, std::move(request), now,
+      block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1));
   if (auto* a = std::get_if<block_layer::answer>(&routed)) {
     answer_now(from, type, mid, token, std::move(a->response), id, now);
     return;
@@ -220,7 +220,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   // A handler that cuts its own blocks (Download Content) reads the size from the request:
   // ask it for no more than the budget allows, as the block layer does (RFC 7959 §2.4).
   if (auto* b2 = forwarded.request.find(coap::opt::block2)) {
-    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now, raw.size());
+    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1);
     const auto asked = coap::decode_block(b2->value);
     if (cap != 0 && asked && asked->size() > cap) {
       const auto szx = coap::szx_for_size(cap).value_or(0);
@@ -242,7 +242,8 @@ void endpoint::on_request(const peer& from, coap::message request,
   bool block2_added = false;
   if (forwarded.request.code == coap::codes::get && !forwarded.request.has(coap::opt::block2) &&
       !forwarded.request.has(coap::opt::observe)) {
-    if (const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now, raw.size())) {
+    if (const auto cap =
+            block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1)) {
       forwarded.request.set_option(
           coap::opt::block2, coap::encode_block({0, false, coap::szx_for_size(cap).value_or(0)}));
       block2_added = true;
@@ -251,7 +252,6 @@ void endpoint::on_request(const peer& from, coap::message request,
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
   ex.block2_added = block2_added;
-  ex.request_bytes = raw.size();
   ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
@@ -260,6 +260,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   forwards_.push_back(forward_action{id, from, forwarded.request});
   ex.forwarded = std::move(forwarded);
   exchanges_.emplace(id, std::move(ex));
+  ++owed_[from];
 }
 
 void endpoint::answer_now(const peer& from, const coap::message& request, coap::message response,
@@ -305,6 +306,8 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   if (it == exchanges_.end()) return;
   exchange ex = std::move(it->second);
   exchanges_.erase(it);
+  if (auto owed = owed_.find(ex.peer); owed != owed_.end() && --owed->second == 0)
+    owed_.erase(owed);
   separate_deadlines_.cancel(ex.separate_deadline);
   if (ex.block2_added) {
     // Block2 that on_request added: a handler that did not cut its own block never saw it
@@ -337,7 +340,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   const std::size_t overhead = coap::encode(response).size() - response.payload.size() +
                                ex.token.size() + 16 + (ex.observe ? 8 : 0);
   const std::size_t block_size =
-      block_size_for(ex.peer, response.payload.size(), overhead, now, ex.request_bytes);
+      block_size_for(ex.peer, response.payload.size(), overhead, now, answers_owed(ex.peer) + 1);
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now, block_size);
   response.token = ex.token;
   std::optional<observation_id> observation;
@@ -626,19 +629,15 @@ bool endpoint::send(const peer& to, coap::bytes datagram, time_point now) {
 }
 
 std::size_t endpoint::block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                                     time_point now, std::size_t request_bytes) const {
+                                     time_point now, std::size_t sharing) const {
   // The floor (amplification.hpp): small answers are never cut.
   if (payload <= config_.amplification.floor_payload) return 0;
   const auto allowance = guard_.allowance(to, now);
   if (!allowance) return 0;
-  // An answer is sized by what its own request earned, not by all that is left: a burst of
-  // requests (64 registrations at once) would otherwise see its first answers take the whole
-  // budget in 1024-byte blocks and the rest held. What is left over serves retransmissions.
-  auto budget = static_cast<std::size_t>(*allowance);
-  if (request_bytes != SIZE_MAX) {
-    const auto earned = request_bytes * config_.amplification.factor;
-    budget = std::min(budget, earned);
-  }
+  // Shared with the answers still owed to the same client: a burst of requests (64
+  // registrations at once) would otherwise see its first answers take the whole budget in
+  // 1024-byte blocks and the rest held. One at a time (Block2 follow-ups), it is all there.
+  const auto budget = static_cast<std::size_t>(*allowance) / std::max<std::size_t>(sharing, 1);
   return std::size_t{16} << szx_within(budget, overhead);
 }
 

@@ -238,7 +238,6 @@ class endpoint {
     deadline_queue<request_id>::handle separate_deadline = 0;
     // on_request asked the handler for a first block within the amplification budget.
     bool block2_added = false;
-    std::size_t request_bytes = 0;  // the datagram that carried the request
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
@@ -281,10 +280,13 @@ class endpoint {
   // The Block2 size cap to hand the block layer for an answer of `payload` bytes whose
   // encoding, without payload and block options, takes `overhead` bytes: 0 (no cap) for a
   // verified peer or an answer within the floor, else the largest block that fits the budget
-  // and what the request of `request_bytes` earned (factor x its size; SIZE_MAX: no request,
-  // a notification).
+  // shared by `sharing` answers (this one and those still owed to the peer).
   std::size_t block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                             time_point now, std::size_t request_bytes = SIZE_MAX) const;
+                             time_point now, std::size_t sharing = 1) const;
+  std::size_t answers_owed(const peer& to) const {
+    auto it = owed_.find(to);
+    return it == owed_.end() ? 0 : it->second;
+  }
   // A successful answer to a safe request that would not go out whole to an unverified
   // client that speaks Echo: it gets 4.01 + Echo instead.
   bool needs_echo_challenge(const exchange& ex, const coap::message& response,
@@ -312,6 +314,8 @@ class endpoint {
   std::optional<eviction_note> youngest_eviction_;  // within the last dedup window
   retransmit_queue retransmits_;
   std::unordered_map<request_id, exchange> exchanges_;
+  // Exchanges awaiting the handler's answer, per peer: they share its amplification budget.
+  std::unordered_map<peer, std::size_t, peer_hash> owed_;
   deadline_queue<request_id> separate_deadlines_;
   observable_fn observable_;
   observe_registry observers_;

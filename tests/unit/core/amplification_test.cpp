@@ -607,7 +607,9 @@ TEST_CASE("no Block2 is added for a verified client, a registration or a POST") 
   }
 }
 
-TEST_CASE("a burst of requests: each answer is sized by what its own request earned") {
+TEST_CASE(
+    "a burst of requests: the budget is shared by the answers owed, none is held for the "
+    "others") {
   metered m;
   // Eight reads arrive before any answer: 8 x ~60 bytes banked. Sized by the whole budget,
   // the first answers would take 1024-byte blocks and leave the last ones nothing.
@@ -618,7 +620,7 @@ TEST_CASE("a burst of requests: each answer is sized by what its own request ear
   CHECK(out.size() == 8);
   for (const auto& a : out) {
     REQUIRE(a.has(coap::opt::block2));
-    CHECK(coap::decode_block(a.find(coap::opt::block2)->value)->size() <= 128);
+    CHECK(coap::decode_block(a.find(coap::opt::block2)->value)->size() <= 256);
   }
   CHECK(m.within());
 }
