@@ -44,6 +44,11 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   snap.set(metrics::amplification_held_bytes_total, s.endpoint.amplification_held_bytes);
   snap.set(metrics::verified_sources, static_cast<double>(s.endpoint.verified_sources));
   snap.set(metrics::unmatched_acks_total, s.endpoint.unmatched_acks);
+  snap.set(metrics::verified_by_ack_total, s.endpoint.verified_by_ack);
+  snap.set(metrics::verified_by_rst_total, s.endpoint.verified_by_rst);
+  snap.set(metrics::verified_by_echo_total, s.endpoint.verified_by_echo);
+  snap.set(metrics::verification_lockouts_total, s.endpoint.verification_lockouts);
+  snap.set(metrics::echo_challenges_total, s.endpoint.echo_challenges);
   snap.set(metrics::retransmissions_total, s.retransmissions);
   snap.set(metrics::dedup_evictions_total, s.dedup_evictions);
   snap.set(metrics::dedup_effective_window_seconds, s.endpoint.dedup_window_seconds());

@@ -51,9 +51,9 @@ struct coap_config {
   std::uint64_t socket_receive_buffer = 4 * 1024 * 1024;
   std::uint64_t socket_send_buffer = 4 * 1024 * 1024;
   // The amplification bound (gateway/core/amplification.hpp): bytes sent to an unverified
-  // source at most this many times the bytes received from it; 0 = off. Off by default until
-  // the clients the suite drives verify themselves (issue notes: what is left).
-  std::uint32_t amplification_factor = 0;
+  // source at most this many times the bytes received from it; 0 = off. 3 is the factor of
+  // QUIC (RFC 9000 §8.1) and the one RFC 9175 §2.4 suggests.
+  std::uint32_t amplification_factor = 3;
   duration verified_idle{600000};               // a verified source idle this long is bound again
   std::uint32_t amplification_sources = 65536;  // sources tracked per worker
   dtls_config dtls;

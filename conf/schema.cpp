@@ -150,7 +150,8 @@ constexpr key_spec table[] = {
      "(RFC 7252 §11.3, RFC 9175 §2.4)"},
     {"coap.verified_idle", value_kind::duration,
      at<&config::coap, &coap_config::verified_idle>, {1 * s, 1 * day}, {},
-     "a verified source (it ACKed one of our CONs) idle this long is bound again"},
+     "a verified source (it ACKed or RSTed one of our CONs, echoed an Echo value or completed "
+     "DTLS) idle this long is bound again"},
     {"coap.amplification_sources", value_kind::count,
      at<&config::coap, &coap_config::amplification_sources>, {16, 16 * 1024 * 1024}, {},
      "sources tracked for the amplification bound per worker; least recently seen evicted"},

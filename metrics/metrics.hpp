@@ -37,80 +37,90 @@ inline constexpr std::span<const double> no_buckets{};
 // X(handle, kind, scope, "name", (label names...), buckets, "help")
 // Counters end in _total; label values must come from small fixed sets (procedure names, CoAP
 // codes, HTTP statuses, error names), never from peers, CIKs or paths.
-#define GW_METRICS_LIST(X)                                                                        \
-  X(requests_total, counter, worker, "coap_gateway_requests_total", ("procedure", "code"),        \
-    no_buckets, "CoAP requests answered, by procedure (read, write, rpc, ... or none) and code")  \
-  X(upstream_requests_total, counter, worker, "coap_gateway_upstream_requests_total", ("status"), \
-    no_buckets, "Upstream HTTP requests completed, by HTTP status or error name")                 \
-  X(request_duration_seconds, histogram, worker, "coap_gateway_request_duration_seconds", (),     \
-    duration_buckets, "Time from a CoAP request's arrival to its response")                       \
-  X(upstream_duration_seconds, histogram, worker, "coap_gateway_upstream_duration_seconds", (),   \
-    duration_buckets, "Upstream HTTP request time, queue wait included, long-polls excluded")     \
-  X(duplicates_total, counter, worker, "coap_gateway_duplicates_total", (), no_buckets,           \
-    "Duplicate CoAP messages answered from the cache or ignored, never executed again")           \
-  X(retransmissions_total, counter, worker, "coap_gateway_retransmissions_total", (), no_buckets, \
-    "Confirmable messages sent again because no ACK came in time")                                \
-  X(separate_responses_total, counter, worker, "coap_gateway_separate_responses_total", (),       \
-    no_buckets, "Responses sent after an empty ACK because the upstream was slow")                \
-  X(malformed_total, counter, worker, "coap_gateway_malformed_total", (), no_buckets,             \
-    "Datagrams that did not decode as CoAP messages")                                             \
-  X(udp_receive_drops_total, counter, worker, "coap_gateway_udp_receive_drops_total", (),         \
-    no_buckets, "Datagrams the kernel dropped because a UDP socket's receive buffer was full")    \
-  X(rst_sent_total, counter, worker, "coap_gateway_rst_sent_total", (), no_buckets,               \
-    "Reset messages sent")                                                                        \
-  X(rst_received_total, counter, worker, "coap_gateway_rst_received_total", (), no_buckets,       \
-    "Reset messages received")                                                                    \
-  X(gave_up_total, counter, worker, "coap_gateway_gave_up_total", (), no_buckets,                 \
-    "Confirmable messages abandoned after MAX_RETRANSMIT attempts without an ACK")                \
-  X(overloaded_total, counter, worker, "coap_gateway_overloaded_total", (), no_buckets,           \
-    "Requests refused with 5.03 because the gateway was at capacity or draining")                 \
-  X(amplification_skipped_total, counter, worker, "coap_gateway_amplification_skipped_total", (), \
-    no_buckets, "Datagrams not sent to an unverified source: over its amplification budget")      \
-  X(amplification_held_bytes_total, counter, worker,                                              \
-    "coap_gateway_amplification_held_bytes_total", (), no_buckets,                                \
-    "Bytes of the datagrams not sent for the amplification bound")                                \
-  X(verified_sources, gauge, worker, "coap_gateway_verified_sources", (), no_buckets,             \
-    "Sources that proved they receive (ACKed a CON) and are exempt from the amplification bound") \
-  X(unmatched_acks_total, counter, worker, "coap_gateway_unmatched_acks_total", (), no_buckets,   \
-    "ACKs that matched no CON awaiting one (late, duplicate, or a source guessing Message IDs)")  \
-  X(limited_total, counter, worker, "coap_gateway_limited_total", ("limit", "tier"), no_buckets,  \
-    "Requests refused by a fair limit: limit rate_dropped, rate_answered (4.29), block1, "        \
-    "observe, in_flight, safe_dedup; tier source (address:port) or address (IPv4, IPv6 /64)")     \
-  X(requests_in_flight, gauge, worker, "coap_gateway_requests_in_flight", (), no_buckets,         \
-    "Requests forwarded to the handler and not answered yet")                                     \
-  X(safe_requests_running, gauge, worker, "coap_gateway_safe_requests_running", (), no_buckets,   \
-    "GETs remembered for duplicates whose answer has not come yet")                               \
-  X(rate_buckets, gauge, worker, "coap_gateway_rate_buckets", (), no_buckets,                     \
-    "Token buckets held for sources and addresses that are not full")                             \
-  X(dedup_evictions_total, counter, worker, "coap_gateway_dedup_evictions_total", (), no_buckets, \
-    "Dedup cache entries evicted before EXCHANGE_LIFETIME to stay within its size")               \
-  X(dedup_effective_window_seconds, gauge, worker, "coap_gateway_dedup_effective_window_seconds", \
-    (), no_buckets,                                                                               \
-    "Shortest time an answered write is surely remembered: the dedup window, or less after an "   \
-    "eviction")                                                                                   \
-  X(observations_active, gauge, worker, "coap_gateway_observations_active", (), no_buckets,       \
-    "Observe relations registered")                                                               \
-  X(longpolls_active, gauge, worker, "coap_gateway_longpolls_active", (), no_buckets,             \
-    "Upstream long-polls open")                                                                   \
-  X(block_transfers_active, gauge, worker, "coap_gateway_block_transfers_active", (), no_buckets, \
-    "Blockwise transfers in progress")                                                            \
-  X(upstream_connections_open, gauge, worker, "coap_gateway_upstream_connections_open", (),       \
-    no_buckets, "Upstream HTTP connections open, idle ones included")                             \
-  X(upstream_queue_waits_total, counter, worker, "coap_gateway_upstream_queue_waits_total", (),   \
-    no_buckets, "Upstream requests that had to wait for a free connection")                       \
-  X(dtls_sessions_open, gauge, worker, "coap_gateway_dtls_sessions_open", (), no_buckets,         \
-    "coaps (DTLS) sessions held, handshakes in progress included")                                \
-  X(dtls_handshakes_total, counter, worker, "coap_gateway_dtls_handshakes_total", ("result"),     \
-    no_buckets,                                                                                   \
-    "coaps handshakes finished, by result: ok, unknown_identity, certificate, alert, protocol, "  \
-    "timeout, limit, rate")                                                                       \
-  X(dtls_cookies_sent_total, counter, worker, "coap_gateway_dtls_cookies_sent_total", (),         \
-    no_buckets, "HelloVerifyRequests sent: ClientHellos without a valid cookie, no state kept")   \
-  X(dtls_alerts_total, counter, worker, "coap_gateway_dtls_alerts_total", ("direction"),          \
-    no_buckets, "DTLS alerts (close_notify included), by direction: sent, received")              \
-  X(dtls_dropped_total, counter, worker, "coap_gateway_dtls_dropped_total", (), no_buckets,       \
-    "Datagrams to a coaps port from a client without a session that were not a ClientHello")      \
-  X(process_start_time_seconds, gauge, process, "process_start_time_seconds", (), no_buckets,     \
+#define GW_METRICS_LIST(X)                                                                         \
+  X(requests_total, counter, worker, "coap_gateway_requests_total", ("procedure", "code"),         \
+    no_buckets, "CoAP requests answered, by procedure (read, write, rpc, ... or none) and code")   \
+  X(upstream_requests_total, counter, worker, "coap_gateway_upstream_requests_total", ("status"),  \
+    no_buckets, "Upstream HTTP requests completed, by HTTP status or error name")                  \
+  X(request_duration_seconds, histogram, worker, "coap_gateway_request_duration_seconds", (),      \
+    duration_buckets, "Time from a CoAP request's arrival to its response")                        \
+  X(upstream_duration_seconds, histogram, worker, "coap_gateway_upstream_duration_seconds", (),    \
+    duration_buckets, "Upstream HTTP request time, queue wait included, long-polls excluded")      \
+  X(duplicates_total, counter, worker, "coap_gateway_duplicates_total", (), no_buckets,            \
+    "Duplicate CoAP messages answered from the cache or ignored, never executed again")            \
+  X(retransmissions_total, counter, worker, "coap_gateway_retransmissions_total", (), no_buckets,  \
+    "Confirmable messages sent again because no ACK came in time")                                 \
+  X(separate_responses_total, counter, worker, "coap_gateway_separate_responses_total", (),        \
+    no_buckets, "Responses sent after an empty ACK because the upstream was slow")                 \
+  X(malformed_total, counter, worker, "coap_gateway_malformed_total", (), no_buckets,              \
+    "Datagrams that did not decode as CoAP messages")                                              \
+  X(udp_receive_drops_total, counter, worker, "coap_gateway_udp_receive_drops_total", (),          \
+    no_buckets, "Datagrams the kernel dropped because a UDP socket's receive buffer was full")     \
+  X(rst_sent_total, counter, worker, "coap_gateway_rst_sent_total", (), no_buckets,                \
+    "Reset messages sent")                                                                         \
+  X(rst_received_total, counter, worker, "coap_gateway_rst_received_total", (), no_buckets,        \
+    "Reset messages received")                                                                     \
+  X(gave_up_total, counter, worker, "coap_gateway_gave_up_total", (), no_buckets,                  \
+    "Confirmable messages abandoned after MAX_RETRANSMIT attempts without an ACK")                 \
+  X(overloaded_total, counter, worker, "coap_gateway_overloaded_total", (), no_buckets,            \
+    "Requests refused with 5.03 because the gateway was at capacity or draining")                  \
+  X(amplification_skipped_total, counter, worker, "coap_gateway_amplification_skipped_total", (),  \
+    no_buckets, "Datagrams not sent to an unverified source: over its amplification budget")       \
+  X(amplification_held_bytes_total, counter, worker,                                               \
+    "coap_gateway_amplification_held_bytes_total", (), no_buckets,                                 \
+    "Bytes of the datagrams not sent for the amplification bound")                                 \
+  X(verified_sources, gauge, worker, "coap_gateway_verified_sources", (), no_buckets,              \
+    "Sources that proved they receive (ACKed a CON) and are exempt from the amplification bound")  \
+  X(unmatched_acks_total, counter, worker, "coap_gateway_unmatched_acks_total", (), no_buckets,    \
+    "ACKs and RSTs that matched no CON awaiting one (late, duplicate, or a source guessing MIDs)") \
+  X(limited_total, counter, worker, "coap_gateway_limited_total", ("limit", "tier"), no_buckets,   \
+    "Requests refused by a fair limit: limit rate_dropped, rate_answered (4.29), block1, "         \
+    "observe, in_flight, safe_dedup; tier source (address:port) or address (IPv4, IPv6 /64)")      \
+  X(requests_in_flight, gauge, worker, "coap_gateway_requests_in_flight", (), no_buckets,          \
+    "Requests forwarded to the handler and not answered yet")                                      \
+  X(safe_requests_running, gauge, worker, "coap_gateway_safe_requests_running", (), no_buckets,    \
+    "GETs remembered for duplicates whose answer has not come yet")                                \
+  X(rate_buckets, gauge, worker, "coap_gateway_rate_buckets", (), no_buckets,                      \
+    "Token buckets held for sources and addresses that are not full")                              \
+  X(verified_by_ack_total, counter, worker, "coap_gateway_verified_by_ack_total", (), no_buckets,  \
+    "Sources verified by an ACK of one of the gateway's CONs")                                     \
+  X(verified_by_rst_total, counter, worker, "coap_gateway_verified_by_rst_total", (), no_buckets,  \
+    "Sources verified by an RST of one of the gateway's CONs")                                     \
+  X(verified_by_echo_total, counter, worker, "coap_gateway_verified_by_echo_total", (),            \
+    no_buckets, "Sources verified by echoing an Echo value the gateway made for them (RFC 9175)")  \
+  X(verification_lockouts_total, counter, worker, "coap_gateway_verification_lockouts_total", (),  \
+    no_buckets, "Sources barred from ACK/RST verification for sending too many unmatched ones")    \
+  X(echo_challenges_total, counter, worker, "coap_gateway_echo_challenges_total", (), no_buckets,  \
+    "4.01 + Echo answered to unverified clients that speak Echo, instead of a cut answer")         \
+  X(dedup_evictions_total, counter, worker, "coap_gateway_dedup_evictions_total", (), no_buckets,  \
+    "Dedup cache entries evicted before EXCHANGE_LIFETIME to stay within its size")                \
+  X(dedup_effective_window_seconds, gauge, worker, "coap_gateway_dedup_effective_window_seconds",  \
+    (), no_buckets,                                                                                \
+    "Shortest time an answered write is surely remembered: the dedup window, or less after an "    \
+    "eviction")                                                                                    \
+  X(observations_active, gauge, worker, "coap_gateway_observations_active", (), no_buckets,        \
+    "Observe relations registered")                                                                \
+  X(longpolls_active, gauge, worker, "coap_gateway_longpolls_active", (), no_buckets,              \
+    "Upstream long-polls open")                                                                    \
+  X(block_transfers_active, gauge, worker, "coap_gateway_block_transfers_active", (), no_buckets,  \
+    "Blockwise transfers in progress")                                                             \
+  X(upstream_connections_open, gauge, worker, "coap_gateway_upstream_connections_open", (),        \
+    no_buckets, "Upstream HTTP connections open, idle ones included")                              \
+  X(upstream_queue_waits_total, counter, worker, "coap_gateway_upstream_queue_waits_total", (),    \
+    no_buckets, "Upstream requests that had to wait for a free connection")                        \
+  X(dtls_sessions_open, gauge, worker, "coap_gateway_dtls_sessions_open", (), no_buckets,          \
+    "coaps (DTLS) sessions held, handshakes in progress included")                                 \
+  X(dtls_handshakes_total, counter, worker, "coap_gateway_dtls_handshakes_total", ("result"),      \
+    no_buckets,                                                                                    \
+    "coaps handshakes finished, by result: ok, unknown_identity, certificate, alert, protocol, "   \
+    "timeout, limit, rate")                                                                        \
+  X(dtls_cookies_sent_total, counter, worker, "coap_gateway_dtls_cookies_sent_total", (),          \
+    no_buckets, "HelloVerifyRequests sent: ClientHellos without a valid cookie, no state kept")    \
+  X(dtls_alerts_total, counter, worker, "coap_gateway_dtls_alerts_total", ("direction"),           \
+    no_buckets, "DTLS alerts (close_notify included), by direction: sent, received")               \
+  X(dtls_dropped_total, counter, worker, "coap_gateway_dtls_dropped_total", (), no_buckets,        \
+    "Datagrams to a coaps port from a client without a session that were not a ClientHello")       \
+  X(process_start_time_seconds, gauge, process, "process_start_time_seconds", (), no_buckets,      \
     "Start time of the process since the Unix epoch in seconds")
 
 // Turns the parenthesised label names of a list entry into a braced list.

@@ -119,7 +119,10 @@ coap::message failure_response(const coap::message& request, boost::system::erro
   // A request the client itself refused to send (a CR or LF in a header, say) is our fault.
   if (ec == error::bad_request)
     return coap::make_error(request, internal_server_error, "request not sendable upstream");
-  return coap::make_error(request, bad_gateway, "upstream unreachable: " + ec.message());
+  // The cause first: towards a client not yet verified the amplification bound may keep only
+  // the first bytes of a diagnostic (gateway/core/amplification.hpp), and 5.02 already says
+  // the upstream failed.
+  return coap::make_error(request, bad_gateway, ec.message() + " (upstream unreachable)");
 }
 
 }  // namespace gw::translate

@@ -127,6 +127,9 @@ void endpoint::handle_datagram(const peer& from, std::span<const std::uint8_t> d
 
 void endpoint::on_request(const peer& from, coap::message request,
                           std::span<const std::uint8_t> raw, time_point now) {
+  // RFC 9175 §2.4: an Echo value we made for this source proves it receives; any Echo shows
+  // the client speaks Echo, so it may be challenged later.
+  if (const auto* echo = request.find(coap::opt::echo)) guard_.on_echo(from, echo->value, now);
   const mid_key key{from, request.mid};
   const auto fingerprint = request_fingerprint(raw);
   if (auto* dup = dedup_.find(key, fingerprint, now)) {
@@ -211,8 +214,9 @@ void endpoint::on_request(const peer& from, coap::message request,
   // RFC 7959: later blocks, Block1 reassembly and stored representations are answered here.
   // A later block served from the store is cut to what the budget allows (the request's
   // token and the block's options, about 40 bytes, come on top of the block).
-  auto routed = blocks_.on_request(from, std::move(request), now,
-                                   block_size_for(from, SIZE_MAX, 40 + token.size(), now));
+  auto routed = blocks_.on_request(
+      from, std::move(request), now,
+      block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1));
   if (auto* a = std::get_if<block_layer::answer>(&routed)) {
     answer_now(from, type, mid, token, std::move(a->response), id, now);
     return;
@@ -223,7 +227,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   // A handler that cuts its own blocks (Download Content) reads the size from the request:
   // ask it for no more than the budget allows, as the block layer does (RFC 7959 §2.4).
   if (auto* b2 = forwarded.request.find(coap::opt::block2)) {
-    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now);
+    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1);
     const auto asked = coap::decode_block(b2->value);
     if (cap != 0 && asked && asked->size() > cap) {
       const auto szx = coap::szx_for_size(cap).value_or(0);
@@ -249,7 +253,24 @@ void endpoint::on_request(const peer& from, coap::message request,
                id, now);
     return;
   }
+  // A GET without Block2 may reach a handler that cuts its own blocks (Download Content) at
+  // its default size, past the budget: ask it for the first block at the size the budget
+  // allows (RFC 7959 §2.4: the server chooses). Taken out again for a handler that answered
+  // whole (handle_response), so the block layer and the floor decide as for any answer. Not
+  // for a registration, whose Block2 sets the observer's size for good (RFC 7959 §2.6).
+  bool block2_added = false;
+  if (forwarded.request.code == coap::codes::get && !forwarded.request.has(coap::opt::block2) &&
+      !forwarded.request.has(coap::opt::observe)) {
+    if (const auto cap =
+            block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1)) {
+      forwarded.request.set_option(
+          coap::opt::block2, coap::encode_block({0, false, coap::szx_for_size(cap).value_or(0)}));
+      block2_added = true;
+    }
+  }
+
   exchange ex{from, mid, type, token, false, now, {}, {}};
+  ex.block2_added = block2_added;
   ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
@@ -259,6 +280,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   ex.forwarded = std::move(forwarded);
   exchanges_.emplace(id, std::move(ex));
   in_flight_.add(from);
+  ++owed_[from];
 }
 
 bool endpoint::rate_limited(const peer& from, const coap::message& request, time_point now) {
@@ -320,20 +342,44 @@ void endpoint::on_response(request_id id, coap::message response, time_point now
 void endpoint::handle_response(request_id id, coap::message response, time_point now) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
-  const exchange ex = std::move(it->second);
+  exchange ex = std::move(it->second);
   exchanges_.erase(it);
   in_flight_.remove(ex.peer);
+  if (auto owed = owed_.find(ex.peer); owed != owed_.end() && --owed->second == 0)
+    owed_.erase(owed);
   separate_deadlines_.cancel(ex.separate_deadline);
+  if (ex.block2_added) {
+    // Block2 that on_request added: a handler that did not cut its own block never saw it
+    // asked (the block layer cuts as for any answer), and one whose block holds the whole
+    // body answers as it would have without it.
+    if (const auto* b2 = response.find(coap::opt::block2)) {
+      const auto block = coap::decode_block(b2->value);
+      if (block && block->num == 0 && !block->more) {
+        response.remove_options(coap::opt::block2);
+        response.remove_options(coap::opt::size2);
+      }
+    }
+    if (!response.has(coap::opt::block2)) ex.forwarded.request.remove_options(coap::opt::block2);
+  }
 
   // The observe registry keeps the whole representation, never the block cut from it below:
   // every later notification is cut per observer (RFC 7959 §2.6).
+  if (needs_echo_challenge(ex, response, now)) {
+    // RFC 9175 §2.4: rather than a cut answer, ask a client that speaks Echo to prove it
+    // receives; it repeats the (safe) request with the value and gets the whole answer.
+    ++stats_.echo_challenges;
+    const auto value = guard_.make_echo(ex.peer, now);
+    response = coap::make_response(ex.forwarded.request, coap::codes::unauthorized);
+    response.add_option(coap::opt::echo, coap::bytes(value.begin(), value.end()));
+  }
   std::optional<coap::message> whole;
   if (ex.observe) whole = response;
   // The budget decides the first block's size for an unverified client. Beyond the handler's
   // options: the token, Block2, Size2, ETag and, for a registration, Observe and Max-Age.
   const std::size_t overhead = coap::encode(response).size() - response.payload.size() +
                                ex.token.size() + 16 + (ex.observe ? 8 : 0);
-  const std::size_t block_size = block_size_for(ex.peer, response.payload.size(), overhead, now);
+  const std::size_t block_size =
+      block_size_for(ex.peer, response.payload.size(), overhead, now, answers_owed(ex.peer) + 1);
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now, block_size);
   response.token = ex.token;
   std::optional<observation_id> observation;
@@ -392,12 +438,14 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   // An ACK or RST for something we never sent (or already settled) changes nothing.
   auto owner = retransmits_.settle({from, msg.mid});
   if (!owner) {
-    if (!reset) ++stats_.unmatched_acks;
+    ++stats_.unmatched_acks;
+    guard_.on_unmatched(from, now);  // a source guessing MIDs is locked out (amplification.hpp)
     return;
   }
   // The MID of a CON of ours, which started at a random value towards this peer: only a
-  // source that received it could name it (RFC 9175 §2.4's proof of reachability).
-  if (!reset) guard_.mark_verified(from, now);
+  // source that received it could name it (RFC 9175 §2.4's proof of reachability). RFC 7252
+  // §4.2 lets a CON be answered by an RST as well as an ACK, so either proves it.
+  guard_.verify(from, reset ? verified_by::rst : verified_by::ack, now);
   if (owner->what == owner::kind::separate_response) {
     // RFC 7641 §3.6: a registration's separate response is its first notification; an RST of
     // it rejects the relation like an RST of any later one.
@@ -623,19 +671,44 @@ bool endpoint::send(const peer& to, coap::bytes datagram, time_point now) {
 }
 
 std::size_t endpoint::block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                                     time_point now) const {
+                                     time_point now, std::size_t sharing) const {
   // The floor (amplification.hpp): small answers are never cut.
   if (payload <= config_.amplification.floor_payload) return 0;
   const auto allowance = guard_.allowance(to, now);
   if (!allowance) return 0;
-  return std::size_t{16} << szx_within(static_cast<std::size_t>(*allowance), overhead);
+  // Shared with the answers still owed to the same client: a burst of requests (64
+  // registrations at once) would otherwise see its first answers take the whole budget in
+  // 1024-byte blocks and the rest held. One at a time (Block2 follow-ups), it is all there.
+  const auto budget = static_cast<std::size_t>(*allowance) / std::max<std::size_t>(sharing, 1);
+  return std::size_t{16} << szx_within(budget, overhead);
+}
+
+bool endpoint::needs_echo_challenge(const exchange& ex, const coap::message& response,
+                                    time_point now) const {
+  // Never to a client that has not sent an Echo itself: to Exosite devices a 4.01 means "CIK
+  // rejected", and some re-provision. Only for a safe request, which the client may repeat
+  // without effect; an unsafe one has run, and its answer goes out as the budget allows.
+  if (!is_safe(ex.forwarded.request.code) || !response.code.is_success()) return false;
+  if (!guard_.echo_capable(ex.peer, now)) return false;
+  const auto allowance = guard_.allowance(ex.peer, now);
+  if (!allowance) return false;  // verified, or no bound
+  // What it would cost whole: the answer with the request's token.
+  return coap::encode(response).size() + ex.token.size() > *allowance;
 }
 
 void endpoint::fit_error(const peer& to, coap::message& response, time_point now) const {
   if (response.code.is_success() || response.payload.empty()) return;
   const auto allowance = guard_.allowance(to, now);
+  if (!allowance) return;
+  const auto size = coap::encode(response).size();
+  if (size <= *allowance) return;
   // RFC 7252 §5.5.2: the diagnostic payload is optional; the code is what the client needs.
-  if (allowance && coap::encode(response).size() > *allowance) response.payload.clear();
+  // As much of it as fits stays (its first words say the most), cut on a UTF-8 character
+  // boundary; the payload marker goes with the last byte.
+  const auto over = size - *allowance;
+  auto keep = response.payload.size() > over ? response.payload.size() - over : 0;
+  while (keep > 0 && (response.payload[keep] & 0xC0) == 0x80) --keep;
+  response.payload.resize(keep);
 }
 
 std::optional<std::uint16_t> endpoint::next_mid(const peer& to, time_point now) {

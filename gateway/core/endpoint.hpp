@@ -26,7 +26,10 @@
 //   amplification -> every datagram out goes through one gate (send()): towards a source not
 //                  verified, bytes sent stay within amplification.factor x bytes received
 //                  (gateway/core/amplification.hpp: the rule, the floor, what is cut and what
-//                  is skipped). An ACK matching one of our CONs verifies its source.
+//                  is skipped). An ACK or RST matching one of our CONs verifies its source
+//                  (bounded against guessing), and so does an Echo value we made for it; a
+//                  client that sent Echo before gets 4.01 + Echo instead of a cut answer to
+//                  a safe request (RFC 9175 §2.4).
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -91,7 +94,12 @@ struct endpoint_stats {
   std::uint64_t amplification_skipped = 0;
   std::uint64_t amplification_held_bytes = 0;
   std::uint64_t verified_sources = 0;
-  std::uint64_t unmatched_acks = 0;
+  std::uint64_t unmatched_acks = 0;  // ACKs and RSTs
+  std::uint64_t verified_by_ack = 0;
+  std::uint64_t verified_by_rst = 0;
+  std::uint64_t verified_by_echo = 0;
+  std::uint64_t verification_lockouts = 0;  // sources barred from ACK/RST verification
+  std::uint64_t echo_challenges = 0;        // 4.01 + Echo answered
   // How long an answered unsafe request is surely remembered: the configured dedup window, or
   // less when one was evicted within the last window (the age of the youngest evicted). Summed
   // over workers as the minimum; unset when no worker reported.
@@ -126,6 +134,11 @@ struct endpoint_stats {
     limits += o.limits;
     in_flight += o.in_flight;
     dedup_safe_running += o.dedup_safe_running;
+    verified_by_ack += o.verified_by_ack;
+    verified_by_rst += o.verified_by_rst;
+    verified_by_echo += o.verified_by_echo;
+    verification_lockouts += o.verification_lockouts;
+    echo_challenges += o.echo_challenges;
     if (o.dedup_effective_window &&
         (!dedup_effective_window || *o.dedup_effective_window < *dedup_effective_window))
       dedup_effective_window = o.dedup_effective_window;
@@ -239,6 +252,10 @@ class endpoint {
     s.limits = limits_.stats();
     s.in_flight = exchanges_.size();
     s.dedup_safe_running = dedup_.safe_running();
+    s.verified_by_ack = a.verified_by_ack;
+    s.verified_by_rst = a.verified_by_rst;
+    s.verified_by_echo = a.verified_by_echo;
+    s.verification_lockouts = a.lockouts;
     return s;
   }
   // `who` has proven it receives what is sent to its address (a completed DTLS handshake):
@@ -267,6 +284,8 @@ class endpoint {
     // Its separate-response deadline, cancelled when the answer comes first (the common case):
     // otherwise every CON would wake the worker `separate_response_after` later for nothing.
     deadline_queue<request_id>::handle separate_deadline = 0;
+    // on_request asked the handler for a first block within the amplification budget.
+    bool block2_added = false;
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
@@ -308,10 +327,20 @@ class endpoint {
   bool send(const peer& to, coap::bytes datagram, time_point now);
   // The Block2 size cap to hand the block layer for an answer of `payload` bytes whose
   // encoding, without payload and block options, takes `overhead` bytes: 0 (no cap) for a
-  // verified peer or an answer within the floor, else the largest block that fits the budget.
+  // verified peer or an answer within the floor, else the largest block that fits the budget
+  // shared by `sharing` answers (this one and those still owed to the peer).
   std::size_t block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                             time_point now) const;
-  // An error answer that would not fit the budget goes without its diagnostic payload.
+                             time_point now, std::size_t sharing = 1) const;
+  std::size_t answers_owed(const peer& to) const {
+    auto it = owed_.find(to);
+    return it == owed_.end() ? 0 : it->second;
+  }
+  // A successful answer to a safe request that would not go out whole to an unverified
+  // client that speaks Echo: it gets 4.01 + Echo instead.
+  bool needs_echo_challenge(const exchange& ex, const coap::message& response,
+                            time_point now) const;
+  // An error answer that would not fit the budget keeps only as much of its diagnostic
+  // payload as fits, perhaps none.
   void fit_error(const peer& to, coap::message& response, time_point now) const;
   // nullopt when every MID towards `to` is in use (see the header comment).
   std::optional<std::uint16_t> next_mid(const peer& to, time_point now);
@@ -340,6 +369,8 @@ class endpoint {
   std::optional<eviction_note> youngest_eviction_;  // within the last dedup window
   retransmit_queue retransmits_;
   std::unordered_map<request_id, exchange> exchanges_;
+  // Exchanges awaiting the handler's answer, per peer: they share its amplification budget.
+  std::unordered_map<peer, std::size_t, peer_hash> owed_;
   deadline_queue<request_id> separate_deadlines_;
   observable_fn observable_;
   observe_registry observers_;

@@ -40,7 +40,11 @@ bool plausible_peer(const peer& p, std::size_t sockets) {
 worker_snapshot endpoint::snapshot(time_point now) const {
   worker_snapshot s;
   observers_.snapshot(s);
-  for (auto& o : s.observers) o.verified = guard_.verified(o.peer, now);
+  for (auto& o : s.observers) {
+    o.verified = guard_.verified(o.peer, now);
+    if (auto left = guard_.allowance(o.peer, now))
+      o.budget = static_cast<std::uint32_t>(std::min<std::uint64_t>(*left, UINT32_MAX));
+  }
   const auto offset = observers_.wall_offset();
   // A coaps relation cannot outlive its DTLS session, which a restart ends: the client has to
   // handshake again, and an answer restored into a plain peer would go out unencrypted.
@@ -88,7 +92,13 @@ restore_stats endpoint::restore(const worker_snapshot& s, std::size_t sockets, t
     }
     ++out.observers;
     // Verification lapses after verified_idle without a datagram, from this restart on.
-    if (o.verified) guard_.mark_verified(o.peer, now);
+    if (o.verified)
+      guard_.mark_verified(o.peer, now);
+    else if (const auto factor = guard_.options().factor; factor > 0) {
+      // The budget it had, as bytes received: at most what one full-size request would earn.
+      const auto budget = std::min<std::uint64_t>(o.budget, factor * config_.max_message_size);
+      guard_.on_received(o.peer, static_cast<std::size_t>((budget + factor - 1) / factor), now);
+    }
     if (reg.first) events_.push_back({observe_event::kind::started, o.resource, {}});
   }
 

@@ -146,6 +146,7 @@ void write_worker(writer& w, const worker_snapshot& s) {
     w.u8(o.szx);
     w.i64(o.last_sent_ms);
     w.u8(o.verified ? 1 : 0);
+    w.u32(o.budget);
   }
   w.u32(static_cast<std::uint32_t>(s.resources.size()));
   for (const auto& r : s.resources) {
@@ -168,7 +169,7 @@ void write_worker(writer& w, const worker_snapshot& s) {
 
 worker_snapshot read_worker(reader& r) {
   worker_snapshot s;
-  for (auto n = r.count(peer_bytes + 4 + 8 + 1 + 4 + 1 + 8 + 1); n > 0 && r.ok(); --n) {
+  for (auto n = r.count(peer_bytes + 4 + 8 + 1 + 4 + 1 + 8 + 1 + 4); n > 0 && r.ok(); --n) {
     observer_record o;
     o.peer = r.peer();
     o.token = r.blob();
@@ -179,6 +180,7 @@ worker_snapshot read_worker(reader& r) {
     o.szx = r.u8();
     o.last_sent_ms = r.i64();
     o.verified = r.flag();
+    o.budget = r.u32();
     s.observers.push_back(std::move(o));
   }
   for (auto n = r.count(8 + 4 + 1 + 8 + 4); n > 0 && r.ok(); --n) {

@@ -40,6 +40,10 @@ struct observer_record {
   // The client had proven it receives at its address (amplification.hpp): without it, a
   // restored observer with the bound on would get nothing until it sent something again.
   bool verified = false;
+  // An unverified client's amplification budget left at the snapshot (factor x received -
+  // sent): the next process owes it no more than this one did, and no less, so an observer that
+  // never had a CON to ACK still gets the notification it is waiting for.
+  std::uint32_t budget = 0;
   friend bool operator==(const observer_record&, const observer_record&) = default;
 };
 
@@ -84,7 +88,7 @@ struct gateway_snapshot {
   friend bool operator==(const gateway_snapshot&, const gateway_snapshot&) = default;
 };
 
-inline constexpr std::uint32_t snapshot_version = 1;
+inline constexpr std::uint32_t snapshot_version = 2;
 
 enum class snapshot_error {
   truncated = 1,    // shorter than its header or its declared length

@@ -240,7 +240,7 @@ TEST_CASE(
     CHECK(got[0].payload_text() == text_of(64));
     CHECK_FALSE(got[0].has(coap::opt::block2));
   }
-  SECTION("an error that does not fit goes without its diagnostic") {
+  SECTION("an error that does not fit keeps as much of its diagnostic as fits") {
     metered m;
     auto req = request(coap::type::con, coap::codes::get, 9, {});
     m.receive(req, m.t0);
@@ -253,7 +253,25 @@ TEST_CASE(
     auto out = m.sent();
     REQUIRE(out.size() == 1);
     CHECK(out[0].code == coap::codes::not_found);
-    CHECK(out[0].payload.empty());
+    // 7 bytes in, 21 out: the 4-byte header, the marker, 16 bytes of diagnostic.
+    CHECK(out[0].payload_text() == "no such resource");
+    CHECK(coap::encode(out[0]).size() == 21);
+    CHECK(m.within());
+  }
+  SECTION("a diagnostic is cut on a character boundary") {
+    metered m;
+    auto req = request(coap::type::con, coap::codes::get, 9, {});
+    m.receive(req, m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    // 15 ASCII bytes, then a 2-byte character straddling the 16-byte limit.
+    m.ep.on_response(
+        fw[0].id,
+        coap::make_error(fw[0].request, coap::codes::not_found, "0123456789abcde\u00e9 and more"),
+        m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload_text() == "0123456789abcde");
     CHECK(m.within());
   }
 }
@@ -345,6 +363,266 @@ TEST_CASE("per-source state is bounded, least recently seen evicted first, and e
   CHECK(g.stats().skipped_sends == 1);
   g.expire(t0 + 4s + 10min);
   CHECK(g.stats().sources == 0);
+}
+
+// A separate response to an unverified client: the CON whose MID only it could know.
+coap::message separate_con(metered& m, time_point at, std::uint16_t mid = 7) {
+  m.receive(request(coap::type::con, coap::codes::get, mid), at);
+  auto fw = m.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  m.run_until(at + 1s);  // the empty ACK
+  m.ep.on_response(fw[0].id, coap::make_response(fw[0].request, coap::codes::content), at + 1500ms);
+  auto con = m.sent();
+  REQUIRE(con.size() == 1);
+  REQUIRE(con[0].type == coap::type::con);
+  return con[0];
+}
+
+coap::message rst_of(const coap::message& m) {
+  coap::message r;
+  r.type = coap::type::rst;
+  r.mid = m.mid;
+  return r;
+}
+
+TEST_CASE("an RST of one of our CONs verifies its source too (RFC 7252 §4.2)") {
+  metered m;
+  auto con = separate_con(m, m.t0);
+  m.receive(rst_of(con), m.t0 + 2s);
+  CHECK(m.ep.verified(client, m.t0 + 2s));
+  CHECK(m.ep.stats().verified_by_rst == 1);
+  CHECK(m.ep.stats().verified_by_ack == 0);
+  m.receive(read_get(20), m.t0 + 3s);
+  m.answer_all(text_of(1000), m.t0 + 3s);
+  auto whole = m.sent();
+  REQUIRE(whole.size() == 1);
+  CHECK(whole[0].payload.size() == 1000);
+}
+
+TEST_CASE("guessing MIDs: after 8 unmatched ACKs or RSTs a matching one verifies nothing") {
+  metered m;
+  auto stray = [&](std::uint16_t mid, coap::type type, time_point at) {
+    coap::message a;
+    a.type = type;
+    a.mid = mid;
+    m.receive(a, at);
+  };
+  SECTION("seven strays within the window still leave the real ACK its effect") {
+    for (std::uint16_t i = 0; i < 7; ++i) stray(i, coap::type::ack, m.t0);
+    auto con = separate_con(m, m.t0 + 1s);
+    m.receive(ack_of(con), m.t0 + 3s);
+    CHECK(m.ep.verified(client, m.t0 + 3s));
+    CHECK(m.ep.stats().verification_lockouts == 0);
+  }
+  SECTION("eight lock the source out for ten minutes, then it may verify again") {
+    for (std::uint16_t i = 0; i < 8; ++i) stray(i, i % 2 ? coap::type::rst : coap::type::ack, m.t0);
+    CHECK(m.ep.stats().unmatched_acks == 8);
+    CHECK(m.ep.stats().verification_lockouts == 1);
+    auto con = separate_con(m, m.t0 + 1s);
+    m.receive(ack_of(con), m.t0 + 3s);  // the right MID, by luck or not
+    CHECK_FALSE(m.ep.verified(client, m.t0 + 3s));
+    m.run_until(m.t0 + 9min);  // the client stays active (not idle) past the lockout
+    m.receive(read_get(30), m.t0 + 9min);
+    m.answer_all("x", m.t0 + 9min);
+    m.sent();
+    auto later = separate_con(m, m.t0 + 10min + 5s, 31);
+    m.receive(ack_of(later), m.t0 + 10min + 7s);
+    CHECK(m.ep.verified(client, m.t0 + 10min + 7s));
+  }
+  SECTION("strays spread wider than the window never lock out") {
+    for (int i = 0; i < 20; ++i)
+      stray(static_cast<std::uint16_t>(i), coap::type::ack, m.t0 + std::chrono::seconds(10 * i));
+    CHECK(m.ep.stats().verification_lockouts == 0);
+  }
+}
+
+TEST_CASE("Echo values: a keyed MAC of the source and the time, short-lived") {
+  const core::amplification_guard g({});
+  const time_point t0{std::chrono::hours(5)};
+  const base::hash_key key{1, 2};
+  const core::peer a{0, false, {192, 0, 2, 1}, 5683};
+  const core::peer b{0, false, {192, 0, 2, 1}, 5684};
+  auto v = core::make_echo_value(key, a, t0);
+  CHECK(v.size() == core::echo_value_size);
+  CHECK(core::check_echo_value(key, a, v, t0, 60s));
+  CHECK(core::check_echo_value(key, a, v, t0 + 59s, 60s));
+  CHECK_FALSE(core::check_echo_value(key, a, v, t0 + 60s, 60s));  // stale
+  CHECK_FALSE(core::check_echo_value(key, a, v, t0 - 1s, 60s));   // from the future
+  CHECK_FALSE(core::check_echo_value(key, b, v, t0, 60s));        // another port
+  CHECK_FALSE(core::check_echo_value({1, 3}, a, v, t0, 60s));     // another key
+  auto tampered = v;
+  tampered[0] ^= 1;  // the time moved, the MAC did not
+  CHECK_FALSE(core::check_echo_value(key, a, tampered, t0, 60s));
+  CHECK_FALSE(core::check_echo_value(key, a, std::span(v).first(11), t0, 60s));
+}
+
+TEST_CASE("Echo (RFC 9175 §2.4): only a client that sent Echo is challenged with 4.01 + Echo") {
+  metered m;
+  const auto body = text_of(1000);
+  SECTION("a client that never sent Echo gets a first block, never a 4.01") {
+    m.receive(read_get(1), m.t0);
+    m.answer_all(body, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == coap::codes::content);
+    CHECK(out[0].has(coap::opt::block2));
+    CHECK_FALSE(out[0].has(coap::opt::echo));
+    CHECK(m.ep.stats().echo_challenges == 0);
+  }
+  SECTION("a client that sent Echo: 4.01 + Echo, then the request with it gets all of it") {
+    auto first = read_get(1);
+    first.add_option(coap::opt::echo, coap::bytes{0x01, 0x02, 0x03});  // not ours: no proof
+    m.receive(first, m.t0);
+    CHECK_FALSE(m.ep.verified(client, m.t0));
+    m.answer_all(body, m.t0);
+    auto challenge = m.sent();
+    REQUIRE(challenge.size() == 1);
+    CHECK(challenge[0].code == coap::codes::unauthorized);
+    const auto* echo = challenge[0].find(coap::opt::echo);
+    REQUIRE(echo != nullptr);
+    CHECK(m.within());
+    CHECK(m.ep.stats().echo_challenges == 1);
+
+    auto again = read_get(2);
+    again.add_option(coap::opt::echo, echo->value);
+    m.receive(again, m.t0 + 1s);
+    CHECK(m.ep.verified(client, m.t0 + 1s));
+    CHECK(m.ep.stats().verified_by_echo == 1);
+    m.answer_all(body, m.t0 + 1s);
+    auto whole = m.sent();
+    REQUIRE(whole.size() == 1);
+    CHECK(whole[0].payload_text() == body);
+  }
+  SECTION("an answer that fits the budget goes out as it is, Echo or not") {
+    auto first = read_get(1);
+    first.add_option(coap::opt::echo, coap::bytes{0x01});
+    m.receive(first, m.t0);
+    m.answer_all("21.5", m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == coap::codes::content);
+  }
+  SECTION("a stale Echo value verifies nothing and is challenged again") {
+    auto first = read_get(1);
+    first.add_option(coap::opt::echo, coap::bytes{0x01});
+    m.receive(first, m.t0);
+    m.answer_all(body, m.t0);
+    const auto value = m.sent().at(0).find(coap::opt::echo)->value;
+    auto late = read_get(2);
+    late.add_option(coap::opt::echo, value);
+    m.receive(late, m.t0 + 2min);
+    CHECK_FALSE(m.ep.verified(client, m.t0 + 2min));
+    m.answer_all(body, m.t0 + 2min);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].code == coap::codes::unauthorized);
+    CHECK(out[0].find(coap::opt::echo)->value != value);
+  }
+  SECTION("an Echo value made for another port verifies nothing") {
+    const core::peer other{0, false, {127, 0, 0, 1}, 40001};
+    auto first = read_get(1);
+    first.add_option(coap::opt::echo, coap::bytes{0x01});
+    m.receive(first, m.t0, other);
+    m.answer_all(body, m.t0);
+    const auto value = m.sent(other).at(0).find(coap::opt::echo)->value;
+    auto stolen = read_get(2);
+    stolen.add_option(coap::opt::echo, value);
+    m.receive(stolen, m.t0 + 1s);
+    CHECK_FALSE(m.ep.verified(client, m.t0 + 1s));
+  }
+}
+
+TEST_CASE(
+    "a handler that cuts its own blocks (Download Content) is asked for a first block within "
+    "the budget; other handlers never see the added Block2") {
+  metered m;
+  auto download = read_get(1);
+  m.receive(download, m.t0);
+  auto fw = m.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  const auto* asked = fw[0].request.find(coap::opt::block2);
+  REQUIRE(asked != nullptr);
+  const auto block = coap::decode_block(asked->value);
+  REQUIRE(block);
+  CHECK(block->num == 0);
+  CHECK(block->size() <= 128);  // a ~60-byte request earns ~180 bytes
+  SECTION("the handler's own block fits and goes out") {
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_option(coap::opt::block2, coap::encode_block({0, true, block->szx}));
+    resp.add_uint_option(coap::opt::size2, 5000);
+    resp.payload.assign(block->size(), 0x42);
+    m.ep.on_response(fw[0].id, resp, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].payload.size() == block->size());
+    CHECK(m.within());
+  }
+  SECTION("a whole body in that block goes out as it would have without the Block2") {
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_option(coap::opt::block2, coap::encode_block({0, false, block->szx}));
+    resp.add_uint_option(coap::opt::size2, 3);
+    resp.set_payload("abc");
+    m.ep.on_response(fw[0].id, resp, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].has(coap::opt::block2));
+    CHECK_FALSE(out[0].has(coap::opt::size2));
+    CHECK(out[0].payload_text() == "abc");
+  }
+  SECTION("a handler that answers whole: the floor and the block layer decide as before") {
+    auto resp = coap::make_response(fw[0].request, coap::codes::content);
+    resp.set_payload(text_of(64));
+    m.ep.on_response(fw[0].id, resp, m.t0);
+    auto out = m.sent();
+    REQUIRE(out.size() == 1);
+    CHECK_FALSE(out[0].has(coap::opt::block2));
+    CHECK(out[0].payload_text() == text_of(64));
+  }
+}
+
+TEST_CASE("no Block2 is added for a verified client, a registration or a POST") {
+  SECTION("verified") {
+    metered m;
+    m.ep.mark_verified(client, m.t0);
+    m.receive(read_get(1), m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    CHECK_FALSE(fw[0].request.has(coap::opt::block2));
+  }
+  SECTION("a registration") {
+    metered m;
+    m.receive(observe_get(100, {1}), m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    CHECK_FALSE(fw[0].request.has(coap::opt::block2));
+  }
+  SECTION("a POST") {
+    metered m;
+    auto post = read_get(1);
+    post.code = coap::codes::post;
+    m.receive(post, m.t0);
+    auto fw = m.ep.take_forwards();
+    REQUIRE(fw.size() == 1);
+    CHECK_FALSE(fw[0].request.has(coap::opt::block2));
+  }
+}
+
+TEST_CASE(
+    "a burst of requests: the budget is shared by the answers owed, none is held for the "
+    "others") {
+  metered m;
+  // Eight reads arrive before any answer: 8 x ~60 bytes banked. Sized by the whole budget,
+  // the first answers would take 1024-byte blocks and leave the last ones nothing.
+  for (std::uint16_t i = 0; i < 8; ++i)
+    m.receive(read_get(i, {static_cast<std::uint8_t>(i)}), m.t0);
+  m.answer_all(text_of(1000), m.t0);
+  auto out = m.sent();
+  CHECK(out.size() == 8);
+  for (const auto& a : out) {
+    REQUIRE(a.has(coap::opt::block2));
+    CHECK(coap::decode_block(a.find(coap::opt::block2)->value)->size() <= 256);
+  }
+  CHECK(m.within());
 }
 
 }  // namespace gw::test

@@ -212,9 +212,10 @@ TEST_CASE("ending observations sends each a final 5.03 that the drain keeps retr
   for (auto& [at, m] : resent) CHECK(m.code == coap::codes::service_unavailable);
 }
 
-TEST_CASE("with the amplification bound on, a restored observer keeps its verification") {
+TEST_CASE("with the amplification bound on, a restored observer keeps its verification or budget") {
   // Both processes bound what unverified sources are sent (amplification.hpp). The old one
-  // had verified `client` (it ACKed a CON); `other_client` never proved its address.
+  // had verified `client` (it ACKed a CON); `other_client` never proved its address, and keeps
+  // the budget it had left: enough for a first block, as it would have got without the restart.
   core::endpoint_config cfg;
   cfg.amplification.factor = 3;
   core::endpoint a(cfg, 1, observable);
@@ -235,6 +236,11 @@ TEST_CASE("with the amplification bound on, a restored observer keeps its verifi
   a.mark_verified(client, t0);
   auto snap = a.snapshot(t0);
   REQUIRE(snap.observers.size() == 2);
+  for (const auto& o : snap.observers) {
+    CHECK(o.verified == (o.peer == client));
+    // 3 x its registration (about 20 bytes) less the 2.05 it was sent.
+    if (!o.verified) CHECK((o.budget > 0 && o.budget < 3 * 64));
+  }
 
   core::endpoint b(cfg, 2, observable);
   const time_point u0{std::chrono::minutes(7)};
@@ -242,14 +248,27 @@ TEST_CASE("with the amplification bound on, a restored observer keeps its verifi
   REQUIRE(b.restore(snap, 1, u0).observers == 2);
   CHECK(b.verified(client, u0));
   CHECK_FALSE(b.verified(other_client, u0));
-  b.notify(observable(observe_get(1, {})).value(), value(std::string(300, 'x')), u0);
-  bool to_client = false;
+  // A short value, as a device's reading is: within what `other_client` had left.
+  b.notify(observable(observe_get(1, {})).value(), value("21.5"), u0);
+  std::map<std::uint16_t, std::size_t> payload_to;  // by port
+  for (auto& s : b.take_sends()) payload_to[s.peer.port] = decode(s.datagram).payload.size();
+  CHECK(payload_to ==
+        std::map<std::uint16_t, std::size_t>{{client.port, 4}, {other_client.port, 4}});
+  // A value past its budget goes to the verified one only, as it would have without a restart.
+  b.notify(observable(observe_get(1, {})).value(), value(std::string(300, 'x')), u0 + 1s);
   for (auto& s : b.take_sends()) {
-    CHECK(s.peer == client);  // the unverified one has no budget before it sends again
-    to_client = true;
+    CHECK(s.peer == client);
     CHECK(decode(s.datagram).payload.size() == 300);
   }
-  CHECK(to_client);
+
+  SECTION("an unverified observer with its budget spent is sent nothing until it speaks") {
+    for (auto& o : snap.observers) o.budget = 0;
+    core::endpoint c(cfg, 3, observable);
+    c.set_wall_clock_offset(wall0 + 5s - u0.time_since_epoch());
+    REQUIRE(c.restore(snap, 1, u0).observers == 2);
+    c.notify(observable(observe_get(1, {})).value(), value("21.5"), u0);
+    for (auto& s : c.take_sends()) CHECK(s.peer == client);
+  }
 }
 
 TEST_CASE("coaps relations and writes are left out of the snapshot") {

@@ -66,9 +66,9 @@ TEST_CASE("every flipped byte is refused") {
 
 TEST_CASE("foreign version, foreign file, trailing bytes") {
   auto bytes = core::encode_snapshot(sample());
-  auto v2 = bytes;
-  v2[11] = 2;  // version, big-endian after the 8-byte magic
-  CHECK(core::decode_snapshot(v2).error() == core::snapshot_error::foreign_version);
+  auto other = bytes;
+  other[11] = static_cast<std::uint8_t>(core::snapshot_version + 1);  // big-endian, after magic
+  CHECK(core::decode_snapshot(other).error() == core::snapshot_error::foreign_version);
   const std::string text = "devices: []\n#  a YAML file where the state file should be";
   CHECK(core::decode_snapshot({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()})
             .error() == core::snapshot_error::bad_magic);
@@ -81,7 +81,8 @@ TEST_CASE("a well-framed payload with a count beyond its bytes is malformed, not
   // Magic, version and length and CRC right, but the worker count claims 2^32 - 1 workers.
   coap::bytes payload(8 + 4 + 4 + 16, 0);  // written_ms, empty listen, workers, hash key
   for (int i = 0; i < 4; ++i) payload.push_back(0xFF);
-  coap::bytes file{'C', 'G', 'W', 'S', 'T', 'A', 'T', 'E', 0, 0, 0, 1};
+  coap::bytes file{'C', 'G', 'W', 'S', 'T', 'A',
+                   'T', 'E', 0,   0,   0,   static_cast<std::uint8_t>(core::snapshot_version)};
   for (int i = 7; i >= 0; --i) file.push_back(static_cast<std::uint8_t>(payload.size() >> (8 * i)));
   file.insert(file.end(), payload.begin(), payload.end());
   const auto crc = core::crc32(payload);
