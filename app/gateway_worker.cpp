@@ -76,18 +76,43 @@ std::unique_ptr<upstream::client> gateway_worker::make_poll_client() const {
   return std::move(*client);
 }
 
+server::worker_services::handling gateway_worker::handle(coap::message request,
+                                                         const server::request_context& ctx) {
+  const auto start = std::chrono::steady_clock::now();
+  auto decided = runner_.decide(request);
+  if (decided.answer) {
+    std::optional<translate::procedure> proc;
+    if (decided.route) proc = decided.route->procedure;
+    finish(request, *decided.answer, proc, ctx, start);
+    return std::move(*decided.answer);
+  }
+  return async_run(std::move(request), std::move(decided), ctx, start);
+}
+
 asio::awaitable<coap::message> gateway_worker::async_handle(coap::message request,
                                                             server::request_context ctx) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto proc = translate::classify(request);
-  std::optional<coap::message> copy;
-  if (access_log_) copy = request;
-  auto response = co_await runner_.async_handle(std::move(request));
+  auto handling = handle(std::move(request), ctx);
+  if (auto* answer = std::get_if<coap::message>(&handling)) co_return std::move(*answer);
+  co_return co_await std::move(std::get<asio::awaitable<coap::message>>(handling));
+}
+
+asio::awaitable<coap::message> gateway_worker::async_run(
+    coap::message request, runner::procedure_runner::decision work, server::request_context ctx,
+    std::chrono::steady_clock::time_point start) {
+  const auto proc = work.route->procedure;
+  auto response = co_await runner_.async_run(request, std::move(work));
+  finish(request, response, proc, ctx, start);
+  co_return response;
+}
+
+void gateway_worker::finish(const coap::message& request, const coap::message& response,
+                            std::optional<translate::procedure> proc,
+                            const server::request_context& ctx,
+                            std::chrono::steady_clock::time_point start) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   record(response, proc, elapsed);
-  if (copy) log_access(*copy, response, proc, ctx, elapsed);
+  if (access_log_) log_access(request, response, proc, ctx, elapsed);
   if (!retired_.empty()) sweep_retired();
-  co_return response;
 }
 
 void gateway_worker::record(const coap::message& response, std::optional<translate::procedure> proc,

@@ -27,6 +27,9 @@ class gateway_worker final : public server::worker_services {
 
   boost::asio::awaitable<coap::message> async_handle(coap::message request,
                                                      server::request_context ctx) override;
+  // The runner's decide(): local answers are recorded and returned at once, the rest become
+  // the coroutine that calls upstream.
+  handling handle(coap::message request, const server::request_context& ctx) override;
   void on_observe(const core::observe_event& event) override;
   void on_snapshot(core::worker_snapshot& snapshot) override;
   void on_restore(const core::worker_snapshot& snapshot) override;
@@ -42,6 +45,14 @@ class gateway_worker final : public server::worker_services {
   // theirs, so nothing in flight is dropped.
   void swap_clients(const conf::config& config);
   void sweep_retired();
+  boost::asio::awaitable<coap::message> async_run(coap::message request,
+                                                  runner::procedure_runner::decision work,
+                                                  server::request_context ctx,
+                                                  std::chrono::steady_clock::time_point start);
+  // Metrics and the access log of one answered request.
+  void finish(const coap::message& request, const coap::message& response,
+              std::optional<translate::procedure> proc, const server::request_context& ctx,
+              std::chrono::steady_clock::time_point start);
   void record(const coap::message& response, std::optional<translate::procedure> proc,
               std::chrono::steady_clock::duration elapsed);
 

@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 namespace gw::base {
@@ -83,13 +84,33 @@ void set_process_hash_key(const hash_key& key) {
 keyed_hasher::keyed_hasher(const hash_key& key)
     : v0_(key.k0 ^ init0), v1_(key.k1 ^ init1), v2_(key.k0 ^ init2), v3_(key.k1 ^ init3) {}
 
+// Byte by byte until the word being filled is complete, then whole words read at once (the
+// same little-endian words the byte path builds), then the rest byte by byte.
+void keyed_hasher::feed(const std::uint8_t* data, std::size_t size) {
+  while (size > 0 && (length_ & 7) != 0) {
+    put(*data++);
+    --size;
+  }
+  for (; size >= 8; data += 8, size -= 8) {
+    std::uint64_t word = 0;
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(&word, data, 8);
+    } else {
+      for (int i = 7; i >= 0; --i) word = (word << 8) | data[i];
+    }
+    length_ += 8;
+    compress_word(word);
+  }
+  while (size-- > 0) put(*data++);
+}
+
 keyed_hasher& keyed_hasher::bytes(std::span<const std::uint8_t> data) {
-  for (const std::uint8_t b : data) put(b);
+  feed(data.data(), data.size());
   return *this;
 }
 
 keyed_hasher& keyed_hasher::text(std::string_view data) {
-  for (const char c : data) put(static_cast<std::uint8_t>(c));
+  feed(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
   return *this;
 }
 
@@ -105,11 +126,15 @@ keyed_hasher& keyed_hasher::field(std::string_view data) {
 
 // SipHash-2-4's compression: two SipRounds per 8-byte message word.
 void keyed_hasher::compress() {
-  v3_ ^= tail_;
-  sip_round(v0_, v1_, v2_, v3_);
-  sip_round(v0_, v1_, v2_, v3_);
-  v0_ ^= tail_;
+  compress_word(tail_);
   tail_ = 0;
+}
+
+void keyed_hasher::compress_word(std::uint64_t word) {
+  v3_ ^= word;
+  sip_round(v0_, v1_, v2_, v3_);
+  sip_round(v0_, v1_, v2_, v3_);
+  v0_ ^= word;
 }
 
 // The last word holds the remaining 0..7 bytes and, in its top byte, the message length mod

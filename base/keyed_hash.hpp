@@ -47,6 +47,15 @@ class keyed_hasher {
   // sizeof(T) bytes, little-endian: a fixed width whatever the value.
   template <std::unsigned_integral T>
   keyed_hasher& integer(T value) {
+    // Into the word being filled in one step when it fits (a hot path: peers and Message IDs
+    // are hashed on every datagram); byte by byte across a word boundary.
+    const auto used = static_cast<unsigned>(length_ & 7);
+    if (used + sizeof(T) <= 8) {
+      tail_ |= std::uint64_t{value} << (8 * used);
+      length_ += sizeof(T);
+      if ((length_ & 7) == 0) compress();
+      return *this;
+    }
     for (std::size_t i = 0; i < sizeof(T); ++i) put(static_cast<std::uint8_t>(value >> (8 * i)));
     return *this;
   }
@@ -62,6 +71,8 @@ class keyed_hasher {
     if ((++length_ & 7) == 0) compress();
   }
   void compress();
+  void compress_word(std::uint64_t word);
+  void feed(const std::uint8_t* data, std::size_t size);
 
   std::uint64_t v0_, v1_, v2_, v3_;
   std::uint64_t tail_ = 0;    // the bytes of the word being filled

@@ -342,13 +342,61 @@ class Bench:
                               "sim_endpoints": stats}
         self.procs.stop(gw)
 
+    # --- charts: throughput and latency against offered load ------------------------------
+    def sweep(self):
+        """Open-loop runs at rising offered rates: the gateway beside the references.
+
+        /.well-known/core through the gateway and through coap-server, and a Read through the
+        gateway; wrk (closed loop, it has no open-loop mode) is drawn as its peak rate. The
+        rates are fractions of the highest closed-loop rate P1 and P2 measured, so the curves
+        reach past saturation on whatever machine runs them."""
+        p1 = self.results.get("P1", {}).get("runs", {})
+        p2 = self.results.get("P2", {})
+        # Without P1/P2 in this run, guesses that a 2-vCPU machine reaches.
+        local_peak = max([r["throughput"] for r in p1.values()] or [40000.0])
+        read_peak = p2.get("gateway", {}).get("throughput") or 15000.0
+        fractions = (0.1, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+        log("Charts: open loop (Poisson, 256 clients) at %s of the closed-loop peaks "
+            "(%.0f req/s local, %.0f req/s Read), %g s each"
+            % ("/".join("%g" % f for f in fractions), local_peak, read_peak, self.phase_s))
+        series = {}
+
+        def run_series(label, port, peak, *extra):
+            rows = []
+            for f in fractions:
+                r = self.load(port, "--clients", "256", "--rate", "%.1f" % (peak * f),
+                              "--poisson", "--drain", "300ms", *extra, warmup=0.2)
+                rows.append({"offered": peak * f, "throughput": r["throughput"],
+                             "p50_us": r["latency_us"]["p50"], "p99_us": r["latency_us"]["p99"],
+                             "timeouts": r["timeouts"], "skipped": r["skipped"]})
+            series[label] = rows
+
+        gw, port, _ = self.start_gateway(0, "sweep")
+        run_series("gateway /.well-known/core", port, local_peak)
+        run_series("gateway Read (via onep-sim)", port, read_peak, "--request",
+                   "GET /1a/temp?<CIK>")
+        self.procs.stop(gw)
+        port = free_port()
+        srv = self.procs.start(["coap-server-notls", "-A", "127.0.0.1", "-p", str(port), "-v", "0"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        coap_ping(port)
+        run_series("libcoap coap-server /.well-known/core", port, local_peak)
+        self.procs.stop(srv)
+        for label, rows in series.items():
+            log("  %-38s %s" % (label, "  ".join("%.0f->%.0f" % (r["offered"], r["throughput"])
+                                                  for r in rows)))
+        self.results["sweep"] = {"local_peak": local_peak, "read_peak": read_peak, "series": series,
+                                 "wrk_peak": p2.get("wrk", {}).get("throughput")}
+        if self.args.charts:
+            render_charts(self.results["sweep"], self.args.charts)
+
     def run(self):
         try:
             self.start_sim()
             log("bench: onep-sim on %s, %d CPUs, %s phases%s"
                 % (self.sim_url, os.cpu_count(), "%g s" % self.phase_s,
                    " (quick)" if self.args.quick else ""))
-            for phase in (self.p1, self.p2_p3, self.p4, self.p5):
+            for phase in (self.p1, self.p2_p3, self.p4, self.p5, self.sweep):
                 if phase.__name__ in self.args.skip:
                     continue
                 try:
@@ -362,6 +410,52 @@ class Bench:
         with open(self.args.json, "w") as f:
             json.dump(self.results, f, indent=2)
         log("bench: results written to %s" % self.args.json)
+
+
+# --- charts (gnuplot) -------------------------------------------------------------------------
+def render_charts(sweep, out_dir):
+    """throughput.svg and latency.svg from the sweep, with Debian's gnuplot (gnuplot-nox)."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        log("  charts skipped: gnuplot is missing (scripts/install-deps.sh installs gnuplot-nox)")
+        return
+    os.makedirs(out_dir, exist_ok=True)
+    names = list(sweep["series"])
+    data = []
+    for i, label in enumerate(names):
+        path = os.path.join(out_dir, "series%d.dat" % i)
+        with open(path, "w") as f:
+            f.write("# offered throughput p50_us p99_us (%s)\n" % label)
+            for r in sweep["series"][label]:
+                f.write("%.1f %.1f %.1f %.1f\n" % (r["offered"], r["throughput"], r["p50_us"],
+                                                   r["p99_us"]))
+        data.append((path, label))
+    term = 'set terminal svg size 800,480 dynamic font "sans,12" background "white"\n'
+    style = ("set key top left\nset grid\nset xlabel \"offered load (requests/s, Poisson)\"\n"
+             "set xrange [0:*]\nset yrange [0:*]\n")
+    plots = ", ".join('"%s" using 1:2 with linespoints lw 2 title "%s"' % (p, l) for p, l in data)
+    plots += ", x with lines dt 3 lc rgb \"gray\" title \"offered\""
+    if sweep.get("wrk_peak"):
+        plots += (", %f with lines dt 2 lw 2 title \"wrk -t1 -c64 at onep-sim (closed-loop peak)\""
+                  % sweep["wrk_peak"])
+    throughput = (term + style + 'set output "%s"\n' % os.path.join(out_dir, "throughput.svg") +
+                  'set title "Answered requests/s against offered load (loopback, one run)"\n'
+                  'set ylabel "answered (requests/s)"\nplot ' + plots + "\n")
+    lat = []
+    for p, l in data:
+        lat.append('"%s" using 1:($3/1000) with linespoints lw 2 title "%s p50"' % (p, l))
+        lat.append('"%s" using 1:($4/1000) with linespoints dt 2 lw 2 title "%s p99"' % (p, l))
+    latency = (term + style.replace("set yrange [0:*]\n", "") +
+               'set output "%s"\n' % os.path.join(out_dir, "latency.svg") +
+               'set title "End-to-end latency (coap-load) against offered load"\n'
+               'set logscale y\nset ylabel "latency (ms, log scale)"\nplot ' + ", ".join(lat) + "\n")
+    for script in (throughput, latency):
+        r = subprocess.run([gnuplot], input=script, capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            log("  gnuplot failed: %s" % r.stderr.strip()[:300])
+            return
+    log("  charts: %s, %s" % (os.path.join(out_dir, "throughput.svg"),
+                              os.path.join(out_dir, "latency.svg")))
 
 
 # --- Prometheus text -------------------------------------------------------------------------
@@ -413,11 +507,17 @@ def main():
                     "BUILD/bench-results.json)")
     ap.add_argument("--observers", type=int, default=10000, help="P4 observers (default 10000)")
     ap.add_argument("--build-dir", default=os.path.join(HERE, "..", "build"))
-    ap.add_argument("--skip", action="append", default=[], choices=["p1", "p2_p3", "p4", "p5"],
+    ap.add_argument("--skip", action="append", default=[],
+                    choices=["p1", "p2_p3", "p4", "p5", "sweep"],
                     help="leave a phase out (repeatable)")
+    ap.add_argument("--charts", default=None,
+                    help="where the sweep's SVG charts go (default: BUILD/bench-charts; "
+                    "'' for none); needs gnuplot")
     args = ap.parse_args()
     if args.json is None:
         args.json = os.path.join(args.build_dir, "bench-results.json")
+    if args.charts is None:
+        args.charts = os.path.join(args.build_dir, "bench-charts")
     Bench(args).run()
 
 

@@ -54,51 +54,85 @@ void procedure_runner::set_options(runner_options options) {
   writes_.set_options(options.write_limit);
 }
 
-boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
+procedure_runner::decision procedure_runner::decide(const coap::message& request) {
+  decision d;
   auto found = find_route(request.code, request.path());
   if (!found.match) {
-    co_return coap::make_error(
+    d.answer = coap::make_error(
         request, found.error,
         found.error == coap::codes::not_found ? "no such resource" : "method not allowed here");
+    return d;
   }
-  const auto& route = *found.match->matched;
-  const auto& params = found.match->params;
+  d.route = found.match->matched;
   // RFC 7252 §5.10.4: an Accept the route cannot answer in is 4.06, before any upstream call.
-  if (auto accept = request.accept(); accept && !route_answers_in(route, *accept))
-    co_return coap::make_error(request, coap::codes::not_acceptable,
-                               "Accept " + std::to_string(*accept) + " not available here");
+  if (auto accept = request.accept(); accept && !route_answers_in(*d.route, *accept)) {
+    d.answer = coap::make_error(request, coap::codes::not_acceptable,
+                                "Accept " + std::to_string(*accept) + " not available here");
+    return d;
+  }
+  d.params = std::move(found.match->params);
 
   // Procedures that need no CIK.
-  switch (route.procedure) {
-    case procedure::discovery: {
-      auto msg = coap::make_response(request, coap::codes::content);
-      msg.add_uint_option(coap::opt::content_format, cf::link_format);
-      msg.set_payload(well_known_core());  // serialized once per route table
-      co_return msg;
-    }
+  switch (d.route->procedure) {
+    case procedure::discovery:
+      d.answer = coap::make_response(request, coap::codes::content);
+      d.answer->add_uint_option(coap::opt::content_format, cf::link_format);
+      d.answer->set_payload(well_known_core());  // serialized once per route table
+      return d;
     case procedure::timestamp:
-      co_return co_await async_timestamp(request);
+      if (options_.local_timestamp) d.answer = render_timestamp(request, clock_.unix_seconds());
+      return d;
     case procedure::rpc:  // the CIK travels inside the RPC body
-      co_return co_await async_rpc(request);
     case procedure::activate:
-      co_return co_await async_simple(request, route.procedure,
-                                      plan_activate(params[0], params[1], params[2]), render_text,
-                                      lane::long_calls);
+      return d;
     default:
       break;
   }
 
   auto queries = request.queries();
-  if (queries.empty()) co_return unauthorized(request, "missing CIK (first Uri-Query)");
+  if (queries.empty()) {
+    d.answer = unauthorized(request, "missing CIK (first Uri-Query)");
+    return d;
+  }
   auto cik = decode_cik(queries.front());
-  if (!cik) co_return unauthorized(request, "malformed CIK: 40 hex characters or 20 bytes");
+  if (!cik) {
+    d.answer = unauthorized(request, "malformed CIK: 40 hex characters or 20 bytes");
+    return d;
+  }
   // A CIK upstream just refused is refused again without asking: repeating unknown or revoked
   // CIKs (spoofed traffic, a device with a stale key) costs no upstream call.
-  if (rejected_ciks_.find(*cik, clock_.now()))
-    co_return unauthorized(request, "CIK not accepted upstream");
-  auto response = co_await async_with_cik(request, route.procedure, params, *cik);
+  if (rejected_ciks_.find(*cik, clock_.now())) {
+    d.answer = unauthorized(request, "CIK not accepted upstream");
+    return d;
+  }
+  d.cik = std::move(*cik);
+  return d;
+}
+
+boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
+  auto decided = decide(request);
+  if (decided.answer) co_return std::move(*decided.answer);
+  co_return co_await async_run(request, std::move(decided));
+}
+
+boost::asio::awaitable<coap::message> procedure_runner::async_run(const coap::message& request,
+                                                                  decision work) {
+  const auto& params = work.params;
+  switch (work.route->procedure) {
+    case procedure::timestamp:
+      co_return co_await async_timestamp(request);
+    case procedure::rpc:
+      co_return co_await async_rpc(request);
+    case procedure::activate:
+      co_return co_await async_simple(request, work.route->procedure,
+                                      plan_activate(params[0], params[1], params[2]), render_text,
+                                      lane::long_calls);
+    default:
+      break;
+  }
+  auto response = co_await async_with_cik(request, work.route->procedure, params, work.cik);
   if (response.code == coap::codes::unauthorized && options_.rejected_cik_ttl.count() > 0)
-    rejected_ciks_.store(*cik, true, clock_.now() + options_.rejected_cik_ttl);
+    rejected_ciks_.store(work.cik, true, clock_.now() + options_.rejected_cik_ttl);
   co_return response;
 }
 

@@ -73,6 +73,22 @@ class procedure_runner {
   procedure_runner(upstream::client& client, runner_options options, clock& time = system_clock(),
                    observed_points* points = nullptr, upstream::client* long_calls = nullptr);
 
+  // A request once its route and CIK are settled: its answer when one is known without
+  // upstream, else what the upstream calls need.
+  struct decision {
+    const translate::route* route = nullptr;  // nullptr: no route took the request
+    std::optional<coap::message> answer;      // set: answered here, nothing to run
+    std::vector<std::string> params;
+    std::string cik;  // decoded; empty for the procedures that need none (RPC, activate...)
+  };
+
+  // Without I/O or suspension: answers discovery, 4.04/4.05/4.06, a missing, malformed or
+  // recently refused CIK and a local timestamp at once, so that a worker needs no coroutine
+  // for them; anything else is left to async_run.
+  decision decide(const coap::message& request);
+  // Runs what decide() left to upstream.
+  boost::asio::awaitable<coap::message> async_run(const coap::message& request, decision work);
+  // decide() then async_run().
   boost::asio::awaitable<coap::message> async_handle(coap::message request);
 
   void set_options(runner_options options);

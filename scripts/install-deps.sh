@@ -19,6 +19,8 @@ packages=(
   # bench/run.sh: wrk drives onep-sim's HTTP API directly (libcoap3-bin above already brings
   # coap-server, the CoAP reference point).
   wrk
+  # bench/run.sh renders its charts (SVG) with gnuplot.
+  gnuplot-nox
   # Fuzzing (tests/fuzz): clang 14 with libFuzzer, whose runtime (libclang_rt.fuzzer, and the
   # ASan/UBSan ones) is in libclang-rt-14-dev, only a recommendation of clang-14; llvm-14 has the
   # llvm-symbolizer that puts file:line into clang's sanitizer reports.

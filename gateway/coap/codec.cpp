@@ -40,6 +40,11 @@ std::uint8_t nibble_for(std::uint32_t v) {
   return v < 269 ? 13 : 14;
 }
 
+std::size_t extension_size(std::uint32_t v) {
+  if (v < 13) return 0;
+  return v < 269 ? 1 : 2;
+}
+
 void write_extension(bytes& out, std::uint32_t v) {
   if (v < 13) return;
   if (v < 269) {
@@ -152,6 +157,19 @@ bytes encode(const message& msg) {
     out.insert(out.end(), msg.payload.begin(), msg.payload.end());
   }
   return out;
+}
+
+std::size_t encoded_size(const message& msg) {
+  std::size_t size = 4 + msg.token.size();
+  std::uint16_t previous = 0;
+  for (const option& o : msg.options) {
+    const auto delta = static_cast<std::uint32_t>(o.number - previous);
+    const auto length = static_cast<std::uint32_t>(o.value.size());
+    size += 1 + extension_size(delta) + extension_size(length) + o.value.size();
+    previous = o.number;
+  }
+  if (!msg.payload.empty()) size += 1 + msg.payload.size();
+  return size;
 }
 
 }  // namespace gw::coap

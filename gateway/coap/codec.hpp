@@ -1,5 +1,6 @@
 #pragma once
 // Wire format (RFC 7252 §3). Never throws on input; every malformed form is an error value.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -28,5 +29,8 @@ boost::system::result<message> decode(std::span<const std::uint8_t> datagram);
 // Canonical encoding: options in order, minimal deltas and lengths. Precondition (programming
 // error otherwise): token at most 8 bytes and options sorted by number.
 bytes encode(const message& msg);
+// encode(msg).size() without encoding: what budgets and size limits ask before a send (a
+// notification to every observer, every response), with no allocation. Same precondition.
+std::size_t encoded_size(const message& msg);
 
 }  // namespace gw::coap

@@ -81,7 +81,7 @@ coap::message first_block_of_notification(coap::message notification, std::uint8
   szx = std::min<std::uint8_t>(szx, 6);
   const std::size_t size = notification.payload.size();
   if (size <= coap::block_value{0, false, szx}.size() &&
-      coap::encode(notification).size() <= max_message_size)
+      coap::encoded_size(notification) <= max_message_size)
     return notification;
   if (!notification.has(coap::opt::etag))
     notification.add_option(coap::opt::etag, derive_etag(notification));
@@ -90,7 +90,7 @@ coap::message first_block_of_notification(coap::message notification, std::uint8
     const coap::block_value first{0, false, szx};
     const auto range = coap::block_slice(size, first);
     cut_block(block, {{0, range.more, szx}, range}, true);
-    if (szx == 0 || coap::encode(block).size() <= max_message_size) return block;
+    if (szx == 0 || coap::encoded_size(block) <= max_message_size) return block;
   }
 }
 

@@ -376,7 +376,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   if (ex.observe) whole = response;
   // The budget decides the first block's size for an unverified client. Beyond the handler's
   // options: the token, Block2, Size2, ETag and, for a registration, Observe and Max-Age.
-  const std::size_t overhead = coap::encode(response).size() - response.payload.size() +
+  const std::size_t overhead = coap::encoded_size(response) - response.payload.size() +
                                ex.token.size() + 16 + (ex.observe ? 8 : 0);
   const std::size_t block_size =
       block_size_for(ex.peer, response.payload.size(), overhead, now, answers_owed(ex.peer) + 1);
@@ -542,9 +542,8 @@ std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
   // An unverified observer gets a first block no larger than its budget allows (RFC 7959
   // §2.6: the rest comes with GETs, which add to the budget).
   auto szx = n.szx;
-  if (auto cap =
-          block_size_for(n.peer, n.message.payload.size(),
-                         coap::encode(n.message).size() - n.message.payload.size() + 16, now))
+  if (auto cap = block_size_for(n.peer, n.message.payload.size(),
+                                coap::encoded_size(n.message) - n.message.payload.size() + 16, now))
     szx = std::min(szx, coap::szx_for_size(cap).value_or(0));
   auto message = first_block_of_notification(std::move(n.message), szx, config_.max_message_size);
   message.type = coap::type::con;
@@ -693,14 +692,14 @@ bool endpoint::needs_echo_challenge(const exchange& ex, const coap::message& res
   const auto allowance = guard_.allowance(ex.peer, now);
   if (!allowance) return false;  // verified, or no bound
   // What it would cost whole: the answer with the request's token.
-  return coap::encode(response).size() + ex.token.size() > *allowance;
+  return coap::encoded_size(response) + ex.token.size() > *allowance;
 }
 
 void endpoint::fit_error(const peer& to, coap::message& response, time_point now) const {
   if (response.code.is_success() || response.payload.empty()) return;
   const auto allowance = guard_.allowance(to, now);
   if (!allowance) return;
-  const auto size = coap::encode(response).size();
+  const auto size = coap::encoded_size(response);
   if (size <= *allowance) return;
   // RFC 7252 §5.5.2: the diagnostic payload is optional; the code is what the client needs.
   // As much of it as fits stays (its first words say the most), cut on a UTF-8 character

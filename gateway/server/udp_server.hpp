@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -50,6 +51,14 @@ class worker_services {
   // exception becomes 5.00 and a log line, as a programming error).
   virtual boost::asio::awaitable<coap::message> async_handle(coap::message request,
                                                              request_context ctx) = 0;
+  // The answer at once, when the request needs no I/O (discovery, errors found locally): the
+  // worker then starts no coroutine, and the answer leaves with the batch that brought the
+  // request. Otherwise the coroutine that answers it, which the worker runs. Same contract as
+  // async_handle, which the default returns.
+  using handling = std::variant<coap::message, boost::asio::awaitable<coap::message>>;
+  virtual handling handle(coap::message request, const request_context& ctx) {
+    return async_handle(std::move(request), ctx);
+  }
   // A resource gained its first observer or lost its last one.
   virtual void on_observe(const core::observe_event&) {}
   // A restart (gateway/core/state_snapshot.hpp), on the worker thread: add what the services

@@ -300,24 +300,39 @@ std::optional<std::chrono::steady_clock::time_point> worker::last_heartbeat() co
           std::chrono::nanoseconds(ns)));
 }
 
+namespace {
+coap::message internal_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    GW_LOG(error, "server", std::string("handler failed: ") + e.what());
+  } catch (...) {
+    GW_LOG(error, "server", "handler failed");
+  }
+  coap::message response;
+  response.code = coap::codes::internal_server_error;
+  response.set_payload("internal error");
+  return response;
+}
+}  // namespace
+
 void worker::on_forward(core::forward_action forward) {
   request_context ctx{forward.peer, index_, {}};
   if (dtls_ && forward.peer.via == core::transport::dtls)
     ctx.identity = dtls_->identity_of(forward.peer);
-  asio::co_spawn(io_, services_->async_handle(std::move(forward.request), ctx),
+  server::worker_services::handling handling;
+  try {
+    handling = services_->handle(std::move(forward.request), ctx);
+  } catch (...) {
+    handling = internal_error(std::current_exception());
+  }
+  if (auto* answer = std::get_if<coap::message>(&handling)) {
+    endpoint_.on_response(forward.id, std::move(*answer), core::clock::now());
+    return;
+  }
+  asio::co_spawn(io_, std::move(std::get<1>(handling)),
                  [this, id = forward.id](std::exception_ptr error, coap::message response) {
-                   if (error) {
-                     try {
-                       std::rethrow_exception(error);
-                     } catch (const std::exception& e) {
-                       GW_LOG(error, "server", std::string("handler failed: ") + e.what());
-                     } catch (...) {
-                       GW_LOG(error, "server", "handler failed");
-                     }
-                     response = coap::message{};
-                     response.code = coap::codes::internal_server_error;
-                     response.set_payload("internal error");
-                   }
+                   if (error) response = internal_error(error);
                    endpoint_.on_response(id, std::move(response), core::clock::now());
                    schedule_flush();
                  });
@@ -373,8 +388,9 @@ void worker::send_all(std::vector<core::send_action>& sends) {
 }
 
 void worker::flush() {
-  if (auto sends = endpoint_.take_sends(); !sends.empty()) send_all(sends);
+  // Forwards first, so that the answers given at once leave in this flush's sendmmsg.
   for (auto& forward : endpoint_.take_forwards()) on_forward(std::move(forward));
+  if (auto sends = endpoint_.take_sends(); !sends.empty()) send_all(sends);
   for (const auto& event : endpoint_.take_observe_events()) services_->on_observe(event);
 
   // Re-armed only when the earliest deadline moves earlier than the armed one.

@@ -68,6 +68,8 @@ class worker final : public notifier {
   // ages exactly when that loop stops turning (a blocking call, a busy handler).
   boost::asio::awaitable<void> heartbeat_loop();
   void beat();
+  // Answers a forward at once when the services can (services->handle), else starts its
+  // coroutine.
   void on_forward(core::forward_action forward);
   // Sends what the endpoint produced (one sendmmsg per socket), starts forwards, re-arms the
   // timer.

@@ -65,6 +65,36 @@ TEST_CASE("the incremental hasher gives the one-shot result however the bytes ar
   CHECK(h.finish() == whole);
 }
 
+TEST_CASE("words read at once hash as the same bytes fed one at a time") {
+  // Three pieces, cut at every pair of offsets: each piece starts at every position within a
+  // word, so the word path and the byte path meet at every alignment.
+  const auto key = paper_key();
+  const auto message = counting(40);
+  const auto whole = gw::base::siphash24(key, message);
+  const std::span all(message);
+  for (std::size_t a = 0; a <= message.size(); ++a) {
+    for (std::size_t b = a; b <= message.size(); ++b) {
+      keyed_hasher h(key);
+      h.bytes(all.first(a)).bytes(all.subspan(a, b - a)).bytes(all.subspan(b));
+      CHECK(h.finish() == whole);
+    }
+  }
+  // Integers at every offset within a word, against the same bytes fed singly.
+  for (std::size_t lead = 0; lead < 8; ++lead) {
+    CAPTURE(lead);
+    keyed_hasher by_integer(key);
+    keyed_hasher by_bytes(key);
+    by_integer.bytes(all.first(lead))
+        .integer(std::uint16_t{0x0201})
+        .integer(std::uint32_t{0x06050403})
+        .integer(std::uint8_t{7})
+        .integer(std::uint64_t{0x0f0e0d0c0b0a0908});
+    by_bytes.bytes(all.first(lead));
+    for (std::uint8_t b = 1; b <= 15; ++b) by_bytes.bytes(std::span(&b, 1));
+    CHECK(by_integer.finish() == by_bytes.finish());
+  }
+}
+
 TEST_CASE("integers go in little-endian at their full width") {
   const auto key = paper_key();
   // 0x0100 as two bytes is "00 01", the 2-byte vector.

@@ -172,6 +172,7 @@ TEST_CASE("option delta and length cross the 13 and 269 boundaries", "[codec]") 
     const bytes wire = from_hex(std::string("40 01 1234 ") + v.option_header);
     INFO("option " << v.number);
     CHECK(to_hex(coap::encode(msg)) == to_hex(wire));
+    CHECK(coap::encoded_size(msg) == wire.size());
     CHECK(decode_ok(wire) == msg);
   }
 
@@ -186,6 +187,7 @@ TEST_CASE("option delta and length cross the 13 and 269 boundaries", "[codec]") 
     const bytes wire = from_hex(std::string("40 01 0000 ") + head + to_hex(bytes(length, 0xab)));
     INFO("length " << length);
     CHECK(to_hex(coap::encode(msg)) == to_hex(wire));
+    CHECK(coap::encoded_size(msg) == wire.size());
     CHECK(decode_ok(wire) == msg);
   }
 
@@ -194,6 +196,7 @@ TEST_CASE("option delta and length cross the 13 and 269 boundaries", "[codec]") 
   both.code = coap::codes::get;
   both.add_option(300, bytes(20, 0x01));
   CHECK(to_hex(coap::encode(both)).substr(8, 8) == "ed001f07");
+  CHECK(coap::encoded_size(both) == coap::encode(both).size());
   CHECK(coap::decode(coap::encode(both)).value() == both);
 }
 
@@ -274,6 +277,7 @@ TEST_CASE("round trips through encode and decode", "[codec]") {
   }
   for (const auto& m : messages) {
     const bytes wire = coap::encode(m);
+    CHECK(coap::encoded_size(m) == wire.size());
     const auto back = coap::decode(wire);
     REQUIRE(back.has_value());
     CHECK(*back == m);

@@ -47,8 +47,9 @@ TEST_CASE("each peer's MIDs start at a random value and are never reused within 
   CHECK_FALSE(mids.next(a, t + 100s, lifetime, rng));
   // Another peer is not affected.
   CHECK(mids.next(b, t + 100s, lifetime, rng));
-  // Once the first is a lifetime old, it comes back: the oldest MID, not a recent one.
-  const auto later = t + lifetime + 1s;
+  // Once the first is a lifetime old (and its release slot, up to lifetime/8 later, has
+  // passed), it comes back: the oldest MID, not a recent one.
+  const auto later = t + lifetime + lifetime / 8;
   auto again = mids.next(a, later, lifetime, rng);
   REQUIRE(again);
   CHECK(*again == *first_a);
@@ -64,10 +65,32 @@ TEST_CASE("per-peer MID state expires a lifetime after the last message to the p
   auto next = mids.next_expiry();
   REQUIRE(next);
   CHECK(*next >= t + lifetime);
-  mids.expire(t + lifetime + 1s);
+  // Within a release slot (lifetime/8) after the lifetime.
+  mids.expire(t + lifetime + lifetime / 8);
   CHECK(mids.peers() == 1);  // peer 0 was sent to later
-  mids.expire(t + 100s + lifetime + 1s);
+  mids.expire(t + 100s + lifetime + lifetime / 8);
   CHECK(mids.peers() == 0);
+}
+
+// Memory per observer: a peer notified every 100 ms for ten lifetimes holds a bounded number
+// of runs and one pending expiry, not one of each per second (about 5 KiB per observer before).
+TEST_CASE("a peer sent to steadily holds at most ten runs and one pending expiry") {
+  core::mid_allocator mids;
+  std::mt19937_64 rng(7);
+  const auto a = nth_peer(1), b = nth_peer(2);
+  time_point t{std::chrono::hours(1)};
+  std::size_t most_runs = 0;
+  std::size_t most_expiries = 0;
+  for (int i = 0; i < 10 * 2470; ++i, t += 100ms) {
+    REQUIRE(mids.next(a, t, lifetime, rng));
+    REQUIRE(mids.next(b, t, lifetime, rng));
+    mids.expire(t);
+    most_runs = std::max(most_runs, mids.runs(a));
+    most_expiries = std::max(most_expiries, mids.pending_expiries());
+  }
+  CHECK(most_runs <= 10);
+  CHECK(most_expiries <= 2);  // one per peer
+  CHECK(mids.in_use(a, t) <= 2470 + 2470 / 8 + 10);
 }
 
 TEST_CASE("a big fan-out to other peers never makes one peer see a recent MID again") {
@@ -119,8 +142,8 @@ TEST_CASE("a peer with every MID in use gets no NON response until one is releas
   REQUIRE(out.size() == 1);
   CHECK(out[0].type == coap::type::ack);
   CHECK(out[0].code == coap::codes::content);
-  // A lifetime after the first response, MIDs are free again.
-  const auto later = r.t0 + 248s;
+  // A lifetime (and a release slot of lifetime/8) after the first response, MIDs are free again.
+  const auto later = r.t0 + 248s + 247s / 8;
   r.run_until(later);
   auto req = request(coap::type::non, coap::codes::get, 0x4444);
   r.receive(req, later);

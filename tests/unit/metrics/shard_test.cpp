@@ -119,18 +119,23 @@ TEST_CASE("gauges are set, or moved by deltas") {
 }
 
 TEST_CASE("histogram bounds are inclusive upper bounds") {
-  // duration_buckets: 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30, then +Inf
+  // duration_buckets: 0.0001 0.00025 0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1
+  // 2.5 5 10 30, then +Inf
   CHECK(bucket_of(0.0) == 0);
   CHECK(bucket_of(-1.0) == 0);
-  CHECK(bucket_of(0.001) == 0);
-  CHECK(bucket_of(0.0010001) == 1);
-  CHECK(bucket_of(0.0025) == 1);
-  CHECK(bucket_of(0.25) == 7);
-  CHECK(bucket_of(1.0) == 9);
-  CHECK(bucket_of(1.5) == 10);
-  CHECK(bucket_of(30.0) == 13);
-  CHECK(bucket_of(30.000001) == 14);
-  CHECK(bucket_of(std::numeric_limits<double>::infinity()) == 14);
+  CHECK(bucket_of(0.0001) == 0);
+  CHECK(bucket_of(0.00010001) == 1);
+  CHECK(bucket_of(0.0003) == 2);
+  CHECK(bucket_of(0.0005) == 2);
+  CHECK(bucket_of(0.001) == 3);
+  CHECK(bucket_of(0.0010001) == 4);
+  CHECK(bucket_of(0.0025) == 4);
+  CHECK(bucket_of(0.25) == 10);
+  CHECK(bucket_of(1.0) == 12);
+  CHECK(bucket_of(1.5) == 13);
+  CHECK(bucket_of(30.0) == 16);
+  CHECK(bucket_of(30.000001) == 17);
+  CHECK(bucket_of(std::numeric_limits<double>::infinity()) == 17);
   CHECK(bucket_of(std::nan("")) == -1);
 }
 
@@ -143,9 +148,9 @@ TEST_CASE("histograms count, sum, and take chrono durations") {
   const auto h = collect(s).value(m::upstream_duration_seconds);
   CHECK(h.count == 3);
   CHECK(h.value == Approx(2.2505));
-  CHECK(h.buckets[0] == 1);
-  CHECK(h.buckets[7] == 1);
+  CHECK(h.buckets[2] == 1);
   CHECK(h.buckets[10] == 1);
+  CHECK(h.buckets[13] == 1);
 }
 
 TEST_CASE("a registry sums its shards and keeps process values whole") {
@@ -171,8 +176,8 @@ TEST_CASE("a registry sums its shards and keeps process values whole") {
   CHECK(snap.value(m::observations_active) == 10.0);
   const auto h = snap.value(m::request_duration_seconds);
   CHECK(h.count == 3);
-  CHECK(h.buckets[1] == 2);
-  CHECK(h.buckets[14] == 1);
+  CHECK(h.buckets[4] == 2);
+  CHECK(h.buckets[17] == 1);
   CHECK(h.value == Approx(100.004));
   CHECK(snap.value(m::process_start_time_seconds) == 1712345678.5);
   // The same again: collecting does not move or reset anything.
