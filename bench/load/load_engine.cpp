@@ -428,8 +428,7 @@ void engine::read_socket(std::size_t c) {
     for (;;) {
       const int n = SSL_read(cl.ssl, buf, sizeof buf);
       if (n > 0) {
-        on_datagram(c, std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)),
-                    mono_now());
+        on_datagram(c, std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)), mono_now());
         continue;
       }
       const int err = SSL_get_error(cl.ssl, n);
@@ -495,7 +494,8 @@ void engine::drive(ns now) {
 
 ns engine::next_wake() const {
   ns wake = t_stop_;
-  if (o_.marks && marks_printed_ < 2) wake = std::min(wake, marks_printed_ == 0 ? t_measure_ : t_end_);
+  if (o_.marks && marks_printed_ < 2)
+    wake = std::min(wake, marks_printed_ == 0 ? t_measure_ : t_end_);
   if (!timers_.empty()) wake = std::min(wake, timers_.top().due);
   if (pacer_ && next_open_ < t_end_) wake = std::min(wake, next_open_);
   if (o_.observe && next_registration_ < load_clients_)

@@ -188,8 +188,7 @@ bool parse_dtls_psk(std::string_view text, dtls_psk& out, std::string& problem) 
   dtls_psk psk;
   std::size_t i = 0;
   for (; i < text.size() && text[i] != ':'; ++i) {
-    if (text[i] == '\\' && i + 1 < text.size() && (text[i + 1] == ':' || text[i + 1] == '\\'))
-      ++i;
+    if (text[i] == '\\' && i + 1 < text.size() && (text[i + 1] == ':' || text[i + 1] == '\\')) ++i;
     psk.identity += text[i];
   }
   if (i == text.size() || psk.identity.empty()) {
@@ -335,8 +334,7 @@ bool parse_command_line(std::span<const std::string_view> args, load_options& ou
       if (!parse_number(value, out.handshake_concurrency) || out.handshake_concurrency == 0)
         return bad("a count above 0");
     } else if (flag == "--handshake-timeout") {
-      if (!parse_positive_duration(value, out.handshake_timeout))
-        return bad("a duration above 0");
+      if (!parse_positive_duration(value, out.handshake_timeout)) return bad("a duration above 0");
     } else if (flag == "--sources") {
       if (!parse_sources(value, out.sources, problem)) return false;
     } else if (flag == "--seed") {

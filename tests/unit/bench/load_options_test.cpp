@@ -210,8 +210,8 @@ TEST_CASE("--dtls-psk: the identity ends at the first unescaped ':', keys hex, t
   CHECK(p.identity == R"(urn:dev:42\x)");
   CHECK(p.key == std::vector<std::uint8_t>{'a', ':', 'b'});
 
-  for (const char* bad : {"no-colon", ":key", "id:", "id:hex:0", "id:hex:zz", "id:text:",
-                          R"(id\:only)"}) {
+  for (const char* bad :
+       {"no-colon", ":key", "id:", "id:hex:0", "id:hex:zz", "id:text:", R"(id\:only)"}) {
     INFO(bad);
     CHECK_FALSE(parse_dtls_psk(bad, p, problem));
     CHECK_FALSE(problem.empty());
