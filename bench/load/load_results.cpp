@@ -115,12 +115,12 @@ std::string summary(const load_options& o, const load_results& r) {
   std::snprintf(buf, sizeof buf,
                 "coap-load: %zu clients, %s loop%s, %s%s, %.1f s measured after %.1f s warm-up, "
                 "target %s:%u\n",
-                o.clients, o.rate ? "open" : "closed", o.observe ? " (observe)" : "",
-                o.non ? "NON" : "CON", (!o.non && !o.retransmit) ? " without retransmission" : "",
-                r.measured_s, seconds(o.warmup), ipv4_text(o.target_address).c_str(),
-                o.target_port);
+                o.clients, o.rate ? "open" : "closed",
+                o.observe ? " (observe)" : (o.idle ? " (idle)" : ""), o.non ? "NON" : "CON",
+                (!o.non && !o.retransmit) ? " without retransmission" : "", r.measured_s,
+                seconds(o.warmup), ipv4_text(o.target_address).c_str(), o.target_port);
   s += buf;
-  if (o.observe) {
+  if (o.observe || o.idle) {
     buf[0] = '\0';
   } else if (o.rate) {
     std::snprintf(buf, sizeof buf, "  offered %.0f req/s%s, at most %zu in flight per client\n",
