@@ -8,8 +8,10 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -19,7 +21,11 @@
 #include <string>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "bench/load/con_backoff.hpp"
+#include "bench/load/dtls_client.hpp"
 #include "bench/load/pacer.hpp"
 #include "gateway/coap/codec.hpp"
 
@@ -73,6 +79,12 @@ struct exchange {
 
 struct client {
   int fd = -1;
+  // DTLS: the client's session; handshaking until `open`, `dead` after a failed handshake or
+  // once the server closed it (the client then sends nothing more).
+  SSL* ssl = nullptr;
+  bool open = false;
+  bool dead = false;
+  ns handshake_started = 0;
   std::size_t cik = 0;  // index of this client's base request
   std::uint16_t next_mid = 0;
   std::uint32_t next_token = 0;
@@ -113,6 +125,11 @@ class engine {
   void drive(ns now);
   ns next_wake() const;
   void read_socket(std::size_t c);
+  // DTLS: every client's handshake, at most --handshake-concurrency at once, before the run.
+  void establish_sessions();
+  void continue_handshake(std::size_t c, ns now);
+  void end_handshake(std::size_t c, ns now, bool ok);
+  void drop_client(std::size_t c);
 
   const load_options& o_;
   load_results r_;
@@ -133,6 +150,9 @@ class engine {
   ns next_write_ = 0;
   ns t_start_ = 0, t_measure_ = 0, t_end_ = 0, t_stop_ = 0;
   std::int64_t measure_start_us_ = 0;
+  std::optional<dtls_client_context> dtls_;
+  std::vector<std::uint32_t> handshaking_;  // clients whose handshake is in progress
+  int marks_printed_ = 0;                   // --marks: 1 after the start, 2 after the end
 };
 
 engine::engine(const load_options& o) : o_(o), rng_(o.seed) {
@@ -150,6 +170,7 @@ engine::engine(const load_options& o) : o_(o), rng_(o.seed) {
   if (raise_open_file_limit() < sockets + 16)
     throw std::runtime_error("the open-file limit is below " + std::to_string(sockets + 16) +
                              " (one socket per client): raise the hard limit (ulimit -Hn)");
+  if (o.dtls) dtls_.emplace(*o.dtls, o.dtls_ciphers);
   epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_ < 0) fail("epoll_create1");
   timerfd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -190,13 +211,29 @@ engine::engine(const load_options& o) : o_(o), rng_(o.seed) {
 }
 
 engine::~engine() {
-  for (auto& cl : clients_)
+  for (auto& cl : clients_) {
+    if (cl.ssl != nullptr) {
+      // close_notify (RFC 5246 §7.2.1): the server frees the session now, not at its idle
+      // timeout.
+      if (cl.open && !cl.dead) SSL_shutdown(cl.ssl);
+      SSL_free(cl.ssl);
+    }
     if (cl.fd >= 0) ::close(cl.fd);
+  }
+  ERR_clear_error();
   if (timerfd_ >= 0) ::close(timerfd_);
   if (epoll_ >= 0) ::close(epoll_);
 }
 
 void engine::transmit(client& cl, const coap::bytes& datagram) {
+  if (cl.ssl != nullptr) {
+    // One SSL_write is one record in one datagram (RFC 6347 §4.1.1).
+    if (cl.dead || SSL_write(cl.ssl, datagram.data(), static_cast<int>(datagram.size())) <= 0) {
+      ERR_clear_error();
+      ++r_.send_errors;
+    }
+    return;
+  }
   if (::send(cl.fd, datagram.data(), datagram.size(), 0) < 0) ++r_.send_errors;
 }
 
@@ -215,6 +252,7 @@ void engine::arm(std::size_t c, std::size_t s, ns due) {
 void engine::send_new(std::size_t c, std::size_t s, ns intended, ns now, bool registration) {
   auto& cl = clients_[c];
   auto& ex = cl.slots[s];
+  if (cl.dead) return;  // its handshake failed or the server closed it: it sends nothing
   const bool writer = is_writer(c);
   coap::message m = writer ? *write_base_ : bases_[cl.cik];
   m.type = o_.non ? coap::type::non : coap::type::con;
@@ -380,6 +418,28 @@ void engine::on_datagram(std::size_t c, std::span<const std::uint8_t> datagram, 
 
 void engine::read_socket(std::size_t c) {
   std::uint8_t buf[65536];
+  auto& cl = clients_[c];
+  if (cl.ssl != nullptr) {
+    if (cl.dead) return;
+    if (!cl.open) {
+      continue_handshake(c, mono_now());
+      if (!cl.open) return;
+    }
+    for (;;) {
+      const int n = SSL_read(cl.ssl, buf, sizeof buf);
+      if (n > 0) {
+        on_datagram(c, std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)), mono_now());
+        continue;
+      }
+      const int err = SSL_get_error(cl.ssl, n);
+      ERR_clear_error();
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+      // close_notify, a fatal alert or a socket error: the session is over.
+      ++r_.sessions_lost;
+      drop_client(c);
+      return;
+    }
+  }
   for (;;) {
     const auto n = ::recv(clients_[c].fd, buf, sizeof buf, 0);
     if (n < 0) {
@@ -434,6 +494,8 @@ void engine::drive(ns now) {
 
 ns engine::next_wake() const {
   ns wake = t_stop_;
+  if (o_.marks && marks_printed_ < 2)
+    wake = std::min(wake, marks_printed_ == 0 ? t_measure_ : t_end_);
   if (!timers_.empty()) wake = std::min(wake, timers_.top().due);
   if (pacer_ && next_open_ < t_end_) wake = std::min(wake, next_open_);
   if (o_.observe && next_registration_ < load_clients_)
@@ -443,7 +505,99 @@ ns engine::next_wake() const {
   return wake;
 }
 
+void engine::drop_client(std::size_t c) {
+  auto& cl = clients_[c];
+  cl.dead = true;
+  ::epoll_ctl(epoll_, EPOLL_CTL_DEL, cl.fd, nullptr);
+  for (auto& ex : cl.slots) {
+    ex.st = exchange::state::idle;
+    ++ex.generation;
+  }
+}
+
+void engine::end_handshake(std::size_t c, ns now, bool ok) {
+  auto& cl = clients_[c];
+  if (ok) {
+    cl.open = true;
+    ++r_.handshakes_ok;
+    r_.handshake_latency.record(static_cast<std::uint64_t>(now - cl.handshake_started));
+  } else {
+    ++r_.handshakes_failed;
+    drop_client(c);
+  }
+  std::erase(handshaking_, static_cast<std::uint32_t>(c));
+}
+
+void engine::continue_handshake(std::size_t c, ns now) {
+  auto& cl = clients_[c];
+  const int r = SSL_do_handshake(cl.ssl);
+  if (r == 1) {
+    end_handshake(c, now, true);
+    return;
+  }
+  const int err = SSL_get_error(cl.ssl, r);
+  ERR_clear_error();
+  if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) end_handshake(c, now, false);
+}
+
+void engine::establish_sessions() {
+  const ns began = mono_now();
+  const std::size_t n = clients_.size();
+  std::size_t next = 0;
+  std::vector<epoll_event> events(1024);
+  while (next < n || !handshaking_.empty()) {
+    ns now = mono_now();
+    while (next < n && handshaking_.size() < o_.handshake_concurrency) {
+      auto& cl = clients_[next];
+      cl.ssl = dtls_->new_session(cl.fd);
+      cl.handshake_started = now;
+      handshaking_.push_back(static_cast<std::uint32_t>(next));
+      continue_handshake(next++, now);  // the ClientHello
+    }
+    // RFC 6347 §4.2.4: flights are retransmitted on OpenSSL's timer (1 s, doubling).
+    const auto in_progress = handshaking_;
+    for (const auto c : in_progress) {
+      auto& cl = clients_[c];
+      if (now - cl.handshake_started >= o_.handshake_timeout.count()) {
+        end_handshake(c, now, false);
+        continue;
+      }
+      timeval left{};
+      if (DTLSv1_get_timeout(cl.ssl, &left) == 1 && left.tv_sec == 0 && left.tv_usec == 0 &&
+          DTLSv1_handle_timeout(cl.ssl) < 0) {
+        ERR_clear_error();
+        end_handshake(c, now, false);
+      }
+    }
+    // A short poll: OpenSSL's timers are not on our timerfd, and few handshakes are pending.
+    const int k = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 10);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      fail("epoll_wait");
+    }
+    now = mono_now();
+    for (int i = 0; i < k; ++i) {
+      const auto c = static_cast<std::size_t>(events[i].data.u64);
+      if (c == UINT64_MAX) continue;
+      auto& cl = clients_[c];
+      if (cl.ssl == nullptr || cl.dead) continue;
+      if (!cl.open) {
+        continue_handshake(c, now);
+      } else {
+        read_socket(c);  // a stray record after our Finished: nothing is in flight yet
+      }
+    }
+  }
+  r_.handshake_s = static_cast<double>(mono_now() - began) / 1e9;
+  // For scripts that measure the server while the sessions are held (bench/dtls.py).
+  std::fprintf(stderr, "coap-load: %llu DTLS sessions established (%llu failed) in %.2f s\n",
+               static_cast<unsigned long long>(r_.handshakes_ok),
+               static_cast<unsigned long long>(r_.handshakes_failed), r_.handshake_s);
+  std::fflush(stderr);
+}
+
 load_results engine::run() {
+  if (dtls_) establish_sessions();
   t_start_ = mono_now();
   t_measure_ = t_start_ + o_.warmup.count();
   t_end_ = t_measure_ + o_.duration.count();
@@ -453,7 +607,7 @@ load_results engine::run() {
   if (o_.rate) {
     pacer_.emplace(*o_.rate, o_.poisson, o_.seed);
     next_open_ = t_start_ + pacer_->next().count();
-  } else if (!o_.observe) {
+  } else if (!o_.observe && !o_.idle) {
     for (std::size_t c = 0; c < load_clients_; ++c)
       for (std::size_t s = 0; s < clients_[c].slots.size(); ++s)
         send_new(c, s, t_start_, t_start_, false);
@@ -462,6 +616,11 @@ load_results engine::run() {
   for (;;) {
     ns now = mono_now();
     if (now >= t_stop_) break;
+    if (o_.marks && marks_printed_ < 2 && now >= (marks_printed_ == 0 ? t_measure_ : t_end_)) {
+      std::fprintf(stderr, "coap-load: window %s\n", marks_printed_++ == 0 ? "starts" : "ends");
+      std::fflush(stderr);
+      continue;
+    }
     drive(now);
     const ns wake = next_wake();
     now = mono_now();

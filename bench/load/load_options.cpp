@@ -61,6 +61,13 @@ const std::string_view usage_text =
     "                         and measure notification latency from a CLOCK_REALTIME us value\n"
     "  --write 'M /path?q'    observe mode: one extra socket sends this every\n"
     "                         --write-interval D (default 1s) with the current time as payload\n"
+    "  --dtls-psk ID:KEY      DTLS 1.2 with this PSK (KEY: hex:..., text:... or text; '\\:'\n"
+    "                         escapes a ':' in ID); handshakes done before the warm-up\n"
+    "  --dtls-ciphers LIST    OpenSSL cipher list (default PSK-AES128-CCM8)\n"
+    "  --handshake-concurrency N  handshakes in progress at once (default 64);\n"
+    "                         --handshake-timeout D per handshake (default 10s)\n"
+    "  --idle                 send no requests: hold the clients (and sessions) for the run\n"
+    "  --marks                print 'coap-load: window starts' and '... ends' on stderr\n"
     "  --sources A[-B]        bind clients round-robin to the IPv4 addresses A..B\n"
     "  --seed N               random seed (MIDs, tokens, back-off, Poisson); default 1\n"
     "  --json FILE            also write the results as JSON ('-': stdout)\n"
@@ -177,6 +184,46 @@ bool parse_duration(std::string_view text, nanoseconds& out) {
   return true;
 }
 
+bool parse_dtls_psk(std::string_view text, dtls_psk& out, std::string& problem) {
+  dtls_psk psk;
+  std::size_t i = 0;
+  for (; i < text.size() && text[i] != ':'; ++i) {
+    if (text[i] == '\\' && i + 1 < text.size() && (text[i + 1] == ':' || text[i + 1] == '\\')) ++i;
+    psk.identity += text[i];
+  }
+  if (i == text.size() || psk.identity.empty()) {
+    problem = "--dtls-psk: expected IDENTITY:KEY";
+    return false;
+  }
+  auto key = text.substr(i + 1);
+  if (key.starts_with("hex:")) {
+    key.remove_prefix(4);
+    if (key.size() % 2 != 0) {
+      problem = "--dtls-psk: a hex key has an even number of digits";
+      return false;
+    }
+    for (std::size_t k = 0; k < key.size(); k += 2) {
+      std::uint8_t byte = 0;
+      const auto [end, ec] = std::from_chars(key.data() + k, key.data() + k + 2, byte, 16);
+      if (ec != std::errc{} || end != key.data() + k + 2) {
+        problem = "--dtls-psk: not a hex key";
+        return false;
+      }
+      psk.key.push_back(byte);
+    }
+  } else {
+    if (key.starts_with("text:")) key.remove_prefix(5);
+    psk.key.assign(key.begin(), key.end());
+  }
+  // RFC 4279 §5.3: keys up to 64 bytes, identities up to 128 (what the gateway accepts).
+  if (psk.key.empty() || psk.key.size() > 64 || psk.identity.size() > 128) {
+    problem = "--dtls-psk: the key takes 1 to 64 bytes, the identity 1 to 128";
+    return false;
+  }
+  out = std::move(psk);
+  return true;
+}
+
 bool parse_command_line(std::span<const std::string_view> args, load_options& out,
                         std::string& problem) {
   bool outstanding_given = false;
@@ -205,6 +252,14 @@ bool parse_command_line(std::span<const std::string_view> args, load_options& ou
     }
     if (flag == "--quiet") {
       out.quiet = true;
+      continue;
+    }
+    if (flag == "--idle") {
+      out.idle = true;
+      continue;
+    }
+    if (flag == "--marks") {
+      out.marks = true;
       continue;
     }
     if (i + 1 >= args.size()) {
@@ -270,6 +325,16 @@ bool parse_command_line(std::span<const std::string_view> args, load_options& ou
       if (!parse_duration(value, out.drain)) return bad("a duration");
     } else if (flag == "--write-interval") {
       if (!parse_positive_duration(value, out.write_interval)) return bad("a duration above 0");
+    } else if (flag == "--dtls-psk") {
+      if (!parse_dtls_psk(value, out.dtls.emplace(), problem)) return false;
+    } else if (flag == "--dtls-ciphers") {
+      if (value.empty()) return bad("an OpenSSL cipher list");
+      out.dtls_ciphers = std::string(value);
+    } else if (flag == "--handshake-concurrency") {
+      if (!parse_number(value, out.handshake_concurrency) || out.handshake_concurrency == 0)
+        return bad("a count above 0");
+    } else if (flag == "--handshake-timeout") {
+      if (!parse_positive_duration(value, out.handshake_timeout)) return bad("a duration above 0");
     } else if (flag == "--sources") {
       if (!parse_sources(value, out.sources, problem)) return false;
     } else if (flag == "--seed") {
@@ -284,6 +349,10 @@ bool parse_command_line(std::span<const std::string_view> args, load_options& ou
   if (out.rate && !outstanding_given) out.outstanding = 16;
   if (out.observe && out.rate) {
     problem = "--observe and --rate do not go together (observers send one registration each)";
+    return false;
+  }
+  if (out.idle && (out.observe || out.rate)) {
+    problem = "--idle sends nothing: it goes with neither --observe nor --rate";
     return false;
   }
   if (out.write && !out.observe) {

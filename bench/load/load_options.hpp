@@ -43,6 +43,15 @@ bool parse_sources(std::string_view text, std::vector<std::uint32_t>& out, std::
 // "5" or "5s", "500ms", "250us", "1.5s", "2m".
 bool parse_duration(std::string_view text, nanoseconds& out);
 
+// A DTLS PSK credential (RFC 4279) as the gateway's psk_file writes it (docs/dtls.md):
+// "IDENTITY:KEY", the identity ending at the first ':' not escaped as "\:" ("\\" is a '\');
+// KEY is "hex:00ff...", "text:..." or, without a prefix, the text itself.
+struct dtls_psk {
+  std::string identity;
+  std::vector<std::uint8_t> key;
+};
+bool parse_dtls_psk(std::string_view text, dtls_psk& out, std::string& problem);
+
 struct load_options {
   std::uint32_t target_address = 0x7f000001;  // 127.0.0.1
   std::uint16_t target_port = 5683;
@@ -76,6 +85,19 @@ struct load_options {
   // the sender's CLOCK_REALTIME in microseconds (the stamp the observers measure against).
   std::optional<request_template> write;
   nanoseconds write_interval = std::chrono::seconds(1);
+  // DTLS (RFC 6347) with a PSK: every client completes its handshake before the warm-up starts,
+  // at most handshake_concurrency at a time; a handshake not done within handshake_timeout fails
+  // (counted) and that client sends nothing.
+  std::optional<dtls_psk> dtls;
+  std::string dtls_ciphers = "PSK-AES128-CCM8";  // RFC 7252 §9.1.3.1's mandatory suite
+  std::size_t handshake_concurrency = 64;
+  nanoseconds handshake_timeout = std::chrono::seconds(10);
+  // No requests at all: the clients (and their sessions) are held for the whole run. For memory
+  // benchmarks of the server's idle state.
+  bool idle = false;
+  // "coap-load: window starts" / "coap-load: window ends" on stderr as the measured window
+  // opens and closes, so a script can take a server's CPU time over exactly that window.
+  bool marks = false;
   std::vector<std::uint32_t> sources;  // empty: the kernel picks the source address
   std::uint64_t seed = 1;
   std::string json_path;  // "-" is stdout (the summary then goes to stderr)

@@ -41,8 +41,13 @@ std::string codes_line(const std::map<std::string, std::uint64_t>& codes) {
   return out.empty() ? "  (none)" : out;
 }
 
+double handshake_rate(const load_results& r) {
+  return r.handshake_s > 0 ? static_cast<double>(r.handshakes_ok) / r.handshake_s : 0;
+}
+
 std::string mode_of(const load_options& o) {
   if (o.observe) return "observe";
+  if (o.idle) return "idle";
   return o.rate ? "open" : "closed";
 }
 
@@ -76,6 +81,17 @@ nlohmann::json to_json(const load_options& o, const load_results& r) {
   j["codes"] = r.codes;
   j["latency_us"] = percentiles_us(r.latency);
   j["cpu_s"] = r.cpu_s;
+  if (o.dtls) {
+    j["dtls"] = {{"identity", o.dtls->identity},
+                 {"ciphers", o.dtls_ciphers},
+                 {"handshake_concurrency", o.handshake_concurrency},
+                 {"handshakes_ok", r.handshakes_ok},
+                 {"handshakes_failed", r.handshakes_failed},
+                 {"handshake_s", r.handshake_s},
+                 {"handshakes_per_s", handshake_rate(r)},
+                 {"handshake_latency_us", percentiles_us(r.handshake_latency)},
+                 {"sessions_lost", r.sessions_lost}};
+  }
   if (o.observe) {
     j["observe"] = {{"registered", r.registered},
                     {"registration_failed", r.registration_failed},
@@ -99,12 +115,12 @@ std::string summary(const load_options& o, const load_results& r) {
   std::snprintf(buf, sizeof buf,
                 "coap-load: %zu clients, %s loop%s, %s%s, %.1f s measured after %.1f s warm-up, "
                 "target %s:%u\n",
-                o.clients, o.rate ? "open" : "closed", o.observe ? " (observe)" : "",
-                o.non ? "NON" : "CON", (!o.non && !o.retransmit) ? " without retransmission" : "",
-                r.measured_s, seconds(o.warmup), ipv4_text(o.target_address).c_str(),
-                o.target_port);
+                o.clients, o.rate ? "open" : "closed",
+                o.observe ? " (observe)" : (o.idle ? " (idle)" : ""), o.non ? "NON" : "CON",
+                (!o.non && !o.retransmit) ? " without retransmission" : "", r.measured_s,
+                seconds(o.warmup), ipv4_text(o.target_address).c_str(), o.target_port);
   s += buf;
-  if (o.observe) {
+  if (o.observe || o.idle) {
     buf[0] = '\0';
   } else if (o.rate) {
     std::snprintf(buf, sizeof buf, "  offered %.0f req/s%s, at most %zu in flight per client\n",
@@ -124,8 +140,9 @@ std::string summary(const load_options& o, const load_results& r) {
       static_cast<unsigned long long>(r.retransmissions), static_cast<unsigned long long>(r.rst),
       static_cast<unsigned long long>(r.separate), static_cast<unsigned long long>(r.skipped),
       static_cast<unsigned long long>(r.unfinished));
-  // Observers send only their registration: the request figures would be all zero.
-  if (!o.observe) {
+  // Observers send only their registration, idle clients nothing: the request figures would be
+  // all zero.
+  if (!o.observe && !o.idle) {
     s += buf;
     if (r.latency.count()) s += "  latency: " + latency_line(r.latency) + "\n";
     s += "  codes:" + codes_line(r.codes) + "\n";
@@ -147,6 +164,18 @@ std::string summary(const load_options& o, const load_results& r) {
       s += "  notification latency: " + latency_line(r.notification_latency) + "\n";
     if (!r.registration_codes.empty())
       s += "  registration codes:" + codes_line(r.registration_codes) + "\n";
+  }
+  if (o.dtls) {
+    std::snprintf(buf, sizeof buf,
+                  "  DTLS PSK (%s): %llu handshakes in %.2f s (%.0f/s, %zu at once), %llu failed, "
+                  "%llu sessions lost during the run\n",
+                  o.dtls_ciphers.c_str(), static_cast<unsigned long long>(r.handshakes_ok),
+                  r.handshake_s, handshake_rate(r), o.handshake_concurrency,
+                  static_cast<unsigned long long>(r.handshakes_failed),
+                  static_cast<unsigned long long>(r.sessions_lost));
+    s += buf;
+    if (r.handshake_latency.count())
+      s += "  handshake time: " + latency_line(r.handshake_latency) + "\n";
   }
   std::snprintf(buf, sizeof buf, "  load generator CPU: %.2f s\n", r.cpu_s);
   s += buf;

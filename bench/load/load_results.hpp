@@ -43,6 +43,14 @@ struct load_results {
   std::map<std::string, std::uint64_t> write_codes;
   latency_histogram notification_latency;  // nanoseconds, stamp to arrival (CLOCK_REALTIME)
 
+  // DTLS (--dtls-psk): the handshakes all happen before the warm-up, so no other figure
+  // includes them; handshakes/s = handshakes_ok / handshake_s.
+  std::uint64_t handshakes_ok = 0;
+  std::uint64_t handshakes_failed = 0;  // alert, error, or not done within --handshake-timeout
+  double handshake_s = 0;               // wall time from the first ClientHello to the last end
+  latency_histogram handshake_latency;  // nanoseconds, one handshake's start to its end
+  std::uint64_t sessions_lost = 0;      // closed by the server during the run
+
   double cpu_s = 0;  // the load generator's own user + system time, to see if it was the limit
 };
 

@@ -90,7 +90,8 @@ dtls_context::dtls_context(const dtls_options& options, dtls_stats& stats)
   // DTLS 1.2 only: 1.0 lacks the AEAD suites RFC 7252 requires.
   SSL_CTX_set_min_proto_version(ctx_, DTLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx_, DTLS1_2_VERSION);
-  // Idle sessions give their read and write buffers back (~34 KiB each).
+  // The read buffer goes back after each application record. DTLS's write buffer, and the read
+  // buffer after a handshake, stay: dtls_session::release_buffers() frees them when idle.
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_options(ctx_, SSL_OP_NO_QUERY_MTU | SSL_OP_COOKIE_EXCHANGE | SSL_OP_NO_TICKET |
                                 SSL_OP_NO_RENEGOTIATION);

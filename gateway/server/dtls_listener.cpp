@@ -215,9 +215,10 @@ bool dtls_listener::rate_allows(const core::peer& from, core::time_point now) {
 
 void dtls_listener::drive(dtls_session& s, core::time_point now) {
   const core::peer who = s.peer();
-  SSL* ssl = s.ssl();
+  SSL* ssl = s.readable();
   s.last_seen = now;
-  if (s.st == dtls_session::state::handshaking) {
+  const bool handshaking = s.st == dtls_session::state::handshaking;
+  if (handshaking) {
     const int r = SSL_do_handshake(ssl);
     if (r == 1) {
       s.st = dtls_session::state::open;
@@ -270,6 +271,9 @@ void dtls_listener::drive(dtls_session& s, core::time_point now) {
     return;
   }
   send_out(s);
+  // Most devices say nothing for a while after their handshake: its buffers go now, not at the
+  // next sweep. The record layer's and our queues are empty here.
+  if (handshaking && s.st == dtls_session::state::open) s.release_buffers();
 }
 
 void dtls_listener::fail(dtls_session& s, handshake_failure why) {
@@ -284,7 +288,7 @@ void dtls_listener::close(const core::peer& who) {
   auto it = sessions_.find(who);
   if (it == sessions_.end()) return;
   if (it->second->st == dtls_session::state::open) {
-    SSL_shutdown(it->second->ssl());
+    SSL_shutdown(it->second->writable());
     ERR_clear_error();
     send_out(*it->second);
   }
@@ -315,7 +319,7 @@ bool dtls_listener::send(const core::peer& to, std::span<const std::uint8_t> dat
   auto it = sessions_.find(to);
   if (it == sessions_.end() || it->second->st != dtls_session::state::open) return false;
   auto& s = *it->second;
-  const int n = SSL_write(s.ssl(), datagram.data(), static_cast<int>(datagram.size()));
+  const int n = SSL_write(s.writable(), datagram.data(), static_cast<int>(datagram.size()));
   if (n <= 0) {
     ERR_clear_error();
     return false;
@@ -349,9 +353,15 @@ void dtls_listener::on_timer(core::time_point now) {
   if (now >= next_sweep_) {
     next_sweep_ = now + sweep_every;
     std::vector<core::peer> idle;
-    for (const auto& [who, s] : sessions_)
-      if (s->st == dtls_session::state::open && now - s->last_seen >= options_.idle_timeout)
+    for (const auto& [who, s] : sessions_) {
+      if (s->st != dtls_session::state::open) continue;
+      if (now - s->last_seen >= options_.idle_timeout) {
         idle.push_back(who);
+      } else if (now - s->last_seen >= sweep_every) {
+        // Quiet for a sweep period: its record buffers go back until it speaks again.
+        s->release_buffers();
+      }
+    }
     for (const auto& who : idle) close(who);
   }
 }

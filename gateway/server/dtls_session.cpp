@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 
 namespace gw::server {
 namespace {
@@ -100,6 +101,34 @@ std::vector<std::uint8_t> client_bytes(const core::peer& p) {
 dtls_session::dtls_session(SSL* ssl, const core::peer& peer, core::time_point now)
     : started(now), last_seen(now), ssl_(ssl), peer_(peer) {
   SSL_set_app_data(ssl_, this);
+}
+
+void dtls_session::release_buffers() {
+  if (released_ || st != state::open) return;
+  // 0 while a record is half read or written: then they stay, and the next sweep tries again.
+  if (SSL_free_buffers(ssl_) != 1) return;
+  released_ = true;
+  auto& q = queue();
+  q.in.shrink_to_fit();
+  q.out.shrink_to_fit();
+}
+
+SSL* dtls_session::readable() {
+  released_ = false;  // the read path sets the buffers up itself
+  return ssl_;
+}
+
+SSL* dtls_session::writable() {
+  if (released_) {
+    // An SSL_read with nothing queued (released_ implies the queue was drained and nothing
+    // read since) only sets the buffers up (ssl3_setup_buffers) and reports
+    // SSL_ERROR_WANT_READ: it consumes nothing.
+    unsigned char none[1];
+    SSL_read(ssl_, none, sizeof none);
+    ERR_clear_error();
+    released_ = false;
+  }
+  return ssl_;
 }
 
 dtls_session::~dtls_session() {

@@ -43,6 +43,19 @@ class dtls_session {
   dtls_session& operator=(const dtls_session&) = delete;
 
   SSL* ssl() const { return ssl_; }
+
+  // Memory of an idle session (docs/performance.md, "DTLS"). SSL_MODE_RELEASE_BUFFERS does not
+  // free DTLS's record buffers after a handshake (nor ever the write buffer): an idle session
+  // would keep about 33 KiB of them. release_buffers() gives them back (SSL_free_buffers) with
+  // our queues' spare capacity; nothing may be in flight (the listener drains both queues
+  // first). OpenSSL 3.0 sets the buffers up again only on the read path (dtls1_read_bytes), and
+  // SSL_write or SSL_shutdown on released buffers writes through a null pointer: every write
+  // goes through writable(), which sets them up again first.
+  void release_buffers();
+  SSL* writable();
+  // For SSL_do_handshake and SSL_read, which set the buffers up themselves.
+  SSL* readable();
+  bool buffers_released() const { return released_; }
   datagram_queue& queue() { return queue_of(SSL_get_rbio(ssl_)); }
   const core::peer& peer() const { return peer_; }
 
@@ -56,6 +69,7 @@ class dtls_session {
  private:
   SSL* ssl_;
   core::peer peer_;
+  bool released_ = false;
 };
 
 }  // namespace gw::server

@@ -194,3 +194,57 @@ TEST_CASE("observe mode with a writer", "[options]") {
   std::vector<std::string> ciks;
   CHECK_FALSE(load_ciks(o.ciks_file, ciks, problem));
 }
+
+TEST_CASE("--dtls-psk: the identity ends at the first unescaped ':', keys hex, text or bare",
+          "[options][dtls]") {
+  dtls_psk p;
+  std::string problem;
+  REQUIRE(parse_dtls_psk("bench:bench-key", p, problem));
+  CHECK(p.identity == "bench");
+  CHECK(p.key == std::vector<std::uint8_t>{'b', 'e', 'n', 'c', 'h', '-', 'k', 'e', 'y'});
+  REQUIRE(parse_dtls_psk("sensor-17:hex:00ff10Ab", p, problem));
+  CHECK(p.identity == "sensor-17");
+  CHECK(p.key == std::vector<std::uint8_t>{0x00, 0xff, 0x10, 0xab});
+  // The same escapes as the gateway's psk_file (docs/dtls.md).
+  REQUIRE(parse_dtls_psk(R"(urn\:dev\:42\\x:text:a:b)", p, problem));
+  CHECK(p.identity == R"(urn:dev:42\x)");
+  CHECK(p.key == std::vector<std::uint8_t>{'a', ':', 'b'});
+
+  for (const char* bad :
+       {"no-colon", ":key", "id:", "id:hex:0", "id:hex:zz", "id:text:", R"(id\:only)"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_dtls_psk(bad, p, problem));
+    CHECK_FALSE(problem.empty());
+  }
+  CHECK_FALSE(parse_dtls_psk("id:" + std::string(65, 'k'), p, problem));
+  CHECK(parse_dtls_psk("id:" + std::string(64, 'k'), p, problem));
+}
+
+TEST_CASE("DTLS options: PSK, ciphers, handshake concurrency and timeout, idle",
+          "[options][dtls]") {
+  load_options o;
+  std::string problem;
+  REQUIRE(parse({"--dtls-psk", "bench:hex:0102", "--dtls-ciphers", "PSK-AES128-GCM-SHA256",
+                 "--handshake-concurrency", "8", "--handshake-timeout", "3s", "--idle"},
+                o, problem));
+  REQUIRE(o.dtls);
+  CHECK(o.dtls->identity == "bench");
+  CHECK(o.dtls->key == std::vector<std::uint8_t>{1, 2});
+  CHECK(o.dtls_ciphers == "PSK-AES128-GCM-SHA256");
+  CHECK(o.handshake_concurrency == 8);
+  CHECK(o.handshake_timeout == 3s);
+  CHECK(o.idle);
+
+  load_options d;
+  REQUIRE(parse({}, d, problem));
+  CHECK_FALSE(d.dtls);
+  CHECK(d.dtls_ciphers == "PSK-AES128-CCM8");  // RFC 7252 §9.1.3.1's mandatory suite
+  CHECK(d.handshake_concurrency == 64);
+
+  CHECK_FALSE(parse({"--handshake-concurrency", "0"}, d, problem));
+  CHECK_FALSE(parse({"--dtls-psk", "nokey"}, d, problem));
+  CHECK(problem.find("--dtls-psk") != std::string::npos);
+  // Idle clients send nothing: neither a rate nor registrations make sense with it.
+  CHECK_FALSE(parse({"--idle", "--rate", "100"}, d, problem));
+  CHECK_FALSE(parse({"--idle", "--observe"}, d, problem));
+}

@@ -41,3 +41,31 @@ TEST_CASE("JSON results in observe mode: expected notifications = observers x wr
   CHECK(j["observe"]["expected_notifications"] == 30'000);
   CHECK(j["observe"]["latency_us"]["max"].get<double>() == 2000.0);
 }
+
+TEST_CASE("JSON results with DTLS: handshakes apart, handshakes/s over the handshake phase",
+          "[results][dtls]") {
+  load_options o;
+  o.dtls = dtls_psk{"bench", {1, 2, 3}};
+  o.idle = true;
+  load_results r;
+  r.handshakes_ok = 1000;
+  r.handshakes_failed = 2;
+  r.handshake_s = 4;
+  r.handshake_latency.record(3'000'000);
+  const auto j = to_json(o, r);
+  CHECK(j["config"]["mode"] == "idle");
+  CHECK(j["dtls"]["identity"] == "bench");
+  CHECK(j["dtls"]["handshakes_ok"] == 1000);
+  CHECK(j["dtls"]["handshakes_failed"] == 2);
+  CHECK(j["dtls"]["handshakes_per_s"].get<double>() == 250.0);
+  CHECK(j["dtls"]["handshake_latency_us"]["max"].get<double>() == 3000.0);
+  // The key is a secret: never in the results.
+  CHECK(j.dump().find("\\u0001") == std::string::npos);
+  CHECK_FALSE(j["dtls"].contains("key"));
+  const auto text = summary(o, r);
+  CHECK(text.find("1000 handshakes in 4.00 s (250/s") != std::string::npos);
+  CHECK(text.find("requests:") == std::string::npos);  // idle: no request figures
+
+  load_options plain;
+  CHECK_FALSE(to_json(plain, r).contains("dtls"));
+}
