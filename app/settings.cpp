@@ -74,6 +74,9 @@ server::server_options server_options_from(const conf::config& c) {
   o.dtls.handshake_timeout = d.handshake_timeout;
   o.dtls.idle_timeout = d.idle_timeout;
   o.dtls.handshake_rate = d.handshake_rate;
+  o.dtls.handshake_rate_per_source = d.handshake_rate_per_source;
+  o.dtls.address_tier = o.endpoint.limits.address_tier;
+  o.dtls.trusted_proxies = o.endpoint.limits.trusted_proxies;
   return o;
 }
 

@@ -27,6 +27,7 @@ struct dtls_config {
   duration handshake_timeout{10000};
   duration idle_timeout{600000};
   std::uint32_t handshake_rate = 20;  // new sessions per second per source address; 0 = no limit
+  std::uint32_t handshake_rate_per_source = 2;  // the same per address:port; 0 = no limit
   friend bool operator==(const dtls_config&, const dtls_config&) = default;
 };
 

@@ -184,6 +184,9 @@ constexpr key_spec table[] = {
     {"coap.dtls.handshake_rate", value_kind::count,
      at<&config::coap, &coap_config::dtls, &dtls_config::handshake_rate>, {0, 1000000}, {},
      "per worker: new sessions per second from one source address at most; 0 = no limit"},
+    {"coap.dtls.handshake_rate_per_source", value_kind::count,
+     at<&config::coap, &coap_config::dtls, &dtls_config::handshake_rate_per_source>, {0, 1000000},
+     {}, "per worker: new sessions per second from one address:port at most; 0 = no limit"},
     {"coap.trusted_proxies", value_kind::text,
      at<&config::coap, &coap_config::trusted_proxies>, {}, {},
      "comma-separated addresses or prefixes exempt from the per-address limits (a UDP "

@@ -82,6 +82,20 @@ std::string identity_after_handshake(SSL* ssl, const dtls_session& s) {
   return s.psk_identity.empty() ? std::string("anonymous") : "psk:" + s.psk_identity;
 }
 
+core::source_limit_options handshake_limits(const dtls_options& o) {
+  core::source_limit_options l;
+  // Only the buckets: the other resources are the endpoint's to bound.
+  l.per_source = core::tier_limits{};
+  l.per_address = core::tier_limits{};
+  l.per_source.rate = o.handshake_rate_per_source;
+  l.per_source.burst = 2.0 * o.handshake_rate_per_source;
+  l.per_address.rate = o.handshake_rate;
+  l.per_address.burst = 2.0 * o.handshake_rate;
+  l.address_tier = o.address_tier;
+  l.trusted_proxies = o.trusted_proxies;
+  return l;
+}
+
 }  // namespace
 
 dtls_listener::dtls_listener(asio::io_context& io, const dtls_options& options,
@@ -92,6 +106,7 @@ dtls_listener::dtls_listener(asio::io_context& io, const dtls_options& options,
       after_input_(std::move(after_input)),
       ctx_(std::make_unique<dtls_context>(options, stats_)),
       listen_peer_(BIO_ADDR_new()),
+      handshakes_(handshake_limits(options)),
       buffer_(max_datagram) {}
 
 dtls_listener::~dtls_listener() {
@@ -204,13 +219,7 @@ void dtls_listener::on_client_hello(const core::peer& from, std::span<const std:
 }
 
 bool dtls_listener::rate_allows(const core::peer& from, core::time_point now) {
-  if (options_.handshake_rate == 0) return true;
-  if (now - rate_window_ >= std::chrono::seconds(1)) {
-    begun_.clear();
-    rate_window_ = now;
-  }
-  const std::string source(reinterpret_cast<const char*>(from.address.data()), from.v6 ? 16 : 4);
-  return ++begun_[source] <= options_.handshake_rate;
+  return !handshakes_.admit(from, now).has_value();
 }
 
 void dtls_listener::drive(dtls_session& s, core::time_point now) {
@@ -352,6 +361,7 @@ void dtls_listener::on_timer(core::time_point now) {
   }
   if (now >= next_sweep_) {
     next_sweep_ = now + sweep_every;
+    handshakes_.expire(now);
     std::vector<core::peer> idle;
     for (const auto& [who, s] : sessions_) {
       if (s->st != dtls_session::state::open) continue;

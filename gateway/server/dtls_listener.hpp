@@ -84,9 +84,9 @@ class dtls_listener {
   BIO_ADDR* listen_peer_ = nullptr;
   std::unordered_map<core::peer, std::unique_ptr<dtls_session>, core::peer_hash> sessions_;
   std::unordered_set<core::peer, core::peer_hash> handshaking_;
-  // handshake_rate: sessions begun per source address in the current second.
-  std::unordered_map<std::string, std::uint32_t> begun_;
-  core::time_point rate_window_{};
+  // handshake_rate and handshake_rate_per_source: token buckets in the two tiers of the
+  // request limits (keyed hashing, the same address grouping and trusted_proxies).
+  core::source_limits handshakes_;
   core::time_point next_sweep_{};
   std::vector<std::uint8_t> buffer_;
   bool stopped_ = false;

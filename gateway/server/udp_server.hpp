@@ -88,7 +88,12 @@ struct dtls_options {
   std::size_t max_sessions = 10000;  // per worker
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds idle_timeout{600000};
-  std::uint32_t handshake_rate = 20;  // per second per source address, per worker; 0 = off
+  // Two tiers as for requests (core/source_limits.hpp): per address (IPv4, IPv6 /64) and per
+  // address:port, per worker; 0 = off. Token buckets of two seconds' worth.
+  std::uint32_t handshake_rate = 20;
+  std::uint32_t handshake_rate_per_source = 2;
+  bool address_tier = true;                           // limits.per_address.enabled
+  std::vector<core::address_prefix> trusted_proxies;  // exempt from the per-address tier
   // Handshake flights are cut to fit, and the largest record is this minus IP, UDP and DTLS
   // overhead: 1280 (IPv6's minimum) leaves room for a 1152-byte CoAP message.
   std::size_t link_mtu = 1280;

@@ -46,11 +46,11 @@ def need(program):
         raise unittest.SkipTest("%s is missing (Debian package libcoap3-bin)" % program)
 
 
-def client_hello(cookie=b"", seq=0):
+def client_hello(cookie=b"", seq=0, suite=b"\xc0\xa8"):
     """A minimal DTLS 1.2 ClientHello record (RFC 6347 §4.2.1, RFC 5246 §7.4.1.2) offering
-    TLS_PSK_WITH_AES_128_CCM_8, with `cookie` from a HelloVerifyRequest."""
+    one cipher suite (TLS_PSK_WITH_AES_128_CCM_8), with `cookie` from a HelloVerifyRequest."""
     body = (b"\xfe\xfd" + os.urandom(32) + b"\x00" + bytes([len(cookie)]) + cookie +
-            b"\x00\x02\xc0\xa8" + b"\x01\x00")
+            b"\x00\x02" + suite + b"\x01\x00")
     handshake = (b"\x01" + struct.pack(">I", len(body))[1:] + struct.pack(">H", seq) +
                  b"\x00\x00\x00" + struct.pack(">I", len(body))[1:] + body)
     return (b"\x16\xfe\xfd\x00\x00" + struct.pack(">Q", seq)[2:] +
@@ -81,6 +81,7 @@ def wait_until(predicate, what, timeout=15):
 class DtlsCase(unittest.TestCase):
     """A sim and a gateway with one coaps listener on 127.0.0.1:0 and the PSK file above."""
     dtls_extra = ""
+    coap_more = ""  # more keys under coap:, after the dtls section
 
     @classmethod
     def setUpClass(cls):
@@ -91,7 +92,7 @@ class DtlsCase(unittest.TestCase):
             f.write(PSK_FILE)
         cls.sim = SimProcess()
         extra = ('  dtls:\n    listen: ["127.0.0.1:0"]\n    psk_file: "%s"\n' % cls.psk_path +
-                 cls.dtls_extra)
+                 cls.dtls_extra + cls.coap_more)
         cls.gw = Gateway(cls.sim.url, coap_extra=extra, metrics=True, dtls_listens=1,
                          log_extra="  access: true\n")
         host, port = cls.gw.dtls_addresses[0].rsplit(":", 1)
@@ -351,6 +352,67 @@ class BadInput(DtlsCase):
         wait_until(lambda: self.metric("coap_gateway_dtls_cookies_sent_total") >= cookies + 2,
                    "the cookies in /metrics")
         self.assertEqual(self.sessions(), 0)
+
+
+class HandshakeRate(DtlsCase):
+    """Sessions begun per second in two tiers, as the request limits: one address:port
+    (strict) and one address (not for trusted_proxies), token buckets of two seconds' worth.
+    Counted only after the cookie came back, so a spoofed address cannot spend another's
+    share. The ClientHellos here offer only TLS_NULL_WITH_NULL_NULL: each session begun fails
+    at once, so the next one from the same port goes through the cookie step again."""
+    dtls_extra = "    handshake_rate: 1\n    handshake_rate_per_source: 1\n"
+
+    def cookie(self, sock):
+        sock.sendto(client_hello(), (self.dtls_host, self.dtls_port))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the previous session's alert may come first
+            cookie = hello_verify_cookie(receive(sock, 5) or b"")
+            if cookie is not None:
+                return cookie
+        self.fail("no HelloVerifyRequest")
+
+    def begin(self, sock):
+        """A cookie round trip, then the ClientHello that brings it back: one session begun,
+        if the rate allows; it fails on the spot (no shared cipher) or is refused."""
+        cookie = self.cookie(sock)
+        sock.sendto(client_hello(cookie, seq=1, suite=b"\x00\x00"),
+                    (self.dtls_host, self.dtls_port))
+
+    def refused(self):
+        return self.metric("coap_gateway_dtls_handshakes_total", {"result": "rate"})
+
+    def within_a_second(self, started):
+        # The buckets refill one token a second: steps slower than that test nothing.
+        if time.monotonic() - started > 0.9:
+            self.skipTest("the machine took over a second for a few loopback round trips")
+
+    def test_per_source_then_per_address(self):
+        before = self.refused()
+        started = time.monotonic()
+        one = self.udp()
+        for _ in range(3):
+            self.begin(one)  # the third finds its port's bucket (2) empty
+        self.begin(self.udp())  # another port: its own bucket is full, the address's is empty
+        self.within_a_second(started)
+        wait_until(lambda: self.refused() >= before + 2, "two refusals")
+        self.assertEqual(self.refused(), before + 2)
+
+
+class TrustedProxy(HandshakeRate):
+    """Behind a balancer every client has its address: that tier stays out of the way."""
+    coap_more = '  trusted_proxies: "127.0.0.1"\n'
+
+    def test_per_source_then_per_address(self):
+        before = self.refused()
+        started = time.monotonic()
+        for _ in range(4):
+            self.begin(self.udp())  # each port once: the address tier would refuse 2 of them
+        one = self.udp()
+        for _ in range(3):
+            self.begin(one)
+        self.within_a_second(started)
+        wait_until(lambda: self.refused() >= before + 1, "the per-source refusal")
+        self.assertEqual(self.refused(), before + 1)
 
 
 class Reload(DtlsCase):

@@ -55,6 +55,7 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"coap.dtls.handshake_timeout", "1s to 5m"},
       {"coap.dtls.idle_timeout", "1s to 1d"},
       {"coap.dtls.handshake_rate", "0 to 1000000"},
+      {"coap.dtls.handshake_rate_per_source", "0 to 1000000"},
       {"limits.per_source.in_flight", "1 to 1000000"},
       {"limits.per_source.safe_requests", "1 to 1000000"},
       {"limits.per_source.rate", "0 to 100000000"},
