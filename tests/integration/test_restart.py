@@ -12,7 +12,7 @@ import time
 import unittest
 
 import coap
-from gwproc import Gateway, coap_client_binary
+from gwproc import Gateway, coap_client_command
 from simproc import DEMO_CIK, SimProcess
 
 ALIASES = ("kept", "libcoap", "write", "corrupt", "ending")
@@ -209,7 +209,7 @@ class Restart(unittest.TestCase):
 
     # --- libcoap's coap-client -s: it never registers again by itself ------------------------
     def coap_client(self, gw, alias):
-        proc = subprocess.Popen([coap_client_binary(), "-s", "60", "-B", "60",
+        proc = subprocess.Popen(coap_client_command() + ["-s", "60", "-B", "60",
                                  gw.uri("/1a/%s?%s" % (alias, DEMO_CIK))],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
