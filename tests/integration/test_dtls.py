@@ -353,6 +353,35 @@ class BadInput(DtlsCase):
         self.assertEqual(self.sessions(), 0)
 
 
+class KernelDrops(DtlsCase):
+    # coap.socket_receive_buffer sizes the coaps sockets too; what the kernel drops there counts
+    # in coap_gateway_udp_receive_drops_total with the plain sockets' drops (it did not).
+    dtls_extra = "  socket_receive_buffer: 1\n"  # a coap: key, after the dtls: block
+
+    def test_kernel_receive_drops_on_the_coaps_socket_are_exported(self):
+        s = self.udp()
+        # An application-data record from an address without a session: read, then dropped.
+        junk = b"\x17\xfe\xfd\x00\x01" + bytes(6) + b"\x00\x20" + bytes(32)
+        name = "coap_gateway_udp_receive_drops_total"
+        self.assertEqual(self.metric(name), 0)
+        deadline = time.monotonic() + 20
+        while self.metric(name) == 0:
+            self.assertLess(time.monotonic(), deadline, "no kernel drop counted")
+            for _ in range(5000):
+                s.sendto(junk, (self.dtls_host, self.dtls_port))
+            # The count rides on a datagram read after the burst: a few more, a metrics round
+            # trip apart, until one shows it.
+            for _ in range(50):
+                s.sendto(junk, (self.dtls_host, self.dtls_port))
+                if self.metric(name) > 0:
+                    break
+        self.assert_served_plain()
+
+    def assert_served_plain(self):
+        out, err = self.gw.coap_client("/ts")
+        self.assertRegex(answer(out).decode(), r"^\d+$", err)
+
+
 class Reload(DtlsCase):
     def test_sighup_closes_sessions_of_removed_identities_only(self):
         need(OPENSSL)
