@@ -245,9 +245,9 @@ class Observe(unittest.TestCase):
         self.wait_longpolls(0, "plain")
 
     def test_coap_client_observe(self):
-        proc = subprocess.Popen(coap_client_command() + ["-s", "30", "-B", "30",
-                                 self.gw.uri("/1a/libcoap?" + DEMO_CIK)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cmd = coap_client_command() + ["-s", "30", "-B", "30",
+                                       self.gw.uri("/1a/libcoap?" + DEMO_CIK)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         def stop():
             proc.kill()
             proc.wait()

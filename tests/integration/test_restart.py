@@ -234,9 +234,9 @@ class Restart(unittest.TestCase):
 
     # --- libcoap's coap-client -s: it never registers again by itself ------------------------
     def coap_client(self, gw, alias):
-        proc = subprocess.Popen(coap_client_command() + ["-s", "60", "-B", "60",
-                                 gw.uri("/1a/%s?%s" % (alias, DEMO_CIK))],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cmd = coap_client_command() + ["-s", "60", "-B", "60",
+                                       gw.uri("/1a/%s?%s" % (alias, DEMO_CIK))]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def stop():
             proc.kill()
