@@ -20,6 +20,9 @@ if TRANSPORT not in ("udp", "dtls"):
     raise RuntimeError("GW_TEST_TRANSPORT must be udp or dtls, not %r" % TRANSPORT)
 OVER_DTLS = TRANSPORT == "dtls"
 DTLS_IDENTITY, DTLS_KEY = "integration-suite", "integration-suite-key"
+# The relay is test tooling of the main build: an instrumented tree (tests/sanitize) has only
+# the two binaries under test and names the relay here.
+DTLS_RELAY = os.environ.get("GW_DTLS_RELAY", os.path.join(BIN_DIR, "dtls-relay"))
 
 
 def coap_client_binary():
@@ -44,7 +47,7 @@ class DtlsRelay:
     def __init__(self, coaps_address, directory):
         self.stderr = open(os.path.join(directory, "dtls-relay.log"), "wb")
         self.proc = subprocess.Popen(
-            [os.path.join(BIN_DIR, "dtls-relay"), "--connect", coaps_address,
+            [DTLS_RELAY, "--connect", coaps_address,
              "--identity", DTLS_IDENTITY, "--key", DTLS_KEY],
             stdout=subprocess.PIPE, stderr=self.stderr)
         line = read_lines_until(self.proc, self.proc.stdout, 1, 30)[0]
