@@ -38,3 +38,12 @@ if ((${#missing[@]})); then
   "${as_root[@]}" apt-get update -q
   "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# tests/integration/test_dtls.py (NodeInterop): node-coap-client, a DTLS PSK client independent
+# of OpenSSL and libcoap, from the npm registry. Only where node and npm are already there: the
+# machines this runs on have them; elsewhere that test skips and says why.
+node_coap_client=node-coap-client@2.1.0
+if command -v node >/dev/null && command -v npm >/dev/null &&
+   ! npm ls -g "$node_coap_client" >/dev/null 2>&1; then
+  npm install -g --no-fund --no-audit "$node_coap_client"
+fi

@@ -117,6 +117,13 @@ dtls_listener::~dtls_listener() {
 
 void dtls_listener::adopt(udp::socket socket) {
   sockets_.push_back(std::move(socket));
+  kernel_drops_.push_back(0);
+}
+
+std::uint64_t dtls_listener::receive_drops() const {
+  std::uint64_t drops = 0;
+  for (auto d : kernel_drops_) drops += d;
+  return drops;
 }
 
 udp::endpoint dtls_listener::local_endpoint(std::size_t socket) const {
@@ -142,11 +149,23 @@ void dtls_listener::stop() {
 
 asio::awaitable<void> dtls_listener::receive_loop(std::size_t socket) {
   sockaddr_storage from{};
+  // SO_RXQ_OVFL: the socket's drop count rides on a datagram as a 32-bit cmsg.
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint32_t))];
   while (!stopped_) {
-    socklen_t from_len = sizeof from;
-    const auto n = ::recvfrom(sockets_[socket].native_handle(), buffer_.data(), buffer_.size(),
-                              MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &from_len);
+    iovec iov{buffer_.data(), buffer_.size()};
+    msghdr h{};
+    h.msg_name = &from;
+    h.msg_namelen = sizeof from;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control;
+    h.msg_controllen = sizeof control;
+    const auto n = ::recvmsg(sockets_[socket].native_handle(), &h, MSG_DONTWAIT);
     if (n >= 0) {
+      for (auto* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
+          std::memcpy(&kernel_drops_[socket], CMSG_DATA(c), sizeof(std::uint32_t));
+      }
       on_datagram(peer_from(socket, from), {buffer_.data(), static_cast<std::size_t>(n)},
                   core::clock::now());
       after_input_();

@@ -53,6 +53,9 @@ class dtls_listener {
   // "psk:<identity>" or "cert:<subject>"; empty when `who` has no open session.
   std::string identity_of(const core::peer& who) const;
   dtls_stats stats() const;
+  // Datagrams the kernel dropped on the coaps sockets because their receive buffer was full
+  // (SO_RXQ_OVFL, set by the worker when it opened them): part of udp_receive_drops_total.
+  std::uint64_t receive_drops() const;
 
  private:
   boost::asio::awaitable<void> receive_loop(std::size_t socket);
@@ -78,6 +81,7 @@ class dtls_listener {
   dtls_stats stats_;
   std::unique_ptr<dtls_context> ctx_;
   std::vector<boost::asio::ip::udp::socket> sockets_;
+  std::vector<std::uint32_t> kernel_drops_;  // per socket: SO_RXQ_OVFL's last count
   // Reused for every ClientHello that has no session yet: DTLSv1_listen runs on it, and it
   // becomes the session's SSL once the cookie came back.
   SSL* listening_ = nullptr;

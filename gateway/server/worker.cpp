@@ -418,6 +418,7 @@ void worker::flush() {
     published_.block_transfers = blocks.block1_transfers + blocks.block2_stored;
     std::uint64_t drops = 0;
     for (auto d : kernel_drops_) drops += d;
+    if (dtls_) drops += dtls_->receive_drops();
     published_.receive_drops = drops;
     if (dtls_) published_.dtls = dtls_->stats();
   }

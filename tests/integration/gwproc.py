@@ -10,13 +10,60 @@ import unittest
 
 BIN_DIR = os.environ.get("GW_BIN_DIR", os.path.join(os.path.dirname(__file__), "../../build/bin"))
 
+# The transport switch, the one place that knows it (issue #15). GW_TEST_TRANSPORT=dtls runs a
+# suite over coaps: every Gateway gets a coaps listener and the PSK below, libcoap's clients
+# speak coaps with it (coap_client_command), and raw-datagram clients (coap.py), which address
+# gw.host:gw.port, reach a dtls-relay there that carries each datagram over its own DTLS
+# session per source. Default "udp": plain CoAP, as before.
+TRANSPORT = os.environ.get("GW_TEST_TRANSPORT", "udp")
+if TRANSPORT not in ("udp", "dtls"):
+    raise RuntimeError("GW_TEST_TRANSPORT must be udp or dtls, not %r" % TRANSPORT)
+OVER_DTLS = TRANSPORT == "dtls"
+DTLS_IDENTITY, DTLS_KEY = "integration-suite", "integration-suite-key"
+# The relay is test tooling of the main build: an instrumented tree (tests/sanitize) has only
+# the two binaries under test and names the relay here.
+DTLS_RELAY = os.environ.get("GW_DTLS_RELAY", os.path.join(BIN_DIR, "dtls-relay"))
+
 
 def coap_client_binary():
-    for name in ("coap-client-notls", "coap-client", "coap-client-openssl", "coap-client-gnutls"):
+    names = (("coap-client-openssl",) if OVER_DTLS else
+             ("coap-client-notls", "coap-client", "coap-client-openssl", "coap-client-gnutls"))
+    for name in names:
         path = shutil.which(name)
         if path:
             return path
-    raise RuntimeError("libcoap's coap-client is not installed (Debian package libcoap3-bin)")
+    raise RuntimeError("libcoap's %s is not installed (Debian package libcoap3-bin)" % names[0])
+
+
+def coap_client_command():
+    """libcoap's client and, over coaps, its PSK arguments; the URI comes from Gateway.uri()."""
+    return [coap_client_binary()] + (["-u", DTLS_IDENTITY, "-k", DTLS_KEY] if OVER_DTLS else [])
+
+
+class DtlsRelay:
+    """dtls-relay (tests/integration/dtls_relay.cpp) in front of a coaps address: plain CoAP to
+    host:port goes over one DTLS PSK session per source to `coaps_address`."""
+
+    def __init__(self, coaps_address, directory):
+        self.stderr = open(os.path.join(directory, "dtls-relay.log"), "wb")
+        self.proc = subprocess.Popen(
+            [DTLS_RELAY, "--connect", coaps_address,
+             "--identity", DTLS_IDENTITY, "--key", DTLS_KEY],
+            stdout=subprocess.PIPE, stderr=self.stderr)
+        line = read_lines_until(self.proc, self.proc.stdout, 1, 30)[0]
+        host, port = line.split("listening on ", 1)[1].rsplit(":", 1)
+        self.host, self.port = host.strip("[]"), int(port)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
 
 
 def read_lines_until(proc, stream, want, deadline_s):
@@ -57,6 +104,15 @@ class Gateway:
             f.write("workers: %d\nlog:\n  level: debug\n%scoap:\n  listen:\n%s\n"
                     % (workers, log_extra, listen_yaml))
             f.write(coap_extra)
+            dtls_here = OVER_DTLS and dtls_listens == 0 and args is None
+            if dtls_here:
+                # Every client comes from 127.0.0.1 and the suites open many: no handshake rate.
+                psk_path = os.path.join(self.dir, "psk.txt")
+                with open(psk_path, "w") as psk:
+                    psk.write("%s: text:%s\n" % (DTLS_IDENTITY, DTLS_KEY))
+                f.write('  dtls:\n    listen: ["127.0.0.1:0"]\n    psk_file: "%s"\n'
+                        '    handshake_rate: 0\n' % psk_path)
+                dtls_listens = 1
             f.write('upstream:\n  url: "%s"\n' % upstream_url)
             f.write(upstream_extra)
             if metrics:
@@ -75,14 +131,24 @@ class Gateway:
         host, port = self.addresses[0].rsplit(":", 1)
         self.host = host.strip("[]")
         self.port = int(port)
+        self.relay = None
+        if dtls_here:
+            try:
+                self.relay = DtlsRelay(self.dtls_addresses[0], self.dir)
+            except Exception:
+                self.close()
+                raise
+            # Raw clients address (host, port): the relay's plain port stands for the gateway.
+            self.host, self.port = self.relay.host, self.relay.port
 
     def uri(self, path):
-        host = "[%s]" % self.host if ":" in self.host else self.host
-        return "coap://%s:%d%s" % (host, self.port, path)
+        """The gateway's URI for libcoap's client (coap_client_command()): coaps over DTLS."""
+        address = self.dtls_addresses[0] if self.relay else self.addresses[0]
+        return "%s://%s%s" % ("coaps" if self.relay else "coap", address, path)
 
     def coap_client(self, path, *args, timeout=10):
         """Runs coap-client; returns (stdout bytes, stderr text)."""
-        cmd = [coap_client_binary(), "-B", str(timeout)] + list(args) + [self.uri(path)]
+        cmd = coap_client_command() + ["-B", str(timeout)] + list(args) + [self.uri(path)]
         r = subprocess.run(cmd, capture_output=True, timeout=timeout + 20)
         return r.stdout, r.stderr.decode(errors="replace")
 
@@ -129,6 +195,9 @@ class Gateway:
             self.stderr.close()
 
     def close(self):
+        if getattr(self, "relay", None):
+            self.relay.close()
+            self.relay = None
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()

@@ -228,7 +228,8 @@ class StartAndStop(unittest.TestCase):
         first = Gateway(DEAD_UPSTREAM, workers=2)
         self.addCleanup(first.close)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-            f.write('coap:\n  listen: ["127.0.0.1:%d"]\n' % first.port)
+            # Its own address: under GW_TEST_TRANSPORT=dtls, first.port is the relay's.
+            f.write('coap:\n  listen: ["%s"]\n' % first.addresses[0])
         self.addCleanup(os.unlink, f.name)
         r = self.run_gateway("--config", f.name)
         self.assertNotEqual(r.returncode, 0)

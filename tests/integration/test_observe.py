@@ -8,7 +8,7 @@ import time
 import unittest
 
 import coap
-from gwproc import Gateway, coap_client_binary
+from gwproc import Gateway, coap_client_command
 from simproc import DEMO_CIK, SimProcess
 
 ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked", "plain")
@@ -245,9 +245,9 @@ class Observe(unittest.TestCase):
         self.wait_longpolls(0, "plain")
 
     def test_coap_client_observe(self):
-        proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-B", "30",
-                                 self.gw.uri("/1a/libcoap?" + DEMO_CIK)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cmd = coap_client_command() + ["-s", "30", "-B", "30",
+                                       self.gw.uri("/1a/libcoap?" + DEMO_CIK)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         def stop():
             proc.kill()
             proc.wait()

@@ -9,7 +9,7 @@ import time
 import unittest
 
 import coap
-from gwproc import Gateway, coap_client_binary
+from gwproc import Gateway, coap_client_command
 from simproc import DEMO_CIK, SimProcess
 
 MAX_MESSAGE_SIZE = 1152  # the gateway's default coap.max_message_size
@@ -189,9 +189,9 @@ class ObserveBlocks(unittest.TestCase):
 
     def test_coap_client_with_64_byte_blocks_gets_whole_fresh_values(self):
         self.write_on_sim("libcoapbig", value_of(3000, "before"))
-        proc = subprocess.Popen([coap_client_binary(), "-s", "30", "-b", "64", "-B", "30",
-                                 self.gw.uri("/1a/libcoapbig?" + DEMO_CIK)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cmd = coap_client_command() + ["-s", "30", "-b", "64", "-B", "30",
+                                       self.gw.uri("/1a/libcoapbig?" + DEMO_CIK)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
         def stop():
             proc.kill()

@@ -3,6 +3,7 @@
 of a `sanitize_*` CTest entry (tests/sanitize/CMakeLists.txt).
 
     run_suite.py BIN_DIR LOG_DIR SCRIPT.py
+    run_suite.py BIN_DIR LOG_DIR -m unittest -v test_a test_b ...
 
 The suite finds the binaries through GW_BIN_DIR. Every sanitizer report of every process it
 starts goes to a file under LOG_DIR (ASan, LSan and UBSan `log_path`), not to the process's
@@ -76,7 +77,8 @@ def main():
     if found:
         print("FAIL: %d sanitizer report(s) in %s" % (len(found), log_dir), file=sys.stderr)
     if status != 0:
-        print("FAIL: %s exited with %d" % (os.path.basename(script), status), file=sys.stderr)
+        print("FAIL: %s exited with %d" % (" ".join([os.path.basename(script)] + sys.argv[4:]),
+                                            status), file=sys.stderr)
     sys.exit(1 if found or status != 0 else 0)
 
 
