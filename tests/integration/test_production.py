@@ -215,7 +215,16 @@ class Production(unittest.TestCase):
         self.addCleanup(c.close)
         c.send_raw(b"\x49\x01\x00\x01" + b"123456789")  # malformed CON: RST
         self.assertEqual(c.receive().type, coap.RST)
-        _, after = scrape(gw.metrics_url)
+        # The worker publishes its counters after it sends what a batch produced, so the RST can
+        # arrive before /metrics counts it: wait (bounded) for the last event to show.
+        deadline = time.monotonic() + 10
+        while True:
+            _, after = scrape(gw.metrics_url)
+            if (metric(after, "coap_gateway_malformed_total") >
+                    metric(before, "coap_gateway_malformed_total") or
+                    time.monotonic() > deadline):
+                break
+            time.sleep(0.02)  # polling /metrics against a deadline
         self.assertEqual(metric(after, "coap_gateway_requests_total",
                                 'procedure="read",code="2.05"') -
                          metric(before, "coap_gateway_requests_total",
