@@ -47,6 +47,7 @@ gateway_worker::gateway_worker(asio::any_io_executor executor, const conf::confi
       admission_{
           runner::upstream_admission(admission_options_from(config, runner::lane::short_calls)),
           runner::upstream_admission(admission_options_from(config, runner::lane::long_calls))},
+      address_tier_(endpoint_config_from(config).limits),
       client_(make_client(executor, client_options_from(config))),
       long_client_(make_client(executor, long_call_client_options_from(config))),
       metered_(*client_, shard),
@@ -97,8 +98,10 @@ server::worker_services::handling gateway_worker::handle(coap::message request,
   // entry's expiry): a retransmission gets this 5.03 again, never a late execution.
   const auto proc = decided.route->procedure;
   runner::shed_reason why{};
-  auto admitted = admission(runner::lane_of(proc))
-                      .admit(core::address_of(ctx.peer), coap::is_safe(request.code), &why);
+  // A trusted proxy's devices all have its address: no share then (coap.trusted_proxies).
+  std::optional<core::address_key> source;
+  if (address_tier_.address_tier_applies(ctx.peer)) source = core::address_of(ctx.peer);
+  auto admitted = admission(runner::lane_of(proc)).admit(source, coap::is_safe(request.code), &why);
   if (!admitted) {
     shard_.add(metrics::upstream_shed_total, {runner::to_string(why)});
     auto busy = coap::make_unavailable(request, busy_max_age_s_,
@@ -201,6 +204,7 @@ void gateway_worker::apply(const conf::config& config, bool new_pool) {
       .set_options(admission_options_from(config, runner::lane::short_calls));
   admission(runner::lane::long_calls)
       .set_options(admission_options_from(config, runner::lane::long_calls));
+  address_tier_.set_options(endpoint_config_from(config).limits);
   breaker_.set_options(breaker_options_from(config));
   bridge_.set_options(long_poll_options_from(config));
   poll_client_options_ = long_poll_client_options_from(config);

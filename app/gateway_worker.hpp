@@ -68,6 +68,8 @@ class gateway_worker final : public server::worker_services {
   // Before everything the calls use, so destroyed after them: a call's ticket is given back
   // when its coroutine ends. Indexed by runner::lane.
   std::array<runner::upstream_admission, 2> admission_;
+  // Only to ask whether a source has a share of its own (trusted proxies, the address tier).
+  core::source_limits address_tier_;
   // Destroyed bottom-up: the bridge and the runner stop using the clients before they go.
   // runner -> guarded (one breaker for both lanes) -> metered -> pool, per lane.
   std::unique_ptr<upstream::http_client> client_;

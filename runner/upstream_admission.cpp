@@ -56,8 +56,8 @@ std::size_t upstream_admission::safe_limit() const {
   return options_.capacity - std::min(reserve, options_.capacity);
 }
 
-std::optional<upstream_admission::ticket> upstream_admission::admit(const core::address_key& source,
-                                                                    bool safe, shed_reason* why) {
+std::optional<upstream_admission::ticket> upstream_admission::admit(
+    const std::optional<core::address_key>& source, bool safe, shed_reason* why) {
   auto refuse = [&](shed_reason r) -> std::optional<ticket> {
     ++refused_[static_cast<std::size_t>(r)];
     if (why != nullptr) *why = r;
@@ -65,20 +65,23 @@ std::optional<upstream_admission::ticket> upstream_admission::admit(const core::
   };
   if (admitted_ >= options_.capacity) return refuse(shed_reason::full);
   if (safe && admitted_ >= safe_limit()) return refuse(shed_reason::safe_shed);
-  auto it = by_source_.find(source);
-  const std::size_t held = it == by_source_.end() ? 0 : it->second;
-  if (held >= per_source_limit()) return refuse(shed_reason::source_share);
-  if (it == by_source_.end())
-    by_source_.emplace(source, 1);
-  else
-    ++it->second;
+  if (source) {
+    auto it = by_source_.find(*source);
+    const std::size_t held = it == by_source_.end() ? 0 : it->second;
+    if (held >= per_source_limit()) return refuse(shed_reason::source_share);
+    if (it == by_source_.end())
+      by_source_.emplace(*source, 1);
+    else
+      ++it->second;
+  }
   ++admitted_;
   return ticket(*this, source);
 }
 
-void upstream_admission::release(const core::address_key& source) noexcept {
+void upstream_admission::release(const std::optional<core::address_key>& source) noexcept {
   --admitted_;
-  auto it = by_source_.find(source);
+  if (!source) return;
+  auto it = by_source_.find(*source);
   if (it != by_source_.end() && --it->second == 0) by_source_.erase(it);
 }
 

@@ -17,6 +17,10 @@
 // one that answer sits in the endpoint's dedup cache for the exchange lifetime like any other,
 // so a retransmission gets the 5.03 again and is never executed later (RFC 7252 §4.5).
 //
+// A source exempt from the per-address tier of the request limits (a trusted proxy, or that
+// tier turned off: core::source_limits::address_tier_applies) is admitted without a share: behind
+// a balancer every device has the balancer's address.
+//
 // Pure and single-threaded (one gate per lane per worker); no clock: a ticket is released when
 // the call it admitted ends, whatever the time.
 #include <array>
@@ -62,12 +66,12 @@ class upstream_admission {
 
    private:
     friend class upstream_admission;
-    ticket(upstream_admission& gate, const core::address_key& source)
+    ticket(upstream_admission& gate, const std::optional<core::address_key>& source)
         : gate_(&gate), source_(source) {}
     void release() noexcept;
 
     upstream_admission* gate_;  // nullptr once moved from
-    core::address_key source_;
+    std::optional<core::address_key> source_;
   };
 
   explicit upstream_admission(admission_options options = {}) : options_(options) {}
@@ -76,8 +80,8 @@ class upstream_admission {
   const admission_options& options() const { return options_; }
 
   // A slot for one request from `source`, or nullopt, the refusal counted in stats and, when
-  // `why` is given, written there.
-  std::optional<ticket> admit(const core::address_key& source, bool safe,
+  // `why` is given, written there. A source of nullopt is held to no share.
+  std::optional<ticket> admit(const std::optional<core::address_key>& source, bool safe,
                               shed_reason* why = nullptr);
 
   // The limits the options give: per address, and the total below which safe requests go.
@@ -87,7 +91,7 @@ class upstream_admission {
   admission_stats stats() const;
 
  private:
-  void release(const core::address_key& source) noexcept;
+  void release(const std::optional<core::address_key>& source) noexcept;
 
   admission_options options_;
   std::size_t admitted_ = 0;

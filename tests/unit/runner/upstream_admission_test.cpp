@@ -28,8 +28,8 @@ admission_options small(std::size_t capacity) {
 using tickets = std::vector<upstream_admission::ticket>;
 
 // Admits `n` from `source`; all must be admitted.
-void fill(upstream_admission& gate, tickets& held, const core::address_key& source, bool safe,
-          std::size_t n) {
+void fill(upstream_admission& gate, tickets& held, const std::optional<core::address_key>& source,
+          bool safe, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     auto t = gate.admit(source, safe);
     REQUIRE(t);
@@ -65,6 +65,19 @@ TEST_CASE("one address holds at most its share, whatever its ports", "[runner][a
   // Another address is not touched by it.
   CHECK(gate.admit(v4(3), true));
   CHECK(gate.stats().admitted == 10);  // the temporary ticket above went back at once
+}
+
+TEST_CASE("a source exempt from the address tier has no share, but the lane's limits",
+          "[runner][admission]") {
+  upstream_admission gate(small(16));  // share 4, safe up to 14
+  tickets held;
+  fill(gate, held, std::nullopt, true, 14);
+  CHECK(gate.stats().addresses == 0);
+  shed_reason why{};
+  CHECK_FALSE(gate.admit(std::nullopt, true, &why));
+  CHECK(why == shed_reason::safe_shed);
+  held.clear();
+  CHECK(gate.stats().admitted == 0);
 }
 
 TEST_CASE("IPv6 sources share by /64", "[runner][admission]") {
