@@ -43,6 +43,11 @@ gateway_worker::gateway_worker(asio::any_io_executor executor, const conf::confi
       shard_(shard),
       poll_client_options_(long_poll_client_options_from(config)),
       access_log_(config.log.access),
+      busy_max_age_s_(runner_options_from(config).busy_max_age_s),
+      admission_{
+          runner::upstream_admission(admission_options_from(config, runner::lane::short_calls)),
+          runner::upstream_admission(admission_options_from(config, runner::lane::long_calls))},
+      address_tier_(endpoint_config_from(config).limits),
       client_(make_client(executor, client_options_from(config))),
       long_client_(make_client(executor, long_call_client_options_from(config))),
       metered_(*client_, shard),
@@ -86,7 +91,31 @@ server::worker_services::handling gateway_worker::handle(coap::message request,
     finish(request, *decided.answer, proc, ctx, start);
     return std::move(*decided.answer);
   }
-  return async_run(std::move(request), std::move(decided), ctx, start);
+  // Issue #13: a fair share of the lane per source address, and safe requests shed first when
+  // it fills (runner/upstream_admission.hpp). The refusal goes back through the endpoint like
+  // any answer, so for an unsafe request it stays in the dedup cache for the dedup window
+  // (core::endpoint::handle_response -> cache_reply; dedup_cache::set_reply keeps an unsafe
+  // entry's expiry): a retransmission gets this 5.03 again, never a late execution.
+  const auto proc = decided.route->procedure;
+  runner::shed_reason why{};
+  // A trusted proxy's devices all have its address: no share then (coap.trusted_proxies).
+  std::optional<core::address_key> source;
+  if (address_tier_.address_tier_applies(ctx.peer)) source = core::address_of(ctx.peer);
+  auto admitted = admission(runner::lane_of(proc)).admit(source, coap::is_safe(request.code), &why);
+  if (!admitted) {
+    shard_.add(metrics::upstream_shed_total, {runner::to_string(why)});
+    auto busy = coap::make_unavailable(request, busy_max_age_s_,
+                                       why == runner::shed_reason::source_share
+                                           ? "upstream busy: too many requests from this address"
+                                           : "upstream busy");
+    finish(request, busy, proc, ctx, start);
+    return busy;
+  }
+  return async_run(std::move(request), std::move(decided), ctx, start, std::move(*admitted));
+}
+
+runner::upstream_admission& gateway_worker::admission(runner::lane which) {
+  return admission_[which == runner::lane::long_calls ? 1 : 0];
 }
 
 asio::awaitable<coap::message> gateway_worker::async_handle(coap::message request,
@@ -98,9 +127,10 @@ asio::awaitable<coap::message> gateway_worker::async_handle(coap::message reques
 
 asio::awaitable<coap::message> gateway_worker::async_run(
     coap::message request, runner::procedure_runner::decision work, server::request_context ctx,
-    std::chrono::steady_clock::time_point start) {
+    std::chrono::steady_clock::time_point start, runner::upstream_admission::ticket admitted) {
   const auto proc = work.route->procedure;
   auto response = co_await runner_.async_run(request, std::move(work));
+  { auto released = std::move(admitted); }  // the call is over: its slot goes back now
   finish(request, response, proc, ctx, start);
   co_return response;
 }
@@ -169,6 +199,12 @@ void gateway_worker::shutdown() {
 void gateway_worker::apply(const conf::config& config, bool new_pool) {
   if (new_pool) swap_clients(config);
   runner_.set_options(runner_options_from(config));
+  busy_max_age_s_ = runner_options_from(config).busy_max_age_s;
+  admission(runner::lane::short_calls)
+      .set_options(admission_options_from(config, runner::lane::short_calls));
+  admission(runner::lane::long_calls)
+      .set_options(admission_options_from(config, runner::lane::long_calls));
+  address_tier_.set_options(endpoint_config_from(config).limits);
   breaker_.set_options(breaker_options_from(config));
   bridge_.set_options(long_poll_options_from(config));
   poll_client_options_ = long_poll_client_options_from(config);

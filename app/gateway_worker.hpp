@@ -3,6 +3,7 @@
 // long-poll bridge, request metrics and the access log. Built by the worker on its own executor,
 // owned by it and destroyed before its io_context; used on the worker's thread only (a reload
 // posts there).
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "runner/guarded_client.hpp"
 #include "runner/long_poll_bridge.hpp"
 #include "runner/procedure_runner.hpp"
+#include "runner/upstream_admission.hpp"
 #include "upstream/http_client.hpp"
 
 namespace gw::app {
@@ -48,7 +50,9 @@ class gateway_worker final : public server::worker_services {
   boost::asio::awaitable<coap::message> async_run(coap::message request,
                                                   runner::procedure_runner::decision work,
                                                   server::request_context ctx,
-                                                  std::chrono::steady_clock::time_point start);
+                                                  std::chrono::steady_clock::time_point start,
+                                                  runner::upstream_admission::ticket admitted);
+  runner::upstream_admission& admission(runner::lane which);
   // Metrics and the access log of one answered request.
   void finish(const coap::message& request, const coap::message& response,
               std::optional<translate::procedure> proc, const server::request_context& ctx,
@@ -60,6 +64,12 @@ class gateway_worker final : public server::worker_services {
   metrics::shard& shard_;
   upstream::client_options poll_client_options_;
   bool access_log_ = false;
+  std::uint32_t busy_max_age_s_;
+  // Before everything the calls use, so destroyed after them: a call's ticket is given back
+  // when its coroutine ends. Indexed by runner::lane.
+  std::array<runner::upstream_admission, 2> admission_;
+  // Only to ask whether a source has a share of its own (trusted proxies, the address tier).
+  core::source_limits address_tier_;
   // Destroyed bottom-up: the bridge and the runner stop using the clients before they go.
   // runner -> guarded (one breaker for both lanes) -> metered -> pool, per lane.
   std::unique_ptr<upstream::http_client> client_;

@@ -134,6 +134,16 @@ runner::breaker_options breaker_options_from(const conf::config& c) {
   return o;
 }
 
+runner::admission_options admission_options_from(const conf::config& c, runner::lane which) {
+  const auto pool =
+      which == runner::lane::long_calls ? long_call_client_options_from(c) : client_options_from(c);
+  runner::admission_options o;
+  o.capacity = pool.max_connections + pool.max_queue;
+  o.per_source_share = c.upstream.fair_share;
+  o.unsafe_reserve = c.upstream.unsafe_reserve;
+  return o;
+}
+
 upstream::client_options long_poll_client_options_from(const conf::config& c) {
   auto o = client_options_from(c);
   o.max_connections = 1;

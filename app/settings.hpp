@@ -10,6 +10,7 @@
 #include "runner/breaker.hpp"
 #include "runner/long_poll_bridge.hpp"
 #include "runner/procedure_runner.hpp"
+#include "runner/upstream_admission.hpp"
 #include "upstream/http_client.hpp"
 
 namespace gw::app {
@@ -22,6 +23,9 @@ runner::long_poll_options long_poll_options_from(const conf::config& c);
 // The pool for calls that may take long (RPC, Activate).
 upstream::client_options long_call_client_options_from(const conf::config& c);
 runner::breaker_options breaker_options_from(const conf::config& c);
+// The admission gate in front of one lane's pool: its capacity is that pool's connections +
+// queue.
+runner::admission_options admission_options_from(const conf::config& c, runner::lane which);
 // A long-poll gets a pool of its own: one connection, no queue.
 upstream::client_options long_poll_client_options_from(const conf::config& c);
 void apply_logging(const conf::config& c);

@@ -81,6 +81,10 @@ struct upstream_config {
   duration idle_timeout{30000};
   // Per worker, a pool of their own for the calls that may take long (RPC, Activate).
   std::uint32_t long_connections = 4;
+  // Admission to each lane (connections + queue), per worker: the share one source address
+  // may hold, and the part kept for unsafe requests so that safe ones are shed first.
+  double fair_share = 0.125;
+  double unsafe_reserve = 0.125;
   std::uint32_t breaker_failures = 5;  // consecutive failures that open the breaker; 0 = never
   duration breaker_open_for{5000};
   duration rejected_cik_ttl{30000};  // a CIK answered 401 is refused without asking this long

@@ -214,6 +214,14 @@ constexpr key_spec table[] = {
     {"upstream.long_connections", value_kind::count,
      at<&config::upstream, &upstream_config::long_connections>, {1, 10000}, {},
      "per worker, connections of their own for calls that may take long (RPC, Activate)"},
+    {"upstream.fair_share", value_kind::real,
+     at<&config::upstream, &upstream_config::fair_share>, {0, 1}, {},
+     "per worker and lane: the part of connections + queue one source address (IPv6 /64) may "
+     "hold, at least 4 requests; beyond it 5.03"},
+    {"upstream.unsafe_reserve", value_kind::real,
+     at<&config::upstream, &upstream_config::unsafe_reserve>, {0, 0.5}, {},
+     "per worker and lane: the part of connections + queue only writes may take, so that "
+     "reads are shed first (5.03) when it fills"},
     {"upstream.breaker_failures", value_kind::count,
      at<&config::upstream, &upstream_config::breaker_failures>, {0, 1000}, {},
      "consecutive upstream failures that make calls fail fast with 5.03; 0 = never"},

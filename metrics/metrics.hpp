@@ -112,6 +112,10 @@ inline constexpr std::span<const double> no_buckets{};
     no_buckets, "Upstream HTTP connections open, idle ones included")                              \
   X(upstream_queue_waits_total, counter, worker, "coap_gateway_upstream_queue_waits_total", (),    \
     no_buckets, "Upstream requests that had to wait for a free connection")                        \
+  X(upstream_shed_total, counter, worker, "coap_gateway_upstream_shed_total", ("reason"),          \
+    no_buckets,                                                                                    \
+    "Requests answered 5.03 before going upstream by the admission gate: source_share, "           \
+    "safe_shed or full")                                                                           \
   X(dtls_sessions_open, gauge, worker, "coap_gateway_dtls_sessions_open", (), no_buckets,          \
     "coaps (DTLS) sessions held, handshakes in progress included")                                 \
   X(dtls_handshakes_total, counter, worker, "coap_gateway_dtls_handshakes_total", ("result"),      \

@@ -109,6 +109,16 @@ procedure_runner::decision procedure_runner::decide(const coap::message& request
   return d;
 }
 
+lane lane_of(procedure p) {
+  switch (p) {
+    case procedure::rpc:
+    case procedure::activate:
+      return lane::long_calls;
+    default:
+      return lane::short_calls;
+  }
+}
+
 boost::asio::awaitable<coap::message> procedure_runner::async_handle(coap::message request) {
   auto decided = decide(request);
   if (decided.answer) co_return std::move(*decided.answer);
@@ -126,7 +136,7 @@ boost::asio::awaitable<coap::message> procedure_runner::async_run(const coap::me
     case procedure::activate:
       co_return co_await async_simple(request, work.route->procedure,
                                       plan_activate(params[0], params[1], params[2]), render_text,
-                                      lane::long_calls);
+                                      lane_of(procedure::activate));
     default:
       break;
   }
@@ -320,7 +330,7 @@ boost::asio::awaitable<coap::message> procedure_runner::async_rpc(const coap::me
   auto planned = plan_rpc(request);
   if (auto* bad = std::get_if<coap::message>(&planned)) co_return std::move(*bad);
   auto& plan = std::get<rpc_plan>(planned);
-  auto answer = co_await async_call(request, plan.http, lane::long_calls);
+  auto answer = co_await async_call(request, plan.http, lane_of(procedure::rpc));
   if (auto* failed = std::get_if<coap::message>(&answer)) co_return std::move(*failed);
   auto& response = std::get<upstream::response>(answer);
   if (response.status != 200)

@@ -64,6 +64,13 @@ struct runner_options {
   write_limit_options write_limit;
 };
 
+// Which upstream pool a procedure's calls go to: RPC (whose `wait` can last seconds) and
+// Activate (a slow provisioning API) have a lane of their own so that they cannot starve reads
+// and writes of connections. The one place this is decided: the runner sends by it and the
+// worker's admission gate counts by it.
+enum class lane { short_calls, long_calls };
+lane lane_of(translate::procedure p);
+
 class procedure_runner {
  public:
   // `points`, when given, receives the point each Observe registration read (shared with the
@@ -95,7 +102,6 @@ class procedure_runner {
 
  private:
   using call_result = std::variant<upstream::response, coap::message>;
-  enum class lane { short_calls, long_calls };
 
   boost::asio::awaitable<coap::message> async_with_cik(const coap::message& request, procedure p,
                                                        const std::vector<std::string>& params,

@@ -65,4 +65,9 @@ inline constexpr code gateway_timeout{5, 4};
 inline constexpr code proxying_not_supported{5, 5};
 }  // namespace codes
 
+// RFC 7252 §5.1, RFC 8132 §2: the safe methods; running one again changes nothing upstream.
+constexpr bool is_safe(code method) {
+  return method == codes::get || method == codes::fetch;
+}
+
 }  // namespace gw::coap

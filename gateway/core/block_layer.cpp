@@ -12,12 +12,6 @@
 namespace gw::core {
 namespace {
 
-// RFC 7252 §5.1, RFC 8132 §2: running a safe method again for a later block changes nothing,
-// so its blocks need no server state (RFC 7959 §2.4 "truly stateless").
-bool is_safe(coap::code method) {
-  return method == coap::codes::get || method == coap::codes::fetch;
-}
-
 // Keyed (base/keyed_hash.hpp): the body is the client's, and a follow-up whose body hashed
 // like another's would be served that other request's representation.
 std::uint64_t body_hash(std::span<const std::uint8_t> body) {
@@ -113,7 +107,9 @@ block_layer::on_request(const peer& from, coap::message request, time_point now,
   const coap::option* block1_option = request.find(coap::opt::block1);
   const coap::option* block2_option = request.find(coap::opt::block2);
   if (block1_option == nullptr && block2_option == nullptr) {
-    if (is_safe(request.code)) return forward{std::move(request), std::nullopt};
+    // Running a safe method again for a later block changes nothing, so its blocks need no
+    // server state (RFC 7959 §2.4 "truly stateless").
+    if (coap::is_safe(request.code)) return forward{std::move(request), std::nullopt};
     return forward_held(std::move(request), std::nullopt, now);
   }
 
@@ -133,7 +129,7 @@ block_layer::on_request(const peer& from, coap::message request, time_point now,
   if (block2 && block2->num > 0) {
     // §2.4: a later block. A Block1 option left over from the Block1 phase is ignored (§2.7
     // asks clients to leave it out, not all do).
-    if (is_safe(request.code)) return forward{std::move(request), std::nullopt};
+    if (coap::is_safe(request.code)) return forward{std::move(request), std::nullopt};
     return from_store(from, request, *block2, now, block_size);
   }
   if (block1) return on_block1(from, std::move(request), *block1, now);
@@ -143,7 +139,7 @@ block_layer::on_request(const peer& from, coap::message request, time_point now,
 std::variant<block_layer::forward, block_layer::answer, block_layer::joined>
 block_layer::forward_held(coap::message request, std::optional<coap::block_value> block1,
                           time_point now) {
-  if (is_safe(request.code)) return forward{std::move(request), block1};
+  if (coap::is_safe(request.code)) return forward{std::move(request), block1};
   auto held = reserve(now);
   if (!held) return answer{busy(request, "no room to keep the answer; the request was not run")};
   return forward{std::move(request), block1, *held};
@@ -327,7 +323,7 @@ coap::message block_layer::shape_response(const peer& from, const forward& forwa
   if (!response.has(coap::opt::etag)) response.add_option(coap::opt::etag, derive_etag(response));
   // §4: Size2 on the first block, and whenever the request asks for it.
   const bool with_size2 = size2_asked || block.num == 0;
-  if (!is_safe(request.code)) {
+  if (!coap::is_safe(request.code)) {
     return store_and_slice(from, forwarded, std::move(response), *choice, with_size2, now);
   }
   cut_block(response, *choice, with_size2);

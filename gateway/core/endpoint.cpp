@@ -47,11 +47,6 @@ std::optional<std::string> screen_options(coap::message& msg) {
   return std::nullopt;
 }
 
-// RFC 7252 §5.1, RFC 8132 §2: running a safe request again changes nothing upstream.
-bool is_safe(coap::code method) {
-  return method == coap::codes::get || method == coap::codes::fetch;
-}
-
 }  // namespace
 
 endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable)
@@ -146,7 +141,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   ++stats_.requests;
   const request_id id = next_id_++;
   const bool con = request.type == coap::type::con;
-  const bool safe = is_safe(request.code);
+  const bool safe = coap::is_safe(request.code);
   // A safe request is kept while it runs (bounded by the lifetime, like any exchange) and then
   // for the replay window set with its answer; an unsafe one for the dedup window, which for a
   // NON need not exceed NON_LIFETIME (§4.8.2).
@@ -687,7 +682,7 @@ bool endpoint::needs_echo_challenge(const exchange& ex, const coap::message& res
   // Never to a client that has not sent an Echo itself: to Exosite devices a 4.01 means "CIK
   // rejected", and some re-provision. Only for a safe request, which the client may repeat
   // without effect; an unsafe one has run, and its answer goes out as the budget allows.
-  if (!is_safe(ex.forwarded.request.code) || !response.code.is_success()) return false;
+  if (!coap::is_safe(ex.forwarded.request.code) || !response.code.is_success()) return false;
   if (!guard_.echo_capable(ex.peer, now)) return false;
   const auto allowance = guard_.allowance(ex.peer, now);
   if (!allowance) return false;  // verified, or no bound

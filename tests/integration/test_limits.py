@@ -66,6 +66,12 @@ def wait_until(predicate, timeout, what):
         time.sleep(0.05)  # polling /metrics with a deadline, not waiting for a fixed time
 
 
+# Upstream admission (runner/upstream_admission.hpp): a lane of 2 connections + 6 queued is a
+# capacity of 8; one address may hold max(4, 8/8) = 4 and safe requests stop at 8 - 8/8 = 7.
+# The endpoint's own in-flight tiers are raised out of the way.
+SMALL_UPSTREAM = "  connections: 2\n  queue: 6\n"
+
+
 class LimitsCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -253,6 +259,86 @@ class LimitsCase(unittest.TestCase):
         values = [v for _, v in self.sim.dataport(DEMO_CIK, "temp")["values"]]
         self.assertIn("30", values)
         self.assertNotIn("31", values)  # refused before any upstream call
+
+    def start_small(self):
+        values = dict(DEFAULTS, src_in_flight=1000, addr_in_flight=1000)
+        gw = Gateway(self.sim.url, coap_extra=COAP, upstream_extra=SMALL_UPSTREAM,
+                     config_extra=LIMITS % values, metrics=True)
+        self.addCleanup(gw.close)
+        return gw
+
+    def shed(self, gw, reason):
+        import urllib.request
+        with urllib.request.urlopen(gw.metrics_url, timeout=10) as r:
+            text = r.read().decode()
+        needle = 'coap_gateway_upstream_shed_total{reason="%s"} ' % reason
+        for line in text.splitlines():
+            if line.startswith(needle):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def flood(self, gw, local, n):
+        """n slow reads from n ports of `local`, not waited for."""
+        attackers = self.sockets(gw, local, n)
+        for s in attackers:
+            s.send(coap.request(coap.GET, "/1a/humidity", [DEMO_CIK]))
+        return attackers
+
+    def test_one_address_holds_its_share_and_others_are_served(self):
+        gw = self.start_small()
+        self.sim.fault(match="/onep:v1/stack/alias?humidity", delay_ms=1500)
+        self.flood(gw, ATTACKER, 20)
+        # 4 go upstream; the other 16 are answered 5.03 at once, before they reach the pool.
+        wait_until(lambda: self.shed(gw, "source_share") >= 16, 10, "reads over the share shed")
+        self.assertEqual(self.shed(gw, "source_share"), 16)
+        # Without the share the attack would have filled the pool's queue and this write would
+        # be refused. It waits behind at most 4 slow calls on 2 connections.
+        good = self.sockets(gw, GOOD, 1)[0]
+        w = good.exchange(coap.request(coap.POST, "/1a/temp", [DEMO_CIK], payload=b"41"),
+                          timeout=10)
+        self.assertIsNotNone(w)
+        self.assertEqual(w.code, coap.code(2, 4))
+        self.assertIn("41", [v for _, v in self.sim.dataport(DEMO_CIK, "temp")["values"]])
+        r, _ = self.good_read(gw)
+        self.assertEqual(r.code, coap.code(2, 5))
+        self.assertEqual(self.shed(gw, "safe_shed"), 0)
+        wait_until(lambda: gw.metric("coap_gateway_requests_in_flight") == 0, 15,
+                   "slow calls answered")
+
+    def test_reads_are_shed_before_writes_and_a_refused_write_is_never_run(self):
+        gw = self.start_small()
+        self.sim.fault(match="/onep:v1/stack/alias?humidity", delay_ms=1500)
+        # Two addresses at their share of 4 each: the 8th read is over the safe limit of 7.
+        self.flood(gw, ATTACKER, 4)
+        wait_until(lambda: gw.metric("coap_gateway_requests_in_flight") >= 4, 10,
+                   "first address's reads upstream")
+        self.flood(gw, "127.0.0.4", 4)
+        wait_until(lambda: self.shed(gw, "safe_shed") >= 1, 10, "a read shed by the reserve")
+        self.assertEqual(self.shed(gw, "safe_shed"), 1)
+        # The reserve still takes one write; the next one finds the lane full.
+        good = self.sockets(gw, GOOD, 1)[0]
+        good.send(coap.request(coap.POST, "/1a/temp", [DEMO_CIK], payload=b"51"))
+        wait_until(lambda: gw.metric("coap_gateway_requests_in_flight") >= 8, 10,
+                   "the reserved write upstream")
+        other = self.sockets(gw, "127.0.0.5", 1)[0]
+        refused_write = coap.request(coap.POST, "/1a/temp", [DEMO_CIK], payload=b"52")
+        r = other.exchange(refused_write, timeout=5)
+        self.assertEqual(r.code, coap.code(5, 3))
+        self.assertGreaterEqual(r.opt_uint(coap.OPT_MAX_AGE), 1)
+        self.assertEqual(self.shed(gw, "full"), 1)
+        # Once the lane is free, a retransmission of the refused write (same MID) gets the
+        # 5.03 again from the dedup cache: it is never run late.
+        wait_until(lambda: gw.metric("coap_gateway_requests_in_flight") == 0, 15,
+                   "slow calls answered")
+        again = other.exchange(refused_write, timeout=5)
+        self.assertEqual(again.code, coap.code(5, 3))
+        self.assertEqual(self.shed(gw, "full"), 1)  # not admitted, not even asked again
+        values = [v for _, v in self.sim.dataport(DEMO_CIK, "temp")["values"]]
+        self.assertIn("51", values)
+        self.assertNotIn("52", values)
+        # A new write (a new MID) goes through.
+        w = other.exchange(coap.request(coap.POST, "/1a/temp", [DEMO_CIK], payload=b"53"))
+        self.assertEqual(w.code, coap.code(2, 4))
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ TEST_CASE("the allowed ranges are the documented ones", "[conf][schema]") {
       {"upstream.queue", "0 to 1000000"},
       {"upstream.idle_timeout", "1s to 1h"},
       {"upstream.long_connections", "1 to 10000"},
+      {"upstream.fair_share", "0.0 to 1.0"},
+      {"upstream.unsafe_reserve", "0.0 to 0.5"},
       {"upstream.breaker_failures", "0 to 1000"},
       {"upstream.breaker_open_for", "100ms to 10m"},
       {"upstream.rejected_cik_ttl", "0s to 1h"},

@@ -77,6 +77,7 @@ TEST_CASE("the catalogue lists every metric the gateway exports, in order") {
                        "coap_gateway_block_transfers_active gauge",
                        "coap_gateway_upstream_connections_open gauge",
                        "coap_gateway_upstream_queue_waits_total counter",
+                       "coap_gateway_upstream_shed_total counter reason",
                        "coap_gateway_dtls_sessions_open gauge",
                        "coap_gateway_dtls_handshakes_total counter result",
                        "coap_gateway_dtls_cookies_sent_total counter",
