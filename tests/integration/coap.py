@@ -120,6 +120,17 @@ def decode(data):
     return m
 
 
+def block_option(num, more, szx):
+    """A Block1/Block2 option value (RFC 7959 §2.2)."""
+    return uint_bytes((num << 4) | (8 if more else 0) | szx)
+
+
+def parse_block(value):
+    """(NUM, M, SZX) of a Block1/Block2 option value."""
+    v = bytes_uint(value)
+    return v >> 4, bool(v & 8), v & 7
+
+
 def request(method, path, queries=(), payload=b"", mtype=CON, mid=None, token=None, options=()):
     opts = [(OPT_URI_PATH, seg.encode()) for seg in path.strip("/").split("/") if seg]
     for q in queries:

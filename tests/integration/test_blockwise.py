@@ -16,13 +16,8 @@ def pattern(n):
     return bytes(i % 251 for i in range(n))  # onep-sim's `size: N` content
 
 
-def block2(num, more, szx):
-    return coap.uint_bytes((num << 4) | (8 if more else 0) | szx)
-
-
-def parse_block(value):
-    v = coap.bytes_uint(value)
-    return v >> 4, bool(v & 8), v & 7
+block2 = coap.block_option
+parse_block = coap.parse_block
 
 
 def coapexample_rpc_blocks(case, follow_server_size):

@@ -423,12 +423,26 @@ def probe_main(argv):
         path, query = argv[1], argv[2] if len(argv) > 2 and argv[2] else None
         deadline = time.monotonic() + (float(argv[3]) if len(argv) > 3 else 10.0)
         client = coap.Client("127.0.0.1", 5683)
-        m = coap.request(coap.GET, path, [query] if query else [])
-        r = None
-        while r is None and time.monotonic() < deadline:
-            r = client.exchange(m, timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+        payload, r, num = b"", None, 0
+        while True:
+            # Block2 as a real client does it (RFC 7959 §2.4): a client that has not proven its
+            # address gets the first blocks cut to the amplification budget, at the size the
+            # server chose.
+            options = [(coap.OPT_BLOCK2, coap.block_option(num, False, szx))] if num else []
+            m = coap.request(coap.GET, path, [query] if query else [], options=options)
+            r = None
+            while r is None and time.monotonic() < deadline:
+                r = client.exchange(m, timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+            if r is None:
+                break
+            payload += r.payload
+            block = r.opt(coap.OPT_BLOCK2)
+            if block is None or not coap.parse_block(block)[1]:
+                break
+            _, _, szx = coap.parse_block(block)
+            num = len(payload) // (16 << szx)  # the next block, at the size last answered
         out = {"code": coap.code_str(r.code) if r else None,
-               "payload": r.payload.decode(errors="replace") if r else None}
+               "payload": payload.decode(errors="replace") if r else None}
     elif kind == "http":
         try:
             with urllib.request.urlopen(argv[1], timeout=10) as resp:
