@@ -16,6 +16,7 @@
 
 #include "gateway/server/dtls_context.hpp"
 #include "gateway/server/dtls_session.hpp"
+#include "gateway/server/socket_address.hpp"
 #include "log/log.hpp"
 
 namespace gw::server {
@@ -37,39 +38,6 @@ bool is_client_hello(std::span<const std::uint8_t> d) {
   constexpr std::size_t handshake_header = 12;
   if (d.size() < record_header + handshake_header) return false;
   return d[0] == 22 && d[1] == 0xfe && d[3] == 0 && d[4] == 0 && d[record_header] == 1;
-}
-
-core::peer peer_from(std::size_t socket, const sockaddr_storage& from) {
-  core::peer p;
-  p.via = core::transport::dtls;
-  p.socket = static_cast<std::uint16_t>(socket);
-  if (from.ss_family == AF_INET6) {
-    const auto& a = reinterpret_cast<const sockaddr_in6&>(from);
-    p.v6 = true;
-    p.port = ntohs(a.sin6_port);
-    std::memcpy(p.address.data(), &a.sin6_addr, 16);
-  } else {
-    const auto& a = reinterpret_cast<const sockaddr_in&>(from);
-    p.port = ntohs(a.sin_port);
-    std::memcpy(p.address.data(), &a.sin_addr, 4);
-  }
-  return p;
-}
-
-socklen_t sockaddr_of(const core::peer& p, sockaddr_storage& to) {
-  std::memset(&to, 0, sizeof to);
-  if (p.v6) {
-    auto& a = reinterpret_cast<sockaddr_in6&>(to);
-    a.sin6_family = AF_INET6;
-    a.sin6_port = htons(p.port);
-    std::memcpy(&a.sin6_addr, p.address.data(), 16);
-    return sizeof a;
-  }
-  auto& a = reinterpret_cast<sockaddr_in&>(to);
-  a.sin_family = AF_INET;
-  a.sin_port = htons(p.port);
-  std::memcpy(&a.sin_addr, p.address.data(), 4);
-  return sizeof a;
 }
 
 std::string identity_after_handshake(SSL* ssl, const dtls_session& s) {
@@ -166,8 +134,8 @@ asio::awaitable<void> dtls_listener::receive_loop(std::size_t socket) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL)
           std::memcpy(&kernel_drops_[socket], CMSG_DATA(c), sizeof(std::uint32_t));
       }
-      on_datagram(peer_from(socket, from), {buffer_.data(), static_cast<std::size_t>(n)},
-                  core::clock::now());
+      on_datagram(peer_from(socket, from, core::transport::dtls),
+                  {buffer_.data(), static_cast<std::size_t>(n)}, core::clock::now());
       after_input_();
       continue;
     }
