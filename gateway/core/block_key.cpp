@@ -24,7 +24,7 @@ void put_u16(coap::bytes& out, std::size_t value) {
 
 std::size_t block_key_hash::operator()(const block_key& key) const noexcept {
   base::keyed_hasher h;
-  return static_cast<std::size_t>(hash_append(h, key.peer).bytes(key.material).finish());
+  return static_cast<std::size_t>(hash_append_key(h, key.peer).bytes(key.material).finish());
 }
 
 block_key make_block_key(const peer& from, const coap::message& request) {

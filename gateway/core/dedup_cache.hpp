@@ -45,8 +45,7 @@ struct mid_key {
 
 struct mid_key_hash {
   std::size_t operator()(const mid_key& k) const noexcept {
-    base::keyed_hasher h;
-    return static_cast<std::size_t>(hash_append(h, k.peer).integer(k.mid).finish());
+    return static_cast<std::size_t>(base::keyed_mix(k.peer.hash(), k.mid));
   }
 };
 

@@ -528,6 +528,7 @@ void endpoint::send_notifications(time_point now) {
        batch = observers_.take_notifications()) {
     for (auto& n : batch) send_notification(std::move(n), owner::kind::notification, now);
   }
+  shapes_.clear();
 }
 
 std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
@@ -535,20 +536,43 @@ std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
   // Notifications are CON, as the API document shows: an observer that never acknowledges is
   // found out and removed (RFC 7641 §4.5).
   // An unverified observer gets a first block no larger than its budget allows (RFC 7959
-  // §2.6: the rest comes with GETs, which add to the budget).
+  // §2.6: the rest comes with GETs, which add to the budget). Overhead: the content's options,
+  // the token, Observe and Max-Age (at most 4 + 2 bytes), and room to spare.
   auto szx = n.szx;
-  if (auto cap = block_size_for(n.peer, n.message.payload.size(),
-                                coap::encoded_size(n.message) - n.message.payload.size() + 16, now))
+  const auto payload = n.content->payload.size();
+  const auto overhead = coap::encoded_size(*n.content) - payload + n.token.size() + 6 + 16;
+  if (auto cap = block_size_for(n.peer, payload, overhead, now))
     szx = std::min(szx, coap::szx_for_size(cap).value_or(0));
-  auto message = first_block_of_notification(std::move(n.message), szx, config_.max_message_size);
-  message.type = coap::type::con;
   auto mid = next_mid(n.peer, now);
   if (!mid) {  // refused (header comment): RFC 7641 §4.5 lets the server drop the observer
     if (kind == owner::kind::notification) observer_gone(observers_.remove(n.id, now));
     return std::nullopt;
   }
-  message.mid = *mid;
-  return std::pair{mid_key{n.peer, *mid}, coap::encode(message)};
+  auto datagram = shaped_datagram(n, szx);
+  datagram[2] = static_cast<std::uint8_t>(*mid >> 8);  // RFC 7252 §3: the MID is bytes 2-3
+  datagram[3] = static_cast<std::uint8_t>(*mid);
+  return std::pair{mid_key{n.peer, *mid}, std::move(datagram)};
+}
+
+coap::bytes endpoint::shaped_datagram(const observe_registry::notification& n, std::uint8_t szx) {
+  const auto same = [&](const notification_shape& s) {
+    return s.content == n.content && s.token_size == n.token.size() && s.observe == n.observe &&
+           s.max_age == n.max_age && s.szx == szx;
+  };
+  if (auto it = std::find_if(shapes_.begin(), shapes_.end(), same); it != shapes_.end()) {
+    auto datagram = it->datagram;
+    // RFC 7252 §3: the token follows the 4-byte header, its length in the first byte.
+    std::copy(n.token.begin(), n.token.end(), datagram.begin() + 4);
+    return datagram;
+  }
+  auto message = first_block_of_notification(n.message(), szx, config_.max_message_size);
+  message.type = coap::type::con;
+  message.mid = 0;
+  auto datagram = coap::encode(message);
+  // A few shapes per change at most; past that (relations ahead of the clock), encode each.
+  if (shapes_.size() < 16)
+    shapes_.push_back({n.content, n.token.size(), n.observe, n.max_age, szx, datagram});
+  return datagram;
 }
 
 void endpoint::send_notification(observe_registry::notification n, owner::kind kind,
@@ -622,6 +646,7 @@ void endpoint::on_timer(time_point now) {
   std::vector<owner> given_up;
   retransmits_.on_timer(now, resends, given_up);
   for (const auto& r : resends) resend(r, now);
+  shapes_.clear();
   stats_.gave_up += given_up.size();
   for (const auto& o : given_up) {
     if (o.what == owner::kind::notification) observer_gone(observers_.remove(o.id, now));

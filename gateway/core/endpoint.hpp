@@ -310,6 +310,9 @@ class endpoint {
   // a new MID; nullopt when no MID is free (the relation is then removed).
   std::optional<std::pair<mid_key, coap::bytes>> encode_notification(
       observe_registry::notification& n, owner::kind kind, time_point now);
+  // The datagram of `n` at block size `szx`, MID 0: from shapes_ when an earlier notification
+  // of the same change had the same shape, with this one's token written in.
+  coap::bytes shaped_datagram(const observe_registry::notification& n, std::uint8_t szx);
   // A retransmission that fell due; a notification's may be replaced by a newer value.
   void resend(const retransmit_queue::resend& r, time_point now);
   void observer_gone(std::optional<resource_key> last_of_resource);
@@ -371,6 +374,18 @@ class endpoint {
   std::unordered_map<request_id, exchange> exchanges_;
   // Exchanges awaiting the handler's answer, per peer: they share its amplification budget.
   std::unordered_map<peer, std::size_t, peer_hash> owed_;
+  // One change fanned out to thousands of observers differs from one observer to the next in
+  // MID and token only (and in Observe when a relation ran ahead of the clock): encoded once per
+  // shape, copied and patched for each. Emptied after each fan-out; holding the content keeps
+  // its address from being reused while it is a key.
+  struct notification_shape {
+    std::shared_ptr<const coap::message> content;
+    std::size_t token_size;
+    std::optional<std::uint32_t> observe, max_age;
+    std::uint8_t szx;
+    coap::bytes datagram;
+  };
+  std::vector<notification_shape> shapes_;
   deadline_queue<request_id> separate_deadlines_;
   observable_fn observable_;
   observe_registry observers_;

@@ -17,7 +17,8 @@ bool number_fresher(std::uint32_t v1, std::uint32_t v2) {
 }
 
 // The representation as it goes into notifications: everything but per-exchange options.
-coap::message content_of(const coap::message& response) {
+// Shared, read-only, by every notification of one change (the fan-out copies no message).
+std::shared_ptr<const coap::message> content_of(const coap::message& response) {
   coap::message m;
   m.code = response.code;
   for (const auto& o : response.options) {
@@ -28,7 +29,7 @@ coap::message content_of(const coap::message& response) {
     m.options.push_back(o);
   }
   m.payload = response.payload;
-  return m;
+  return std::make_shared<const coap::message>(std::move(m));
 }
 
 }  // namespace
@@ -52,13 +53,21 @@ std::uint32_t next_observe_number(std::optional<std::uint32_t> last, std::uint32
   return (*last + 1) & seq_mask;
 }
 
+coap::message observe_registry::notification::message() const {
+  coap::message m = *content;
+  m.token = token;
+  if (observe) m.set_uint_option(coap::opt::observe, *observe);
+  if (max_age) m.set_uint_option(coap::opt::max_age, *max_age);
+  return m;
+}
+
 std::size_t observe_hash::operator()(const resource_key& k) const noexcept {
   return static_cast<std::size_t>(base::keyed_hasher{}.field(k.cik).field(k.alias).finish());
 }
 
 std::size_t observe_hash::operator()(const observer_key& k) const noexcept {
   base::keyed_hasher h;
-  return static_cast<std::size_t>(hash_append(h, k.peer).field(k.token).finish());
+  return static_cast<std::size_t>(hash_append_key(h, k.peer).field(k.token).finish());
 }
 
 std::uint32_t observe_registry::next_seq(observation& o, time_point now) {
@@ -138,6 +147,7 @@ observe_registry::registration observe_registry::on_register(const peer& p,
   if (new_resource) r = resources_.emplace(resource, resource_state{}).first;
   r->second.latest = content_of(representation);
   r->second.observers.emplace(observer_key{p, token}, id);
+  o.state = &r->second;
   arm(id, o, now + options_.max_age);
   out.id = id;
   out.observe = next_seq(o, now);
@@ -186,16 +196,14 @@ std::optional<resource_key> observe_registry::erase(observation_id id, time_poin
 
 observe_registry::notification observe_registry::make(observation_id id, observation& o,
                                                       time_point now) {
-  notification n{id, o.peer, resources_.at(o.resource).latest, o.szx};
+  notification n{id, o.peer, o.state->latest, o.token, next_seq(o, now),
+                 // One byte on the wire: libexositecoap reads Max-Age only when it is one
+                 // byte long.
+                 static_cast<std::uint32_t>(options_.max_age.count()), o.szx};
   if (!o.in_flight) ++clients_.at(o.peer).in_flight;
   o.in_flight = true;
   o.stale = false;
   o.last_sent = now;
-  n.message.token = o.token;
-  n.message.set_uint_option(coap::opt::observe, next_seq(o, now));
-  // One byte on the wire: libexositecoap reads Max-Age only when it is one byte long.
-  n.message.set_uint_option(coap::opt::max_age,
-                            static_cast<std::uint64_t>(options_.max_age.count()));
   arm(id, o, now + options_.max_age);
   return n;
 }
@@ -253,9 +261,8 @@ std::vector<observe_registry::notification> observe_registry::on_final(const res
   const auto content_only = content_of(content);
   for (auto id : ids) {
     auto& o = observations_.at(id);
-    notification n{id, o.peer, content_only, o.szx};
-    n.message.token = o.token;
-    out.push_back(std::move(n));
+    out.push_back(
+        notification{id, o.peer, content_only, o.token, std::nullopt, std::nullopt, o.szx});
     erase(id, now);
   }
   // A slot freed above may have let out another relation of this resource, gone by now.
@@ -337,7 +344,7 @@ void observe_registry::snapshot(worker_snapshot& out) const {
   for (const auto& [key, r] : resources_) {
     resource_record rec;
     rec.resource = key;
-    rec.latest = coap::encode(r.latest);
+    rec.latest = coap::encode(*r.latest);
     out.resources.push_back(std::move(rec));
   }
 }
@@ -373,6 +380,7 @@ observe_registry::registration observe_registry::restore(const observer_record& 
     r->second.latest = content_of(latest);
   }
   r->second.observers.emplace(observer_key{rec.peer, rec.token}, id);
+  o.state = &r->second;
   if (o.seq && (!high_ || number_fresher(*high_, *o.seq))) high_ = o.seq;
   arm(id, o, std::max(o.last_sent + options_.max_age, now));
   out.id = id;

@@ -15,6 +15,7 @@
 // for another of its relations, whichever call caused it.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -83,10 +84,16 @@ class observe_registry {
   struct notification {
     observation_id id;
     core::peer peer;
-    // Complete but for type and MID: the whole representation, which the endpoint cuts to the
-    // first block at `szx` when it does not fit (RFC 7959 §2.6).
-    coap::message message;
+    // The whole representation as last changed, shared by every notification of that change;
+    // message() adds this relation's fields, and the endpoint cuts the first block at `szx`
+    // when it does not fit (RFC 7959 §2.6).
+    std::shared_ptr<const coap::message> content;
+    coap::bytes token;
+    std::optional<std::uint32_t> observe;  // none in a final notification (RFC 7641 §3.2)
+    std::optional<std::uint32_t> max_age;  // seconds; none in a final notification
     std::uint8_t szx = 6;
+    // Complete but for type and MID.
+    coap::message message() const;
   };
 
   explicit observe_registry(observe_options options) : options_(options) {}
@@ -159,10 +166,14 @@ class observe_registry {
 
  private:
   static constexpr time_point unarmed = time_point::max();
+  struct resource_state;
   struct observation {
     core::peer peer;
     coap::bytes token;
     resource_key resource;
+    // Its entry in resources_ (stable: map nodes do not move), so that a notification does
+    // not hash the CIK to find the representation.
+    const resource_state* state = nullptr;
     std::optional<std::uint32_t> seq;  // the last Observe value sent
     std::uint8_t szx = 6;
     bool in_flight = false;
@@ -172,7 +183,7 @@ class observe_registry {
     time_point refresh_at = unarmed;  // its one entry in refresh_
   };
   struct resource_state {
-    coap::message latest;
+    std::shared_ptr<const coap::message> latest;
     std::unordered_map<observer_key, observation_id, observe_hash> observers;
   };
   struct client_state {

@@ -19,9 +19,10 @@ base::keyed_hasher& hash_append(base::keyed_hasher& h, const peer& p) {
       .integer(static_cast<std::uint8_t>(p.via));
 }
 
-std::size_t peer_hash::operator()(const peer& p) const noexcept {
+std::uint64_t peer::compute_hash() const {
   base::keyed_hasher h;
-  return static_cast<std::size_t>(hash_append(h, p).finish());
+  const auto value = hash_append(h, *this).finish();
+  return value == 0 ? 1 : value;  // 0 means "not worked out yet"
 }
 
 }  // namespace gw::core

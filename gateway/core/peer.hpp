@@ -2,6 +2,7 @@
 // A remote endpoint as a value: which transport and which of our sockets it talked to, and its
 // address and port. No Asio here; gateway/server converts.
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -21,19 +22,46 @@ struct peer {
   std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes
   std::uint16_t port = 0;
   transport via = transport::udp;  // last, so that {socket, v6, address, port} still reads
+  // The keyed hash of the fields above, worked out on first use and carried by every copy: a
+  // datagram's peer is looked up in half a dozen tables (amplification, MIDs, duplicates,
+  // retransmissions, observers), and SipHash of the whole address was a fifth of the fan-out's
+  // instructions. Not part of the value. Set the fields before the peer is used as a key; a
+  // copy whose fields change afterwards must be re-made (peer{...}) or forget() its memo.
+  mutable std::uint64_t hash_memo = 0;
 
-  friend bool operator==(const peer&, const peer&) = default;
+  friend bool operator==(const peer& a, const peer& b) {
+    return a.socket == b.socket && a.v6 == b.v6 && a.address == b.address && a.port == b.port &&
+           a.via == b.via;
+  }
   // "127.0.0.1:5683" or "[::1]:5683"
   std::string to_string() const;
+  // Keyed (base/keyed_hash.hpp) under the process key; never 0.
+  std::uint64_t hash() const {
+    if (hash_memo == 0) hash_memo = compute_hash();
+    // The sanitizer and fuzz trees keep assertions: a field changed after hashing shows there.
+    assert(hash_memo == compute_hash());
+    return hash_memo;
+  }
+  void forget() { hash_memo = 0; }
+
+ private:
+  std::uint64_t compute_hash() const;
 };
 
-// Feeds the fields that identify a peer into a hasher, so that keys holding a peer (mid_key,
-// block_key, the observe registry's relations) chain them with their own fields.
+// Feeds the fields that identify a peer into a hasher (a MAC over a peer, under a key other than
+// the tables').
 base::keyed_hasher& hash_append(base::keyed_hasher& h, const peer& p);
+// Feeds the peer's table hash (8 bytes instead of its 22), so that keys holding a peer
+// (mid_key, block_key, the observe registry's relations) chain it with their own fields.
+inline base::keyed_hasher& hash_append_key(base::keyed_hasher& h, const peer& p) {
+  return h.integer(p.hash());
+}
 
 // Keyed (base/keyed_hash.hpp): the address and port are the client's to choose.
 struct peer_hash {
-  std::size_t operator()(const peer& p) const noexcept;
+  std::size_t operator()(const peer& p) const noexcept {
+    return static_cast<std::size_t>(p.hash());
+  }
 };
 
 }  // namespace gw::core

@@ -58,6 +58,9 @@ class retransmit_queue {
     std::uint32_t retransmits = 0;
     duration timeout;
     time_point due;
+    // Its entry in deadlines_, cancelled when it is settled: 10,000 notifications acknowledged
+    // within milliseconds would otherwise each leave a dead deadline (and a lookup) behind.
+    deadline_queue<mid_key>::handle deadline = 0;
   };
 
   std::uint32_t max_retransmit_;

@@ -22,17 +22,17 @@ TEST_CASE("fingerprints and table hashes of client-chosen data are keyed") {
   // Under an unkeyed hash (FNV-1a, as before) a client could make colliding requests offline;
   // with the process key it cannot know what collides.
   const std::vector<std::uint8_t> datagram{0x40, 0x01, 0x00, 0x37, 0xb2, 't', 's'};
-  const peer p{0, false, {10, 0, 0, 1}, 5683};
-  const mid_key key{p, 0x37};
+  // A peer keeps the hash it was first given (peer.hpp): each key gets peers made afresh.
+  const auto p = [] { return peer{0, false, {10, 0, 0, 1}, 5683}; };
   const auto saved = gw::base::process_hash_key();
   gw::base::set_process_hash_key({1, 2});
   const auto fp1 = request_fingerprint(datagram);
-  const auto peer1 = peer_hash{}(p);
-  const auto mid1 = mid_key_hash{}(key);
+  const auto peer1 = peer_hash{}(p());
+  const auto mid1 = mid_key_hash{}(mid_key{p(), 0x37});
   gw::base::set_process_hash_key({3, 4});
   CHECK(request_fingerprint(datagram) != fp1);
-  CHECK(peer_hash{}(p) != peer1);
-  CHECK(mid_key_hash{}(key) != mid1);
+  CHECK(peer_hash{}(p()) != peer1);
+  CHECK(mid_key_hash{}(mid_key{p(), 0x37}) != mid1);
   gw::base::set_process_hash_key({1, 2});
   CHECK(request_fingerprint(datagram) == fp1);
   gw::base::set_process_hash_key(saved);

@@ -150,13 +150,18 @@ TEST_CASE("one armed Max-Age deadline per observation whatever the notification 
 TEST_CASE("the registry's hashes are keyed by the process key") {
   const auto saved = base::process_hash_key();
   const core::resource_key resource{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
-  const core::observer_key observer{client, {1, 2, 3}};
+  // A peer keeps the hash it was first given (peer.hpp): each key gets a copy that forgot it.
+  const auto observer = [] {
+    auto p = client;
+    p.forget();
+    return core::observer_key{p, {1, 2, 3}};
+  };
   base::set_process_hash_key({1, 2});
   const auto r1 = core::observe_hash{}(resource);
-  const auto o1 = core::observe_hash{}(observer);
+  const auto o1 = core::observe_hash{}(observer());
   base::set_process_hash_key({3, 4});
   const auto r2 = core::observe_hash{}(resource);
-  const auto o2 = core::observe_hash{}(observer);
+  const auto o2 = core::observe_hash{}(observer());
   base::set_process_hash_key(saved);
   CHECK(r1 != r2);
   CHECK(o1 != o2);
