@@ -440,15 +440,16 @@ void engine::read_socket(std::size_t c) {
       return;
     }
   }
-  for (;;) {
-    const auto n = ::recv(clients_[c].fd, buf, sizeof buf, 0);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+  // One datagram per readiness: the epoll set is level-triggered, so a socket with more queued
+  // is reported again. Reading on until EAGAIN cost a second recv for nearly every datagram
+  // (a client rarely has two queued), a third of this program's system calls under P4.
+  const auto n = ::recv(clients_[c].fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
       ++r_.send_errors;  // ECONNREFUSED: an ICMP error for an earlier datagram
-      continue;
-    }
-    on_datagram(c, std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)), mono_now());
+    return;
   }
+  on_datagram(c, std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)), mono_now());
 }
 
 // Sends whatever the schedule says is due at `now`, and fires due timers.

@@ -112,13 +112,14 @@ observe_registry::registration observe_registry::on_register(const peer& p,
       // RFC 7641 §4.1: the same client and token on the same resource again: the entry is
       // kept and refreshed, and its sequence keeps increasing. A notification in flight stays
       // in flight; a value that waited is the one this answer carries.
-      auto& o = observations_.at(it->second);
+      const auto [id, relation] = it->second;
+      auto& o = *relation;
       r->second.latest = content_of(representation);
       o.szx = szx;
       o.last_sent = now;
       o.stale = false;
-      arm(it->second, o, now + options_.max_age);
-      out.id = it->second;
+      arm(id, o, now + options_.max_age);
+      out.id = id;
       out.observe = next_seq(o, now);
       return out;
     }
@@ -142,11 +143,12 @@ observe_registry::registration observe_registry::on_register(const peer& p,
   fresh.szx = szx;
   fresh.last_sent = now;
   auto& o = observations_.emplace(id, std::move(fresh)).first->second;
-  ++clients_[p].observations;
+  o.client = &clients_[p];
+  ++o.client->observations;
   counts_.add(p);
   if (new_resource) r = resources_.emplace(resource, resource_state{}).first;
   r->second.latest = content_of(representation);
-  r->second.observers.emplace(observer_key{p, token}, id);
+  r->second.observers.emplace(observer_key{p, token}, member{id, &o});
   o.state = &r->second;
   arm(id, o, now + options_.max_age);
   out.id = id;
@@ -161,7 +163,7 @@ std::optional<resource_key> observe_registry::remove(const peer& p, const coap::
   if (r == resources_.end()) return std::nullopt;
   auto it = r->second.observers.find({p, token});
   if (it == r->second.observers.end()) return std::nullopt;
-  return erase(it->second, now);
+  return erase(it->second.id, now);
 }
 
 std::optional<resource_key> observe_registry::remove(observation_id id, time_point now) {
@@ -190,7 +192,7 @@ std::optional<resource_key> observe_registry::erase(observation_id id, time_poin
     resources_.erase(r);
   }
   observations_.erase(it);
-  if (freed_slot && !client_gone) release(who, now);
+  if (freed_slot && !client_gone) release(c->second, now);
   return last;
 }
 
@@ -200,7 +202,7 @@ observe_registry::notification observe_registry::make(observation_id id, observa
                  // One byte on the wire: libexositecoap reads Max-Age only when it is one
                  // byte long.
                  static_cast<std::uint32_t>(options_.max_age.count()), o.szx};
-  if (!o.in_flight) ++clients_.at(o.peer).in_flight;
+  if (!o.in_flight) ++o.client->in_flight;
   o.in_flight = true;
   o.stale = false;
   o.last_sent = now;
@@ -209,7 +211,7 @@ observe_registry::notification observe_registry::make(observation_id id, observa
 }
 
 void observe_registry::offer(observation_id id, observation& o, time_point now) {
-  auto& client = clients_.at(o.peer);
+  auto& client = *o.client;
   if (client.in_flight < std::max<std::size_t>(1, options_.max_in_flight_per_client)) {
     outbox_.push_back(make(id, o, now));
     return;
@@ -221,10 +223,7 @@ void observe_registry::offer(observation_id id, observation& o, time_point now) 
   }
 }
 
-void observe_registry::release(const peer& p, time_point now) {
-  auto c = clients_.find(p);
-  if (c == clients_.end()) return;
-  auto& client = c->second;
+void observe_registry::release(client_state& client, time_point now) {
   const auto limit = std::max<std::size_t>(1, options_.max_in_flight_per_client);
   while (client.in_flight < limit && !client.waiting.empty()) {
     const auto id = client.waiting.front();
@@ -240,8 +239,9 @@ void observe_registry::on_change(const resource_key& resource, coap::message con
   auto r = resources_.find(resource);
   if (r == resources_.end()) return;
   r->second.latest = content_of(content);
-  for (const auto& [who, id] : r->second.observers) {
-    auto& o = observations_.at(id);
+  for (const auto& [who, m] : r->second.observers) {
+    auto& o = *m.relation;
+    const auto id = m.id;
     // In flight: replaces the one in flight at its next retransmission, or follows its ACK.
     if (o.in_flight || o.queued)
       o.stale = true;
@@ -257,7 +257,7 @@ std::vector<observe_registry::notification> observe_registry::on_final(const res
   auto r = resources_.find(resource);
   if (r == resources_.end()) return out;
   std::vector<observation_id> ids;
-  for (const auto& [who, id] : r->second.observers) ids.push_back(id);
+  for (const auto& [who, m] : r->second.observers) ids.push_back(m.id);
   const auto content_only = content_of(content);
   for (auto id : ids) {
     auto& o = observations_.at(id);
@@ -276,15 +276,15 @@ void observe_registry::on_acked(observation_id id, time_point now) {
   auto& o = it->second;
   if (!o.in_flight) return;
   o.in_flight = false;
-  --clients_.at(o.peer).in_flight;
+  --o.client->in_flight;
   // A newer value waited, or the Max-Age refresh fell due while this one was in flight: it
   // queues behind the client's other waiting relations, which the freed slot serves first.
   if (o.stale || o.last_sent + options_.max_age <= now) {
     o.stale = true;
     o.queued = true;
-    clients_.at(o.peer).waiting.push_back(id);
+    o.client->waiting.push_back(id);
   }
-  release(o.peer, now);
+  release(*o.client, now);
 }
 
 std::optional<observe_registry::notification> observe_registry::take_replacement(observation_id id,
@@ -374,12 +374,13 @@ observe_registry::registration observe_registry::restore(const observer_record& 
   // clock has moved on while the gateway was down, and next_seq() adds one when it has not.
   if (rec.observe) fresh.seq = *rec.observe & seq_mask;
   auto& o = observations_.emplace(id, std::move(fresh)).first->second;
-  ++clients_[rec.peer].observations;
+  o.client = &clients_[rec.peer];
+  ++o.client->observations;
   if (new_resource) {
     r = resources_.emplace(rec.resource, resource_state{}).first;
     r->second.latest = content_of(latest);
   }
-  r->second.observers.emplace(observer_key{rec.peer, rec.token}, id);
+  r->second.observers.emplace(observer_key{rec.peer, rec.token}, member{id, &o});
   o.state = &r->second;
   if (o.seq && (!high_ || number_fresher(*high_, *o.seq))) high_ = o.seq;
   arm(id, o, std::max(o.last_sent + options_.max_age, now));

@@ -167,6 +167,7 @@ class observe_registry {
  private:
   static constexpr time_point unarmed = time_point::max();
   struct resource_state;
+  struct client_state;
   struct observation {
     core::peer peer;
     coap::bytes token;
@@ -174,6 +175,7 @@ class observe_registry {
     // Its entry in resources_ (stable: map nodes do not move), so that a notification does
     // not hash the CIK to find the representation.
     const resource_state* state = nullptr;
+    client_state* client = nullptr;  // its peer's entry in clients_, likewise
     std::optional<std::uint32_t> seq;  // the last Observe value sent
     std::uint8_t szx = 6;
     bool in_flight = false;
@@ -182,9 +184,15 @@ class observe_registry {
     time_point last_sent;
     time_point refresh_at = unarmed;  // its one entry in refresh_
   };
+  // A relation in its resource's list, with where it lives in observations_ (stable), so that
+  // a change walks its observers without looking each one up.
+  struct member {
+    observation_id id;
+    observation* relation;
+  };
   struct resource_state {
     std::shared_ptr<const coap::message> latest;
-    std::unordered_map<observer_key, observation_id, observe_hash> observers;
+    std::unordered_map<observer_key, member, observe_hash> observers;
   };
   struct client_state {
     std::size_t observations = 0;
@@ -197,8 +205,8 @@ class observe_registry {
   notification make(observation_id id, observation& o, time_point now);
   // Sends now if the client has a free slot, else queues the relation (once).
   void offer(observation_id id, observation& o, time_point now);
-  // A slot of `p` freed: the longest-waiting relations go out.
-  void release(const peer& p, time_point now);
+  // A slot of `client` freed: the longest-waiting relations go out.
+  void release(client_state& client, time_point now);
   std::uint32_t next_seq(observation& o, time_point now);
   void arm(observation_id id, observation& o, time_point at);
   void disarm(observation_id id, observation& o);
