@@ -22,12 +22,13 @@ int main(int argc, char** argv) {
   core::endpoint_config cfg;
   cfg.observe.max_observers = static_cast<std::size_t>(n);
   const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
-  core::endpoint ep(cfg, 1, [&](const coap::message&) -> std::optional<core::resource_key> {
-    return key;
-  });
+  core::endpoint ep(cfg, 1,
+                    [&](const coap::message&) -> std::optional<core::resource_key> { return key; });
   core::time_point now{};
   auto peer_of = [](int i) {
-    return core::peer{0, false, {127, 0, 0, static_cast<std::uint8_t>(2 + i % 10)},
+    return core::peer{0,
+                      false,
+                      {127, 0, 0, static_cast<std::uint8_t>(2 + i % 10)},
                       static_cast<std::uint16_t>(20000 + i / 10)};
   };
   for (int i = 0; i < n; ++i) {
@@ -93,7 +94,8 @@ int main(int argc, char** argv) {
     acks += clock::now() - t2;
   }
   auto us = [&](clock::duration d) {
-    return std::chrono::duration<double, std::micro>(d).count() / std::max<std::uint64_t>(1, notifications);
+    return std::chrono::duration<double, std::micro>(d).count() /
+           std::max<std::uint64_t>(1, notifications);
   };
   std::printf("%llu notifications: fan-out %.2f us, acknowledgement %.2f us, total %.2f us each\n",
               static_cast<unsigned long long>(notifications), us(fan), us(acks), us(fan + acks));

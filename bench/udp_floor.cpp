@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
     const auto start = now_ns();
     round_start.store(start);
     for (int i = 0; i < n;) {
-      const int sent = ::sendmmsg(server, out.data() + i, static_cast<unsigned>(std::min(n - i, 1024)), 0);
+      const int sent =
+          ::sendmmsg(server, out.data() + i, static_cast<unsigned>(std::min(n - i, 1024)), 0);
       if (sent > 0) i += sent;
     }
     int answers = 0;
@@ -163,12 +164,14 @@ int main(int argc, char** argv) {
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double q) {
     if (latencies.empty()) return 0.0;
-    return static_cast<double>(latencies[static_cast<std::size_t>(q * (latencies.size() - 1))]) / 1e6;
+    return static_cast<double>(latencies[static_cast<std::size_t>(q * (latencies.size() - 1))]) /
+           1e6;
   };
   const double exchanges = static_cast<double>(n) * rounds;
-  std::printf("%d clients x %d rounds: %zu datagrams received; latency p50 %.1f ms p99 %.1f ms "
-              "max %.1f ms; round %.1f ms\n",
-              n, rounds, latencies.size(), pct(0.5), pct(0.99), pct(1.0), wall * 1e3 / rounds);
+  std::printf(
+      "%d clients x %d rounds: %zu datagrams received; latency p50 %.1f ms p99 %.1f ms "
+      "max %.1f ms; round %.1f ms\n",
+      n, rounds, latencies.size(), pct(0.5), pct(0.99), pct(1.0), wall * 1e3 / rounds);
   std::printf("CPU per exchange: server %.2f us, client %.2f us\n", server_cpu * 1e6 / exchanges,
               clients_cpu * 1e6 / exchanges);
   return 0;
