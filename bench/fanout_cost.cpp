@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/ack_for.hpp"
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
 
@@ -48,13 +49,7 @@ int main(int argc, char** argv) {
       ep.on_response(f.id, std::move(r), now);
     }
     for (auto& s : ep.take_sends()) {  // the registration's answer may be a CON: ACK it
-      auto sent = coap::decode(s.datagram);
-      if (sent && sent->type == coap::type::con) {
-        coap::message ack;
-        ack.type = coap::type::ack;
-        ack.mid = sent->mid;
-        ep.on_datagram(s.peer, coap::encode(ack), now);
-      }
+      if (auto ack = bench::ack_for(s.datagram)) ep.on_datagram(s.peer, *ack, now);
     }
     ep.take_sends();
     ep.take_observe_events();
@@ -80,13 +75,10 @@ int main(int argc, char** argv) {
     // The ACKs are made outside the timed part: a client's work, not the gateway's.
     to_ack.clear();
     for (auto& s : sends) {
-      auto sent = coap::decode(s.datagram);
-      if (!sent || sent->type != coap::type::con) continue;
+      auto ack = bench::ack_for(s.datagram);
+      if (!ack) continue;
       ++notifications;
-      coap::message ack;
-      ack.type = coap::type::ack;
-      ack.mid = sent->mid;
-      to_ack.emplace_back(s.peer, coap::encode(ack));
+      to_ack.emplace_back(s.peer, std::move(*ack));
     }
     const auto t2 = clock::now();
     for (auto& [p, bytes] : to_ack) ep.on_datagram(p, bytes, now);

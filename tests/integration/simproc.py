@@ -16,6 +16,7 @@ import select
 import signal
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -24,6 +25,18 @@ BIN_DIR = os.environ.get("GW_BIN_DIR", os.path.join(HERE, "../../build/bin"))
 EXAMPLE_STATE = os.path.normpath(os.path.join(HERE, "../../sim/example-state.yaml"))
 DEMO_CIK = "a32c85ba9dda45823be416246cf8b433baa068d7"
 READY_PREFIX = "onep-sim listening on "
+
+
+def demo_state(aliases):
+    """A state file for onep-sim: the demo device with one dataport per alias, each holding
+    "initial". Returns its path; the caller removes it. Suites that observe give each test a
+    dataport of its own, so that a long-poll left by one test never hides another's."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write('devices:\n  - vendor: demo\n    model: gateway\n    sn: "0001"\n'
+                "    cik: %s\n    dataports:\n" % DEMO_CIK)
+        for alias in aliases:
+            f.write('      %s: "initial"\n' % alias)
+        return f.name
 
 
 class SimProcess:

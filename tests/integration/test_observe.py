@@ -3,13 +3,12 @@ observers and libcoap's coap-client -s."""
 import os
 import select
 import subprocess
-import tempfile
 import time
 import unittest
 
 import coap
 from gwproc import Gateway, coap_client_command
-from simproc import DEMO_CIK, SimProcess
+from simproc import DEMO_CIK, SimProcess, demo_state
 
 ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked", "plain")
 FORM = {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"}
@@ -77,14 +76,8 @@ class Observe(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        # One dataport per test, so a poll left by one test never hides another's.
-        cls.state = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-        cls.state.write("devices:\n  - vendor: demo\n    model: gateway\n    sn: \"0001\"\n"
-                        "    cik: %s\n    dataports:\n" % DEMO_CIK)
-        for alias in ALIASES:
-            cls.state.write("      %s: \"initial\"\n" % alias)
-        cls.state.close()
-        cls.sim = SimProcess(state=cls.state.name)
+        cls.state = demo_state(ALIASES)
+        cls.sim = SimProcess(state=cls.state)
         cls.gw = Gateway(cls.sim.url, coap_extra="  ack_timeout: 300ms\n  separate_response_after: 200ms\n  max_retransmit: 2\n",
                          config_extra="observe:\n  poll_timeout: 2s\n")
 
@@ -92,7 +85,7 @@ class Observe(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.close()
         cls.sim.close()
-        os.unlink(cls.state.name)
+        os.unlink(cls.state)
 
     def observer(self):
         o = Observer(self.gw.host, self.gw.port)

@@ -4,13 +4,12 @@ coap-client observing with 64-byte blocks and raw observers that check every dat
 import os
 import select
 import subprocess
-import tempfile
 import time
 import unittest
 
 import coap
 from gwproc import Gateway, coap_client_command
-from simproc import DEMO_CIK, SimProcess
+from simproc import DEMO_CIK, SimProcess, demo_state
 
 MAX_MESSAGE_SIZE = 1152  # the gateway's default coap.max_message_size
 ALIASES = ("big", "libcoapbig", "forty", "clock")
@@ -97,13 +96,8 @@ class RawObserver(coap.Client):
 class ObserveBlocks(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-        cls.state.write("devices:\n  - vendor: demo\n    model: gateway\n    sn: \"0001\"\n"
-                        "    cik: %s\n    dataports:\n" % DEMO_CIK)
-        for alias in ALIASES:
-            cls.state.write("      %s: \"initial\"\n" % alias)
-        cls.state.close()
-        cls.sim = SimProcess(state=cls.state.name)
+        cls.state = demo_state(ALIASES)
+        cls.sim = SimProcess(state=cls.state)
         # Max-Age 2 s so that refreshes come within a test.
         cls.gw = Gateway(cls.sim.url,
                          coap_extra="  ack_timeout: 300ms\n  separate_response_after: 200ms\n",
@@ -113,7 +107,7 @@ class ObserveBlocks(unittest.TestCase):
     def tearDownClass(cls):
         cls.gw.close()
         cls.sim.close()
-        os.unlink(cls.state.name)
+        os.unlink(cls.state)
 
     def observer(self):
         o = RawObserver(self, self.gw.host, self.gw.port)

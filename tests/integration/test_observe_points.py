@@ -1,30 +1,26 @@
 """A registration's point is not notified again: the registration reads the latest point with its
 time, and the long-poll behind the observation starts from it (RFC 7641 §3.2, §4.2)."""
 import os
-import tempfile
 import unittest
 
 import coap
 from gwproc import Gateway
-from simproc import DEMO_CIK, SimProcess
+from simproc import DEMO_CIK, SimProcess, demo_state
 from test_observe import FORM, Observer, next_second
 
 
 class RegistrationPoint(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.state = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-        cls.state.write("devices:\n  - vendor: demo\n    model: gateway\n    sn: \"0001\"\n"
-                        "    cik: %s\n    dataports:\n      point: \"initial\"\n" % DEMO_CIK)
-        cls.state.close()
-        cls.sim = SimProcess(state=cls.state.name)
+        cls.state = demo_state(["point"])
+        cls.sim = SimProcess(state=cls.state)
         cls.gw = Gateway(cls.sim.url, config_extra="observe:\n  poll_timeout: 2s\n")
 
     @classmethod
     def tearDownClass(cls):
         cls.gw.close()
         cls.sim.close()
-        os.unlink(cls.state.name)
+        os.unlink(cls.state)
 
     def write_on_sim(self, value):
         status, _, _ = self.sim.request("POST", "/onep:v1/stack/alias", "point=" + value, FORM)

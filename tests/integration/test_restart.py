@@ -13,7 +13,7 @@ import unittest
 
 import coap
 from gwproc import OVER_DTLS, Gateway, coap_client_command
-from simproc import DEMO_CIK, SimProcess
+from simproc import DEMO_CIK, SimProcess, demo_state
 
 ALIASES = ("kept", "libcoap", "write", "corrupt", "ending")
 FORM = {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"}
@@ -58,18 +58,13 @@ class Observer(coap.Client):
 class Restart(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.seed = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
-        cls.seed.write("devices:\n  - vendor: demo\n    model: gateway\n    sn: \"0001\"\n"
-                       "    cik: %s\n    dataports:\n" % DEMO_CIK)
-        for alias in ALIASES:
-            cls.seed.write("      %s: \"initial\"\n" % alias)
-        cls.seed.close()
-        cls.sim = SimProcess(state=cls.seed.name)
+        cls.seed = demo_state(ALIASES)
+        cls.sim = SimProcess(state=cls.seed)
 
     @classmethod
     def tearDownClass(cls):
         cls.sim.close()
-        os.unlink(cls.seed.name)
+        os.unlink(cls.seed)
 
     def setUp(self):
         self.sim.reset()
