@@ -5,7 +5,7 @@ import unittest
 
 import coap
 from gwproc import Gateway
-from simproc import DEMO_CIK, SimProcess, demo_state
+from simproc import SimProcess, demo_state
 from test_observe import FORM, Observer, next_second
 
 
