@@ -36,6 +36,20 @@ bool method_expects_content(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
+// Whether a comma-separated header value lists `token`, ignoring case and spaces.
+bool contains_token(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (beast::iequals(item, token)) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 error_code check_request(const request& req) {
@@ -54,35 +68,38 @@ error_code check_request(const request& req) {
   return {};
 }
 
-http_request make_message(const request& req, const base_url& origin, std::string_view user_agent) {
-  http_request msg;
-  msg.version(11);
-  if (const auto verb = http::string_to_verb(req.method); verb != http::verb::unknown) {
-    msg.method(verb);
-  } else {
-    msg.method_string(req.method);
+wire_request serialize(const request& req, const base_url& origin, std::string_view user_agent) {
+  wire_request out;
+  out.head = req.method == "HEAD";
+  const auto host = origin.host_field();
+  std::size_t size = req.method.size() + origin.prefix.size() + req.target.size() + host.size() +
+                     user_agent.size() + req.body.size() + 64;
+  for (const auto& h : req.headers) {
+    size += h.name.size() + h.value.size() + 4;
+    if (beast::iequals(h.name, "user-agent")) user_agent = h.value;  // the caller's replaces ours
   }
-  msg.target(origin.prefix + (req.target.empty() ? std::string("/") : req.target));
-  msg.set(http::field::host, origin.host_field());
-  msg.set(http::field::user_agent, user_agent);
+  auto& w = out.bytes;
+  w.reserve(size);
+  w.append(req.method).append(" ").append(origin.prefix);
+  w.append(req.target.empty() ? std::string_view("/") : std::string_view(req.target));
+  w.append(" HTTP/1.1\r\nHost: ").append(host);
+  w.append("\r\nUser-Agent: ").append(user_agent).append("\r\n");
   for (const auto& h : req.headers) {
     // Host and the message framing belong to the client (RFC 9112 §6); a caller's copy could
     // contradict them and desynchronise the connection.
     if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
-        beast::iequals(h.name, "transfer-encoding")) {
+        beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "user-agent")) {
       continue;
     }
-    if (beast::iequals(h.name, "user-agent")) {
-      msg.set(http::field::user_agent, h.value);
-    } else {
-      msg.insert(h.name, h.value);
-    }
+    // RFC 9112 §9.6: "close" among the connection options ends the connection after this one.
+    if (beast::iequals(h.name, "connection") && contains_token(h.value, "close"))
+      out.keep_alive = false;
+    w.append(h.name).append(": ").append(h.value).append("\r\n");
   }
-  msg.body() = req.body;
-  if (!req.body.empty() || method_expects_content(req.method)) {
-    msg.content_length(req.body.size());
-  }
-  return msg;
+  if (!req.body.empty() || method_expects_content(req.method))
+    w.append("Content-Length: ").append(std::to_string(req.body.size())).append("\r\n");
+  w.append("\r\n").append(req.body);
+  return out;
 }
 
 response to_response(http_response&& msg) {
@@ -141,7 +158,7 @@ asio::awaitable<error_code> connection::async_connect(
 
 asio::awaitable<result> connection::async_exchange(const request& req, std::string_view user_agent,
                                                    clock::time_point deadline) {
-  auto msg = make_message(req, impl_->origin, user_agent);
+  auto msg = serialize(req, impl_->origin, user_agent);
   if (impl_->secure) return impl_->exchange_tls(std::move(msg), deadline);
   return impl_->exchange_plain(std::move(msg), deadline);
 }

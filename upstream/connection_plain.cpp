@@ -2,7 +2,7 @@
 
 namespace gw::upstream {
 
-boost::asio::awaitable<result> connection::impl::exchange_plain(http_request msg,
+boost::asio::awaitable<result> connection::impl::exchange_plain(wire_request msg,
                                                                 clock::time_point deadline) {
   return exchange(*plain, std::move(msg), deadline);
 }

@@ -2,7 +2,7 @@
 
 namespace gw::upstream {
 
-boost::asio::awaitable<result> connection::impl::exchange_tls(http_request msg,
+boost::asio::awaitable<result> connection::impl::exchange_tls(wire_request msg,
                                                               clock::time_point deadline) {
   return exchange(*secure, std::move(msg), deadline);
 }

@@ -47,6 +47,16 @@ std::optional<std::string> screen_options(coap::message& msg) {
   return std::nullopt;
 }
 
+// The amplification bound remembers at least as many sources as there may be observers: an
+// observer evicted from its table is unverified again, and its notifications (answered only by
+// 4-byte ACKs, which earn 12 bytes of budget) would be held back until its relation gives up.
+// With more observers than tracked sources, LRU eviction cycles through all of them.
+amplification_options guard_options(const endpoint_config& config) {
+  auto options = config.amplification;
+  options.max_sources = std::max(options.max_sources, config.observe.max_observers);
+  return options;
+}
+
 }  // namespace
 
 endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable)
@@ -58,7 +68,7 @@ endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn obs
       observable_(std::move(observable)),
       observers_(config.observe),
       blocks_(config.block, config.overload_max_age_s),
-      guard_(config.amplification) {
+      guard_(guard_options(config)) {
   dedup_.set_source_limits(&limits_);
   observers_.set_source_limits(&limits_);
   blocks_.set_source_limits(&limits_);
@@ -70,7 +80,7 @@ void endpoint::set_config(const endpoint_config& config) {
   dedup_.set_max_bytes(config.dedup_cache_bytes);
   observers_.set_options(config.observe);
   blocks_.set_options(config.block, config.overload_max_age_s);
-  guard_.set_options(config.amplification);
+  guard_.set_options(guard_options(config));
   limits_.set_options(config.limits);
 }
 

@@ -208,6 +208,37 @@ TEST_CASE("an observer that ACKs is verified and gets whole values") {
   CHECK_FALSE(m.within());  // the bound no longer applies
 }
 
+TEST_CASE("every observer stays verified when there are more of them than tracked sources") {
+  // 40 observers, 16 sources tracked: the table follows observe.max_observers, or LRU
+  // eviction would make each observer a stranger again and hold its notifications back.
+  core::endpoint_config cfg;
+  cfg.amplification.max_sources = 16;
+  cfg.observe.max_observers = 64;
+  metered m(cfg);
+  auto peer_of = [](int i) {
+    return core::peer{0, false, {10, 0, 1, static_cast<std::uint8_t>(i)}, 40000};
+  };
+  constexpr int observers = 40;
+  for (int i = 0; i < observers; ++i) {
+    m.receive(observe_get(static_cast<std::uint16_t>(100 + i), {1}), m.t0, peer_of(i));
+    m.answer_all("v0", m.t0);
+  }
+  m.ep.take_sends();
+  const auto big = text_of(300);  // past the floor: an unverified observer would get a block
+  for (int round = 1; round <= 3; ++round) {
+    const auto at = m.t0 + std::chrono::seconds(round);
+    m.ep.notify({cik, "temp"}, value(round == 1 ? "v1" : big), at);
+    int whole = 0;
+    for (auto& s : m.ep.take_sends()) {
+      auto n = decode(s.datagram);
+      if (n.payload_text() == big) ++whole;
+      m.receive(ack_of(n), at, s.peer);  // every observer ACKs: verified
+    }
+    if (round > 1) CHECK(whole == observers);
+  }
+  CHECK(m.ep.stats().amplification_skipped == 0);
+}
+
 TEST_CASE(
     "the floor: answers up to 64 payload bytes are never cut; one that does not fit waits "
     "for a retransmission of the request") {
