@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libboost1.81-dev libssl-dev nlohmann-json3-dev libcbor-dev libyaml-cpp-dev catch2
+  # coap-gateway's malloc (gperftools' tcmalloc; app/CMakeLists.txt, docs/performance.md).
+  libtcmalloc-minimal4
   libcoap3-bin openssl curl python3 procps
   # deploy/: the Debian package (cpack -G DEB: dpkg-shlibdeps, file), its checks (lintian,
   # systemd-analyze) and the nginx UDP load-balancer example and its test.
