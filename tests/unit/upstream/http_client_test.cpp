@@ -123,6 +123,32 @@ TEST_CASE("Connection: close in an answer means a new connection next time", "[u
   });
 }
 
+TEST_CASE("Connection: close in a request means a new connection next time", "[upstream][http]") {
+  // The request is written by hand (upstream/connection.cpp, serialize): a caller's "close",
+  // in any case and among other options, must still stop the connection being pooled.
+  asio::io_context io;
+  scripted_server server(io.get_executor(),
+                         [](const seen_request&) { return make_reply(reply_kind::answer); });
+  auto client = make_client(io, options_for(server.url()));
+  auto body = [&]() -> asio::awaitable<void> {
+    for (const char* value : {"Close", "keep-alive, close", "te"}) {
+      auto req = get("/x");
+      req.headers = {{"Connection", value}};
+      auto res = co_await client->async_send(req);
+      REQUIRE(res.has_value());
+    }
+    auto res = co_await client->async_send(get("/x"));
+    REQUIRE(res.has_value());
+    // Two closed after their answer; the third ("te") was kept and served the fourth.
+    CHECK(server.accepted() == 3);
+    CHECK(client->stats().opened_total == 3);
+  };
+  run(io, body, [&] {
+    server.stop();
+    client->close();
+  });
+}
+
 TEST_CASE("HEAD, interim 1xx and chunked answers are read whole", "[upstream][http]") {
   asio::io_context io;
   scripted_server server(io.get_executor(), [](const seen_request& r) {
