@@ -77,6 +77,7 @@ procedure_runner::decision procedure_runner::decide(const coap::message& request
     case procedure::discovery:
       d.answer = coap::make_response(request, coap::codes::content);
       d.answer->add_uint_option(coap::opt::content_format, cf::link_format);
+      d.answer->add_option(coap::opt::etag, well_known_core_etag());
       d.answer->set_payload(well_known_core());  // serialized once per route table
       return d;
     case procedure::timestamp:

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "base/keyed_hash.hpp"
+
 namespace gw::translate {
 namespace {
 
@@ -134,6 +136,19 @@ std::string serialize_well_known_core() {
 const std::string& well_known_core() {
   static const std::string document = serialize_well_known_core();
   return document;
+}
+
+const coap::bytes& well_known_core_etag() {
+  static const coap::bytes etag = [] {
+    const auto& doc = well_known_core();
+    const auto h = base::siphash24(
+        {}, std::span(reinterpret_cast<const std::uint8_t*>(doc.data()), doc.size()));
+    const auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
+    return coap::bytes{static_cast<std::uint8_t>(folded >> 24),
+                       static_cast<std::uint8_t>(folded >> 16),
+                       static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
+  }();
+  return etag;
 }
 
 }  // namespace gw::translate

@@ -68,5 +68,10 @@ bool route_answers_in(const route& r, std::uint16_t format);
 // so the document is serialized once (on first use, thread-safe) and every discovery request
 // copies it instead of rebuilding it.
 const std::string& well_known_core();
+// Its ETag (RFC 7252 §5.10.6), 4 bytes: SipHash under a fixed key, so that every instance of
+// one build gives the same document the same tag (a client's Block2 transfer through a load
+// balancer, or a validation, survives a change of instance) and the block layer need not hash
+// the document for every request it cuts into blocks.
+const coap::bytes& well_known_core_etag();
 
 }  // namespace gw::translate

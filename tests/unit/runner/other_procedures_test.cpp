@@ -397,6 +397,14 @@ TEST_CASE_METHOD(fixture, "discovery: /.well-known/core without upstream", "[run
   CHECK(msg.token == tt::token);
   CHECK(msg.content_format() == cf::link_format);
   CHECK(tt::text(msg) == well_known_core());
+  // An ETag of the document, the same every time: the block layer cuts blocks under it
+  // without hashing the document again, and a client can validate its copy.
+  const auto* etag = msg.find(coap::opt::etag);
+  REQUIRE(etag != nullptr);
+  CHECK(etag->value == well_known_core_etag());
+  CHECK(etag->value.size() == 4);
+  CHECK(run(d, tt::make_request(get, {".well-known", "core"})).find(coap::opt::etag)->value ==
+        etag->value);
   CHECK(client.sent.empty());
 }
 
