@@ -131,12 +131,28 @@ boost::system::result<udp::socket> worker::open_socket(const udp::endpoint& at) 
   socket.open(at.protocol(), ec);
   if (ec) return ec;
   if (at.address().is_v6()) socket.set_option(asio::ip::v6_only(true), ec);
-  socket.set_option(asio::socket_base::reuse_address(true), ec);
   int one = 1;
-  if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-    return boost::system::error_code(errno, boost::system::system_category());
+  const auto share = [&]() -> boost::system::error_code {
+    boost::system::error_code ignored;
+    socket.set_option(asio::socket_base::reuse_address(true), ignored);
+    if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      return boost::system::error_code(errno, boost::system::system_category());
+    return {};
+  };
+  // Port 0 (the kernel picks): asked with SO_REUSEPORT set, Linux may hand out a port that
+  // another process's reuseport socket of the same user holds, and the two processes would
+  // then split its traffic (seen as notifications lost between test gateways). Asked without,
+  // it picks a port nobody holds; the options set after the bind still let the other workers
+  // join that port.
+  const bool kernel_picks = at.port() == 0;
+  if (!kernel_picks) {
+    if (auto e = share()) return e;
+  }
   socket.bind(at, ec);
   if (ec) return ec;
+  if (kernel_picks) {
+    if (auto e = share()) return e;
+  }
   const int fd = socket.native_handle();
   if (!set_buffer(fd, SO_RCVBUF, receive_buffer_) && index_ == 0)
     GW_LOG(warn, "server",
