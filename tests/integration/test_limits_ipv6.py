@@ -5,17 +5,15 @@ addresses of one /64 share one allowance, while a client of another /64 is serve
 IPv6 loopback has a single address, so the test runs itself again in a network namespace of
 its own (`unshare --net`, as root) whose loopback it gives the addresses it needs; nothing
 leaves that namespace. Skipped, with the reason, where a namespace cannot be made."""
-import os
 import subprocess
-import sys
 import unittest
 
 import coap
+import netns
 from gwproc import Gateway
 from simproc import DEMO_CIK, SimProcess
 from test_limits import COAP, DEFAULTS, LIMITS, Socket, response, wait_until
 
-INSIDE = "GW_TEST_IN_NETNS"
 GATEWAY = "fd00::1"
 # Twelve addresses of the gateway's /64 (fd00::/64), each a host of its own.
 ATTACKERS = ["fd00::%x" % (0x10 + i) for i in range(12)]
@@ -64,22 +62,5 @@ class PerSlash64(unittest.TestCase):
                    "five relations in /metrics")
 
 
-def main():
-    if os.environ.get(INSIDE):
-        configure_namespace()
-        unittest.main()
-        return
-    if os.geteuid() != 0:
-        print("skipped: making a network namespace needs root")
-        return
-    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skipped: this machine cannot make a network namespace: %s"
-              % probe.stderr.decode(errors="replace").strip())
-        return
-    env = dict(os.environ, **{INSIDE: "1"})
-    sys.exit(subprocess.run(["unshare", "--net", sys.executable] + sys.argv, env=env).returncode)
-
-
 if __name__ == "__main__":
-    main()
+    netns.main(configure_namespace)

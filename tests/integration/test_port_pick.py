@@ -10,14 +10,13 @@ namespace cannot be made."""
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import unittest
 
 import coap
+import netns
 from gwproc import BIN_DIR
 
-INSIDE = "GW_TEST_IN_NETNS"
 RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
 CONFIG = 'workers: 2\ncoap:\n  listen: ["127.0.0.1:0"]\nupstream:\n  url: "http://127.0.0.1:9"\n'
 
@@ -84,22 +83,9 @@ class PortPick(unittest.TestCase):
             held.recv(2048)
 
 
-def main():
-    if os.environ.get(INSIDE):
-        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        unittest.main()
-        return
-    if os.geteuid() != 0:
-        print("skipped: making a network namespace needs root")
-        return
-    probe = subprocess.run(["unshare", "--net", "true"], capture_output=True)
-    if probe.returncode != 0:
-        print("skipped: this machine cannot make a network namespace: %s"
-              % probe.stderr.decode(errors="replace").strip())
-        return
-    env = dict(os.environ, **{INSIDE: "1"})
-    sys.exit(subprocess.run(["unshare", "--net", sys.executable] + sys.argv, env=env).returncode)
+def configure():
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
 if __name__ == "__main__":
-    main()
+    netns.main(configure)
