@@ -56,7 +56,7 @@ void procedure_runner::set_options(runner_options options) {
 
 procedure_runner::decision procedure_runner::decide(const coap::message& request) {
   decision d;
-  auto found = find_route(request.code, request.path());
+  auto found = find_route(request.code, request);
   if (!found.match) {
     d.answer = coap::make_error(
         request, found.error,

@@ -7,7 +7,7 @@ namespace gw::translate {
 
 std::optional<core::resource_key> observable_resource(const coap::message& request) {
   if (request.code != coap::codes::get) return std::nullopt;
-  const auto found = find_route(request.code, request.path());
+  const auto found = find_route(request.code, request);
   if (!found.match || !found.match->matched->observable) return std::nullopt;
   // An observable route captures exactly one segment: the dataport's alias.
   const auto& params = found.match->params;

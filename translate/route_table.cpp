@@ -1,6 +1,8 @@
 #include "translate/route_table.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cassert>
 
 #include "base/keyed_hash.hpp"
 
@@ -8,6 +10,9 @@ namespace gw::translate {
 namespace {
 
 using namespace coap::codes;
+
+// Deeper than any pattern below (the deepest has 5 segments).
+constexpr std::size_t max_route_depth = 8;
 
 const std::vector<route>& table() {
   static const std::vector<route> rows = {
@@ -46,14 +51,15 @@ const std::vector<route>& table() {
   return rows;
 }
 
-bool path_matches(const route& r, const std::vector<std::string>& path,
+bool path_matches(const route& r, std::span<const std::string_view> path,
                   std::vector<std::string>* params) {
+  assert(r.pattern.size() <= max_route_depth);
   if (r.pattern.size() != path.size()) return false;
   for (std::size_t i = 0; i < path.size(); ++i) {
     const auto& seg = r.pattern[i];
     if (seg.starts_with('{')) {
       if (path[i].empty()) return false;
-      if (params) params->push_back(path[i]);
+      if (params) params->emplace_back(path[i]);
     } else if (seg != path[i]) {
       return false;
     }
@@ -74,7 +80,26 @@ std::span<const route> routes() {
   return table();
 }
 
+route_lookup find_route(coap::code method, const coap::message& request) {
+  // Views into the request's Uri-Path options, no strings made. A path deeper than any route
+  // matches none: it is kept as one segment too many, which no pattern's length equals.
+  std::array<std::string_view, max_route_depth + 1> segments;
+  std::size_t depth = 0;
+  for (const auto& o : request.options) {
+    if (o.number != coap::opt::uri_path) continue;
+    segments[std::min(depth, max_route_depth)] = {reinterpret_cast<const char*>(o.value.data()),
+                                                  o.value.size()};
+    ++depth;
+  }
+  return find_route(method, std::span(segments).first(std::min(depth, max_route_depth + 1)));
+}
+
 route_lookup find_route(coap::code method, const std::vector<std::string>& path) {
+  const std::vector<std::string_view> views(path.begin(), path.end());
+  return find_route(method, views);
+}
+
+route_lookup find_route(coap::code method, std::span<const std::string_view> path) {
   bool path_known = false;
   bool method_known = false;
   for (const auto& r : table()) {
@@ -98,7 +123,7 @@ coap::code method_of(procedure p) {
 }
 
 std::optional<procedure> classify(const coap::message& request) {
-  auto found = find_route(request.code, request.path());
+  auto found = find_route(request.code, request);
   if (!found.match) return std::nullopt;
   return found.match->matched->procedure;
 }

@@ -55,6 +55,9 @@ struct route_lookup {
   coap::code error;
 };
 
+route_lookup find_route(coap::code method, std::span<const std::string_view> path);
+// The same for a request's Uri-Path, read in place; and for a path held as strings (tests).
+route_lookup find_route(coap::code method, const coap::message& request);
 route_lookup find_route(coap::code method, const std::vector<std::string>& path);
 // The method of the procedure's route (every procedure has exactly one).
 coap::code method_of(procedure p);

@@ -1,5 +1,6 @@
 #include "gateway/coap/codec.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace gw::coap {
@@ -90,6 +91,9 @@ boost::system::result<message> decode(std::span<const std::uint8_t> datagram) {
   msg.token.assign(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(token_length));
   in = in.subspan(token_length);
 
+  // One allocation for the usual handful of options instead of a regrowth at 1, 2 and 4.
+  if (!in.empty() && in[0] != payload_marker)
+    msg.options.reserve(std::min<std::size_t>(in.size(), 8));
   std::uint32_t number = 0;
   while (!in.empty()) {
     const std::uint8_t head = in[0];

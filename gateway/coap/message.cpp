@@ -1,6 +1,7 @@
 #include "gateway/coap/message.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 
 namespace gw::coap {
@@ -13,7 +14,7 @@ void message::add_option(std::uint16_t number, bytes value) {
 }
 
 void message::add_option(std::uint16_t number, std::string_view text) {
-  add_option(number, bytes(text.begin(), text.end()));
+  add_option(number, bytes(as_bytes(text), as_bytes(text) + text.size()));
 }
 
 void message::add_uint_option(std::uint16_t number, std::uint64_t value) {
@@ -58,7 +59,8 @@ namespace {
 std::vector<std::string> option_strings(const message& msg, std::uint16_t number) {
   std::vector<std::string> out;
   for (const option& o : msg.options) {
-    if (o.number == number) out.emplace_back(o.value.begin(), o.value.end());
+    if (o.number == number)
+      out.emplace_back(reinterpret_cast<const char*>(o.value.data()), o.value.size());
   }
   return out;
 }
@@ -99,11 +101,9 @@ std::optional<std::uint16_t> message::accept() const {
 }
 
 bytes encode_uint(std::uint64_t value) {
-  bytes out;
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    const auto b = static_cast<std::uint8_t>(value >> shift);
-    if (b != 0 || !out.empty()) out.push_back(b);
-  }
+  const auto size = static_cast<std::size_t>(std::bit_width(value) + 7) / 8;
+  bytes out(size);  // one allocation at the right size (none for 0)
+  for (std::size_t i = size; i-- > 0; value >>= 8) out[i] = static_cast<std::uint8_t>(value);
   return out;
 }
 
@@ -118,6 +118,7 @@ message make_response(const message& request, coap::code code) {
   message response;
   response.code = code;
   response.token = request.token;
+  response.options.reserve(4);  // Content-Format, ETag, Max-Age, Block2: one allocation
   return response;
 }
 

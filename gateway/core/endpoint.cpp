@@ -218,10 +218,10 @@ void endpoint::on_request(const peer& from, coap::message request,
   const auto token = request.token;
   // RFC 7959: later blocks, Block1 reassembly and stored representations are answered here.
   // A later block served from the store is cut to what the budget allows (the request's
-  // token and the block's options, about 40 bytes, come on top of the block).
-  auto routed = blocks_.on_request(
-      from, std::move(request), now,
-      block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1));
+  // token and the block's options, about 40 bytes, come on top of the block). The same cap
+  // serves the two places below: nothing between here and there spends or earns budget.
+  const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now, sharing::with_owed);
+  auto routed = blocks_.on_request(from, std::move(request), now, cap);
   if (auto* a = std::get_if<block_layer::answer>(&routed)) {
     answer_now(from, type, mid, token, std::move(a->response), id, now);
     return;
@@ -232,7 +232,6 @@ void endpoint::on_request(const peer& from, coap::message request,
   // A handler that cuts its own blocks (Download Content) reads the size from the request:
   // ask it for no more than the budget allows, as the block layer does (RFC 7959 §2.4).
   if (auto* b2 = forwarded.request.find(coap::opt::block2)) {
-    const auto cap = block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1);
     const auto asked = coap::decode_block(b2->value);
     if (cap != 0 && asked && asked->size() > cap) {
       const auto szx = coap::szx_for_size(cap).value_or(0);
@@ -264,14 +263,11 @@ void endpoint::on_request(const peer& from, coap::message request,
   // whole (handle_response), so the block layer and the floor decide as for any answer. Not
   // for a registration, whose Block2 sets the observer's size for good (RFC 7959 §2.6).
   bool block2_added = false;
-  if (forwarded.request.code == coap::codes::get && !forwarded.request.has(coap::opt::block2) &&
-      !forwarded.request.has(coap::opt::observe)) {
-    if (const auto cap =
-            block_size_for(from, SIZE_MAX, 40 + token.size(), now, answers_owed(from) + 1)) {
-      forwarded.request.set_option(
-          coap::opt::block2, coap::encode_block({0, false, coap::szx_for_size(cap).value_or(0)}));
-      block2_added = true;
-    }
+  if (cap != 0 && forwarded.request.code == coap::codes::get &&
+      !forwarded.request.has(coap::opt::block2) && !forwarded.request.has(coap::opt::observe)) {
+    forwarded.request.set_option(
+        coap::opt::block2, coap::encode_block({0, false, coap::szx_for_size(cap).value_or(0)}));
+    block2_added = true;
   }
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
@@ -285,7 +281,6 @@ void endpoint::on_request(const peer& from, coap::message request,
   ex.forwarded = std::move(forwarded);
   exchanges_.emplace(id, std::move(ex));
   in_flight_.add(from);
-  ++owed_[from];
 }
 
 bool endpoint::rate_limited(const peer& from, const coap::message& request, time_point now) {
@@ -350,8 +345,6 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   exchange ex = std::move(it->second);
   exchanges_.erase(it);
   in_flight_.remove(ex.peer);
-  if (auto owed = owed_.find(ex.peer); owed != owed_.end() && --owed->second == 0)
-    owed_.erase(owed);
   separate_deadlines_.cancel(ex.separate_deadline);
   if (ex.block2_added) {
     // Block2 that on_request added: a handler that did not cut its own block never saw it
@@ -384,7 +377,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   const std::size_t overhead = coap::encoded_size(response) - response.payload.size() +
                                ex.token.size() + 16 + (ex.observe ? 8 : 0);
   const std::size_t block_size =
-      block_size_for(ex.peer, response.payload.size(), overhead, now, answers_owed(ex.peer) + 1);
+      block_size_for(ex.peer, response.payload.size(), overhead, now, sharing::with_owed);
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now, block_size);
   response.token = ex.token;
   std::optional<observation_id> observation;
@@ -577,7 +570,7 @@ bool endpoint::send(const peer& to, coap::bytes datagram, time_point now) {
 }
 
 std::size_t endpoint::block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                                     time_point now, std::size_t sharing) const {
+                                     time_point now, sharing share) const {
   // The floor (amplification.hpp): small answers are never cut.
   if (payload <= config_.amplification.floor_payload) return 0;
   const auto allowance = guard_.allowance(to, now);
@@ -585,7 +578,8 @@ std::size_t endpoint::block_size_for(const peer& to, std::size_t payload, std::s
   // Shared with the answers still owed to the same client: a burst of requests (64
   // registrations at once) would otherwise see its first answers take the whole budget in
   // 1024-byte blocks and the rest held. One at a time (Block2 follow-ups), it is all there.
-  const auto budget = static_cast<std::size_t>(*allowance) / std::max<std::size_t>(sharing, 1);
+  const std::size_t answers = share == sharing::with_owed ? in_flight_.of_source(to) + 1 : 1;
+  const auto budget = static_cast<std::size_t>(*allowance) / answers;
   return std::size_t{16} << szx_within(budget, overhead);
 }
 

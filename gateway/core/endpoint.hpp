@@ -330,14 +330,11 @@ class endpoint {
   bool send(const peer& to, coap::bytes datagram, time_point now);
   // The Block2 size cap to hand the block layer for an answer of `payload` bytes whose
   // encoding, without payload and block options, takes `overhead` bytes: 0 (no cap) for a
-  // verified peer or an answer within the floor, else the largest block that fits the budget
-  // shared by `sharing` answers (this one and those still owed to the peer).
+  // verified peer or an answer within the floor, else the largest block that fits the budget,
+  // shared with the answers still owed to the peer with `with_owed` (this one not yet counted).
+  enum class sharing : bool { alone, with_owed };
   std::size_t block_size_for(const peer& to, std::size_t payload, std::size_t overhead,
-                             time_point now, std::size_t sharing = 1) const;
-  std::size_t answers_owed(const peer& to) const {
-    auto it = owed_.find(to);
-    return it == owed_.end() ? 0 : it->second;
-  }
+                             time_point now, sharing share = sharing::alone) const;
   // A successful answer to a safe request that would not go out whole to an unverified
   // client that speaks Echo: it gets 4.01 + Echo instead.
   bool needs_echo_challenge(const exchange& ex, const coap::message& response,
@@ -373,7 +370,6 @@ class endpoint {
   retransmit_queue retransmits_;
   std::unordered_map<request_id, exchange> exchanges_;
   // Exchanges awaiting the handler's answer, per peer: they share its amplification budget.
-  std::unordered_map<peer, std::size_t, peer_hash> owed_;
   // One change fanned out to thousands of observers differs from one observer to the next in
   // MID and token only (and in Observe when a relation ran ahead of the clock): encoded once per
   // shape, copied and patched for each. Emptied after each fan-out; holding the content keeps

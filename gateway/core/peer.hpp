@@ -28,6 +28,9 @@ struct peer {
   // instructions. Not part of the value. Set the fields before the peer is used as a key; a
   // copy whose fields change afterwards must be re-made (peer{...}) or forget() its memo.
   mutable std::uint64_t hash_memo = 0;
+  // The same for the address the per-address tier groups by (core::address_of, worked out
+  // there): looked up some seven times per request in the limits' counters and buckets.
+  mutable std::uint64_t address_memo = 0;
 
   friend bool operator==(const peer& a, const peer& b) {
     return a.socket == b.socket && a.v6 == b.v6 && a.address == b.address && a.port == b.port &&
@@ -42,7 +45,7 @@ struct peer {
     assert(hash_memo == compute_hash());
     return hash_memo;
   }
-  void forget() { hash_memo = 0; }
+  void forget() { hash_memo = address_memo = 0; }
 
  private:
   std::uint64_t compute_hash() const;

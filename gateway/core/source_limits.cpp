@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -19,6 +20,12 @@ bool is_v4_mapped(const std::array<std::uint8_t, 16>& a) {
          a[10] == 0xff && a[11] == 0xff;
 }
 
+std::uint64_t hash_address(const address_key& k) {
+  base::keyed_hasher h;
+  const auto value = h.bytes(k.bits).integer(std::uint8_t{k.v6}).finish();
+  return value == 0 ? 1 : value;  // 0 means "not worked out yet"
+}
+
 double seconds(duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -33,12 +40,15 @@ address_key address_of(const peer& p) {
   } else {
     std::copy_n(p.address.begin() + (p.v6 ? 12 : 0), 4, k.bits.begin());
   }
+  if (p.address_memo == 0) p.address_memo = hash_address(k);
+  // The sanitizer and fuzz trees keep assertions: a field changed after hashing shows there.
+  assert(p.address_memo == hash_address(k));
+  k.hash = p.address_memo;
   return k;
 }
 
 std::size_t address_key_hash::operator()(const address_key& k) const noexcept {
-  base::keyed_hasher h;
-  return static_cast<std::size_t>(h.bytes(k.bits).integer(std::uint8_t{k.v6}).finish());
+  return static_cast<std::size_t>(k.hash);
 }
 
 std::optional<address_prefix> parse_address_prefix(std::string_view text) {
@@ -147,15 +157,32 @@ limit_stats& limit_stats::operator+=(const limit_stats& o) {
   return *this;
 }
 
+template <class Map, class Key>
+void source_counts::count_up(Map& map, const Key& key, std::size_t& zeros) {
+  auto [it, inserted] = map.try_emplace(key, 0);
+  if (it->second++ == 0 && !inserted) --zeros;  // an entry at zero taken up again
+}
+
+template <class Map, class Key>
+void source_counts::count_down(Map& map, const Key& key, std::size_t& zeros) {
+  auto it = map.find(key);
+  if (it == map.end() || --it->second != 0) return;
+  // Swept when the zeros outnumber the live entries twice and a thousand besides: O(1) per call
+  // on average, and the clients that come back (most) find their entry still there.
+  if (++zeros > 1024 && zeros > 2 * (map.size() - zeros)) {
+    std::erase_if(map, [](const auto& entry) { return entry.second == 0; });
+    zeros = 0;
+  }
+}
+
 void source_counts::add(const peer& p) {
-  ++sources_[p];
-  ++addresses_[address_of(p)];
+  count_up(sources_, p, source_zeros_);
+  count_up(addresses_, address_of(p), address_zeros_);
 }
 
 void source_counts::remove(const peer& p) {
-  if (auto it = sources_.find(p); it != sources_.end() && --it->second == 0) sources_.erase(it);
-  if (auto it = addresses_.find(address_of(p)); it != addresses_.end() && --it->second == 0)
-    addresses_.erase(it);
+  count_down(sources_, p, source_zeros_);
+  count_down(addresses_, address_of(p), address_zeros_);
 }
 
 std::size_t source_counts::of_source(const peer& p) const {
@@ -232,9 +259,13 @@ template <class Key, class Hash>
 void source_limits::bucket_table<Key, Hash>::expire(const tier_limits& tier, time_point now) {
   // Least recently used first: once one has not refilled, the later ones have not either
   // (they were used later) unless the rate changed with a reload, which the next pass fixes.
+  // A bucket used within the last second stays even when full: a client that keeps asking
+  // would otherwise have its bucket dropped and made again between most of its requests.
+  constexpr auto linger = std::chrono::seconds(1);
   const double burst = std::max(1.0, tier.burst);
   while (!lru_.empty()) {
     auto& n = lru_.front();
+    if (now - n.b.at < linger) return;
     if (tier.rate > 0 && refill(n.b.tokens, n.b.at, now, tier) < burst) return;
     index_.erase(n.key);
     lru_.pop_front();

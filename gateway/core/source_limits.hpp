@@ -40,7 +40,10 @@ namespace gw::core {
 struct address_key {
   bool v6 = false;
   std::array<std::uint8_t, 8> bits{};
-  friend bool operator==(const address_key&, const address_key&) = default;
+  std::uint64_t hash = 0;  // keyed, from the peer's memo (peer::address_memo); not the value
+  friend bool operator==(const address_key& a, const address_key& b) {
+    return a.v6 == b.v6 && a.bits == b.bits;
+  }
 };
 address_key address_of(const peer& p);
 
@@ -97,6 +100,8 @@ struct source_limit_options {
 };
 
 // Counts of one resource per source and per address, kept by the store that holds it.
+// A count that falls to zero keeps its entry until zeros far outnumber the rest: a client with
+// one request at a time would otherwise allocate and free two map nodes for each request.
 class source_counts {
  public:
   void add(const peer& p);
@@ -104,11 +109,19 @@ class source_counts {
   void remove(const peer& p);
   std::size_t of_source(const peer& p) const;
   std::size_t of_address(const peer& p) const;
-  std::size_t sources() const { return sources_.size(); }
+  // Sources with a count above zero.
+  std::size_t sources() const { return sources_.size() - source_zeros_; }
 
  private:
+  template <class Map, class Key>
+  static void count_up(Map& map, const Key& key, std::size_t& zeros);
+  template <class Map, class Key>
+  static void count_down(Map& map, const Key& key, std::size_t& zeros);
+
   std::unordered_map<peer, std::size_t, peer_hash> sources_;
   std::unordered_map<address_key, std::size_t, address_key_hash> addresses_;
+  std::size_t source_zeros_ = 0;  // entries of sources_ at zero
+  std::size_t address_zeros_ = 0;
 };
 
 // Which tier refused.
