@@ -7,23 +7,22 @@ namespace {
 // The bare CIK: 40 hex characters (any case) or 20 bytes.
 std::optional<std::string> bare_cik(std::string_view q) {
   static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(40);
   if (q.size() == 40) {
-    for (char c : q) {
-      if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
-        out += c;
-      else if (c >= 'A' && c <= 'F')
-        out += static_cast<char>(c - 'A' + 'a');
-      else
+    std::string out(q);
+    for (char& c : out) {
+      if (c >= 'A' && c <= 'F')
+        c = static_cast<char>(c - 'A' + 'a');
+      else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
         return std::nullopt;
     }
     return out;
   }
   if (q.size() == 20) {
-    for (unsigned char c : q) {
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
+    std::string out(40, '0');
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      const auto c = static_cast<unsigned char>(q[i]);
+      out[2 * i] = hex[c >> 4];
+      out[2 * i + 1] = hex[c & 0xf];
     }
     return out;
   }

@@ -83,7 +83,9 @@ class worker final : public notifier {
   // Declared first so that it is destroyed last: the sockets, timers and services below were
   // made on it, and an I/O object that outlives its io_context cancels into freed memory when
   // it goes (ASan: heap-use-after-free). Members are destroyed in reverse order of declaration.
-  boost::asio::io_context io_;
+  // Run by this worker's thread alone, and other threads only post to it: no locking in the
+  // reactor's I/O (a lock and unlock per socket operation otherwise).
+  boost::asio::io_context io_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::size_t index_;
   std::chrono::milliseconds grace_;
   std::vector<boost::asio::ip::udp::socket> sockets_;
