@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/ack_for.hpp"
+#include "bench/observer_play.hpp"
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
 
@@ -33,21 +33,11 @@ int main(int argc, char** argv) {
                       static_cast<std::uint16_t>(20000 + i / 10)};
   };
   for (int i = 0; i < n; ++i) {
-    coap::message m;
-    m.type = coap::type::con;
-    m.code = coap::codes::get;
-    m.mid = static_cast<std::uint16_t>(i);
-    for (int b = 0; b < 8; ++b) m.token.push_back(static_cast<std::uint8_t>(i >> (b % 4 * 8)));
-    m.add_option(coap::opt::observe, coap::bytes{});
-    m.add_option(coap::opt::uri_path, "1a");
-    m.add_option(coap::opt::uri_path, "temp");
-    m.add_option(coap::opt::uri_query, key.cik);
-    ep.on_datagram(peer_of(i), coap::encode(m), now);
-    for (auto& f : ep.take_forwards()) {
-      auto r = coap::make_response(f.request, coap::codes::content);
-      r.set_payload("1700000000000000");
-      ep.on_response(f.id, std::move(r), now);
-    }
+    coap::bytes token;
+    for (int b = 0; b < 8; ++b) token.push_back(static_cast<std::uint8_t>(i >> (b % 4 * 8)));
+    ep.on_datagram(peer_of(i), bench::observe_get(static_cast<std::uint16_t>(i), token, key.cik),
+                   now);
+    bench::answer_forwards(ep, "1700000000000000", now);
     for (auto& s : ep.take_sends()) {  // the registration's answer may be a CON: ACK it
       if (auto ack = bench::ack_for(s.datagram)) ep.on_datagram(s.peer, *ack, now);
     }

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/ack_for.hpp"
+#include "bench/observer_play.hpp"
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
 
@@ -22,6 +22,7 @@ using namespace gw;
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 100000;
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 600;
+  static constexpr std::string_view cik = "a32c85ba9dda45823be416246cf8b433baa068d7";
   core::endpoint_config cfg;
   cfg.observe.max_observers = n;
   cfg.observe.max_observers_per_client = n;
@@ -31,23 +32,9 @@ int main(int argc, char** argv) {
   // Every GET observes one resource (the gateway's classifier lives in translate/, which this
   // benchmark does not link; the key is the same shape).
   core::endpoint ep(cfg, 1, [](const coap::message&) -> std::optional<core::resource_key> {
-    return core::resource_key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
+    return core::resource_key{std::string(cik), "temp"};
   });
   core::time_point now{};
-
-  auto observe_get = [](std::uint16_t mid, std::uint32_t t, bool observe) {
-    coap::message m;
-    m.type = coap::type::con;
-    m.code = coap::codes::get;
-    m.mid = mid;
-    m.token = {static_cast<std::uint8_t>(t >> 24), static_cast<std::uint8_t>(t >> 16),
-               static_cast<std::uint8_t>(t >> 8), static_cast<std::uint8_t>(t)};
-    if (observe) m.add_option(coap::opt::observe, coap::bytes{});
-    m.add_option(coap::opt::uri_path, "1a");
-    m.add_option(coap::opt::uri_path, "temp");
-    m.add_option(coap::opt::uri_query, "a32c85ba9dda45823be416246cf8b433baa068d7");
-    return coap::encode(m);
-  };
 
   // Each observer answered at once; the duplicate cache keeps those answers too, so it is
   // measured on its own first and subtracted.
@@ -60,13 +47,13 @@ int main(int argc, char** argv) {
                    false,
                    {10, static_cast<std::uint8_t>(k >> 16), static_cast<std::uint8_t>(k >> 8), 1},
                    static_cast<std::uint16_t>(1000 + (k & 0xFF))};
-      auto bytes = observe_get(static_cast<std::uint16_t>(i), first_peer + i, observe);
-      ep.on_datagram(p, bytes, now);
-      for (auto& f : ep.take_forwards()) {
-        auto r = coap::make_response(f.request, coap::codes::content);
-        r.set_payload("21.5");
-        ep.on_response(f.id, std::move(r), now);
-      }
+      const auto t = first_peer + static_cast<std::uint32_t>(i);
+      const coap::bytes token{static_cast<std::uint8_t>(t >> 24),
+                              static_cast<std::uint8_t>(t >> 16), static_cast<std::uint8_t>(t >> 8),
+                              static_cast<std::uint8_t>(t)};
+      ep.on_datagram(p, bench::observe_get(static_cast<std::uint16_t>(i), token, cik, observe),
+                     now);
+      bench::answer_forwards(ep, "21.5", now);
       ep.take_sends();
       ep.take_observe_events();
     }

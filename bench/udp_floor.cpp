@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -131,7 +132,12 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n;) {
       const int sent =
           ::sendmmsg(server, out.data() + i, static_cast<unsigned>(std::min(n - i, 1024)), 0);
-      if (sent > 0) i += sent;
+      if (sent > 0) {
+        i += sent;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != EINTR) {
+        std::perror("bench_udp_floor: sendmmsg");  // would spin here for ever
+        return 1;
+      }
     }
     int answers = 0;
     while (answers < n) {

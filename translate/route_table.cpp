@@ -166,12 +166,8 @@ const std::string& well_known_core() {
 const coap::bytes& well_known_core_etag() {
   static const coap::bytes etag = [] {
     const auto& doc = well_known_core();
-    const auto h = base::siphash24(
-        {}, std::span(reinterpret_cast<const std::uint8_t*>(doc.data()), doc.size()));
-    const auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
-    return coap::bytes{static_cast<std::uint8_t>(folded >> 24),
-                       static_cast<std::uint8_t>(folded >> 16),
-                       static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
+    return coap::etag_from_hash(base::siphash24(
+        {}, std::span(reinterpret_cast<const std::uint8_t*>(doc.data()), doc.size())));
   }();
   return etag;
 }

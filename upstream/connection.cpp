@@ -9,6 +9,7 @@
 #include <openssl/ssl.h>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 
 #include "upstream/connection_impl.hpp"
 
@@ -39,20 +40,6 @@ bool method_expects_content(std::string_view method) {
   return method == "POST" || method == "PUT" || method == "PATCH";
 }
 
-// Whether a comma-separated header value lists `token`, ignoring case and spaces.
-bool contains_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    const auto comma = value.find(',');
-    auto item = value.substr(0, comma);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (beast::iequals(item, token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 }  // namespace
 
 error_code check_request(const request& req) {
@@ -73,10 +60,10 @@ error_code check_request(const request& req) {
   return {};
 }
 
-wire_request serialize(const request& req, const base_url& origin, std::string_view user_agent) {
+wire_request serialize(const request& req, const base_url& origin, std::string_view host,
+                       std::string_view user_agent) {
   wire_request out;
   out.head = req.method == "HEAD";
-  const auto host = origin.host_field();
   std::size_t size = req.method.size() + origin.prefix.size() + req.target.size() + host.size() +
                      user_agent.size() + req.body.size() + 64;
   for (const auto& h : req.headers) {
@@ -97,7 +84,7 @@ wire_request serialize(const request& req, const base_url& origin, std::string_v
       continue;
     }
     // RFC 9112 §9.6: "close" among the connection options ends the connection after this one.
-    if (beast::iequals(h.name, "connection") && contains_token(h.value, "close"))
+    if (beast::iequals(h.name, "connection") && http::token_list{h.value}.exists("close"))
       out.keep_alive = false;
     w.append(h.name).append(": ").append(h.value).append("\r\n");
   }
@@ -119,7 +106,7 @@ response to_response(http_response&& msg) {
 
 connection::impl::impl(asio::any_io_executor executor, const base_url& url, ssl::context* tls,
                        bool verify)
-    : origin(url), verify_host(verify) {
+    : origin(url), host_field(url.host_field()), verify_host(verify) {
   if (tls) {
     secure.emplace(std::move(executor), *tls);
   } else {
@@ -163,7 +150,7 @@ asio::awaitable<error_code> connection::async_connect(
 
 asio::awaitable<result> connection::async_exchange(const request& req, std::string_view user_agent,
                                                    clock::time_point deadline) {
-  auto msg = serialize(req, impl_->origin, user_agent);
+  auto msg = serialize(req, impl_->origin, impl_->host_field, user_agent);
   if (impl_->secure) return impl_->exchange_tls(std::move(msg), deadline);
   return impl_->exchange_plain(std::move(msg), deadline);
 }

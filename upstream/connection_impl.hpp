@@ -1,8 +1,8 @@
 #pragma once
 // connection's state and its HTTP exchange, for the connection's own translation units only:
 // connection.cpp (connect, handshake, the rest), connection_plain.cpp and connection_tls.cpp
-// (one instantiation of the exchange each, so no single file compiles all of Beast's read and
-// write machinery twice).
+// (one instantiation of the exchange each, so no single file compiles all of Beast's read
+// machinery twice).
 #include <optional>
 #include <string>
 
@@ -39,8 +39,10 @@ struct wire_request {
   bool keep_alive = true;  // false when the caller sent Connection: close
 };
 
-// The wire form of req: origin.prefix before the target, Host, User-Agent, Content-Length.
-wire_request serialize(const request& req, const base_url& origin, std::string_view user_agent);
+// The wire form of req: origin.prefix before the target, Host (origin.host_field(), made once
+// per connection by the caller), User-Agent, Content-Length.
+wire_request serialize(const request& req, const base_url& origin, std::string_view host_field,
+                       std::string_view user_agent);
 response to_response(http_response&& msg);
 
 struct connection::impl {
@@ -109,10 +111,10 @@ struct connection::impl {
   static constexpr std::uint32_t max_header_size = 64 * 1024;
 
   base_url origin;
+  std::string host_field;  // origin.host_field()
   bool verify_host;
   std::optional<boost::beast::tcp_stream> plain;
-  // beast::ssl_stream coalesces the serializer's buffers, so a request becomes one TLS record
-  // instead of one per header buffer.
+  // The request is one buffer (wire_request), so over TLS it is one record.
   std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> secure;
   boost::beast::flat_buffer buffer;
   bool connected = false;

@@ -107,6 +107,12 @@ bytes encode_uint(std::uint64_t value) {
   return out;
 }
 
+bytes etag_from_hash(std::uint64_t hash) {
+  const auto folded = static_cast<std::uint32_t>(hash ^ (hash >> 32));
+  return {static_cast<std::uint8_t>(folded >> 24), static_cast<std::uint8_t>(folded >> 16),
+          static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
+}
+
 std::optional<std::uint64_t> decode_uint(std::span<const std::uint8_t> value) {
   if (value.size() > 8) return std::nullopt;
   std::uint64_t out = 0;

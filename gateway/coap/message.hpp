@@ -73,6 +73,9 @@ struct message {
 
 // Big-endian minimal-length encoding of a uint option value.
 bytes encode_uint(std::uint64_t value);
+// A 4-byte ETag (RFC 7252 §5.10.6) from a 64-bit hash of the representation, both halves folded
+// in: short on the wire, and still a one-in-four-billion chance that two versions share one.
+bytes etag_from_hash(std::uint64_t hash);
 // Reads a big-endian uint of 0..8 bytes; nullopt when longer.
 std::optional<std::uint64_t> decode_uint(std::span<const std::uint8_t> value);
 

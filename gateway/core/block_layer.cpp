@@ -64,10 +64,7 @@ coap::bytes derive_etag(const coap::message& representation) {
   } else {
     hasher.integer(std::uint8_t{0});
   }
-  const std::uint64_t h = hasher.bytes(representation.payload).finish();
-  const auto folded = static_cast<std::uint32_t>(h ^ (h >> 32));
-  return {static_cast<std::uint8_t>(folded >> 24), static_cast<std::uint8_t>(folded >> 16),
-          static_cast<std::uint8_t>(folded >> 8), static_cast<std::uint8_t>(folded)};
+  return coap::etag_from_hash(hasher.bytes(representation.payload).finish());
 }
 
 coap::message first_block_of_notification(coap::message notification, std::uint8_t szx,

@@ -1,7 +1,8 @@
 #pragma once
-// A min-heap of (deadline, key), one per concern. Owners still re-check their own state when a
-// key comes due (lazy cancellation stays correct), but a deadline that is known dead can be
-// cancelled with the handle push() returned: a heap full of dead deadlines costs memory (a
+// A min-heap of (deadline, key), one per concern. A deadline that is known dead is cancelled
+// with the handle push() returned (owners that also re-check their state when a key comes due,
+// as the dedup cache does, stay correct with lazy cancellation; the retransmit queue keeps one
+// live deadline per key and does not): a heap full of dead deadlines costs memory (a
 // dedup entry answered early would otherwise keep its EXCHANGE_LIFETIME deadline for 247 s)
 // and wakes the worker for nothing when one of them is the earliest.
 //

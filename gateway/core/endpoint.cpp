@@ -370,8 +370,10 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
     response = coap::make_response(ex.forwarded.request, coap::codes::unauthorized);
     response.add_option(coap::opt::echo, coap::bytes(value.begin(), value.end()));
   }
+  // Kept only for a registration that can succeed: register_observer ends the relation at
+  // once for any other answer.
   std::optional<coap::message> whole;
-  if (ex.observe) whole = response;
+  if (ex.observe && response.code.is_success() && !draining_) whole = response;
   // The budget decides the first block's size for an unverified client. Beyond the handler's
   // options: the token, Block2, Size2, ETag and, for a registration, Observe and Max-Age.
   const std::size_t overhead = coap::encoded_size(response) - response.payload.size() +
@@ -381,7 +383,8 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   response = blocks_.on_response(ex.peer, ex.forwarded, std::move(response), now, block_size);
   response.token = ex.token;
   std::optional<observation_id> observation;
-  if (ex.observe) observation = register_observer(ex, *whole, response, now);
+  if (ex.observe)
+    observation = register_observer(ex, whole ? std::move(*whole) : coap::message{}, response, now);
   if (ex.type == coap::type::con && !ex.empty_acked) {
     response.type = coap::type::ack;  // piggybacked (§5.2.1)
     response.mid = ex.mid;

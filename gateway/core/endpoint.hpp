@@ -298,18 +298,18 @@ class endpoint {
   // nothing. Returns the resource to register on.
   std::optional<resource_key> screen_observe(const peer& from, const coap::message& request,
                                              time_point now);
-  // Registers with the whole `representation`; marks `response` (what goes out, perhaps one
-  // block of it). Returns the relation the response now carries, if any.
-  std::optional<observation_id> register_observer(const exchange& ex,
-                                                  const coap::message& representation,
+  // Registers with the whole `representation` (unused, and may be empty, when `response` is
+  // not a 2.xx or the endpoint is draining: the relation then ends); marks `response` (what
+  // goes out, perhaps one block of it). Returns the relation the response now carries, if any.
+  std::optional<observation_id> register_observer(const exchange& ex, coap::message representation,
                                                   coap::message& response, time_point now);
   // Sends what the observe registry decided (its outbox), until it has nothing more.
   void send_notifications(time_point now);
-  void send_notification(observe_registry::notification n, owner::kind kind, time_point now);
+  void send_notification(const observe_registry::notification& n, owner::kind kind, time_point now);
   // The notification cut to fit (first block at the observer's size) and encoded as a CON with
   // a new MID; nullopt when no MID is free (the relation is then removed).
   std::optional<std::pair<mid_key, coap::bytes>> encode_notification(
-      observe_registry::notification& n, owner::kind kind, time_point now);
+      const observe_registry::notification& n, owner::kind kind, time_point now);
   // The datagram of `n` at block size `szx`, MID 0: from shapes_ when an earlier notification
   // of the same change had the same shape, with this one's token written in.
   coap::bytes shaped_datagram(const observe_registry::notification& n, std::uint8_t szx);

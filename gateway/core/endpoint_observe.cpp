@@ -25,7 +25,7 @@ std::optional<resource_key> endpoint::screen_observe(const peer& from, const coa
 }
 
 std::optional<observation_id> endpoint::register_observer(const exchange& ex,
-                                                          const coap::message& representation,
+                                                          coap::message representation,
                                                           coap::message& response, time_point now) {
   // RFC 7641 §4.2: a non-2.xx answer is final; the relation it would have refreshed ends.
   if (!response.code.is_success() || draining_) {
@@ -38,7 +38,8 @@ std::optional<observation_id> endpoint::register_observer(const exchange& ex,
   if (const auto* asked = ex.forwarded.request.find(coap::opt::block2)) {
     if (auto block = coap::decode_block(asked->value)) szx = std::min(szx, block->szx);
   }
-  auto reg = observers_.on_register(ex.peer, ex.token, *ex.observe, representation, szx, now);
+  auto reg =
+      observers_.on_register(ex.peer, ex.token, *ex.observe, std::move(representation), szx, now);
   if (!reg.observe) return std::nullopt;  // a limit: a plain answer (RFC 7641 §4.1)
   response.set_uint_option(coap::opt::observe, *reg.observe);
   response.set_uint_option(coap::opt::max_age,
@@ -63,7 +64,7 @@ void endpoint::notify_final(const resource_key& resource, coap::message content,
   if (draining_) return;
   auto finals = observers_.on_final(resource, std::move(content), now);
   if (finals.empty()) return;
-  for (auto& n : finals) send_notification(std::move(n), owner::kind::final_notification, now);
+  for (auto& n : finals) send_notification(n, owner::kind::final_notification, now);
   events_.push_back({observe_event::kind::stopped, resource, {}});
   send_notifications(now);  // relations of the same clients on other resources
 }
@@ -73,13 +74,13 @@ void endpoint::send_notifications(time_point now) {
   // another: drain until the registry has nothing more to say.
   for (auto batch = observers_.take_notifications(); !batch.empty();
        batch = observers_.take_notifications()) {
-    for (auto& n : batch) send_notification(std::move(n), owner::kind::notification, now);
+    for (auto& n : batch) send_notification(n, owner::kind::notification, now);
   }
   shapes_.clear();
 }
 
 std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
-    observe_registry::notification& n, owner::kind kind, time_point now) {
+    const observe_registry::notification& n, owner::kind kind, time_point now) {
   // Notifications are CON, as the API document shows: an observer that never acknowledges is
   // found out and removed (RFC 7641 §4.5).
   // An unverified observer gets a first block no larger than its budget allows (RFC 7959
@@ -87,9 +88,12 @@ std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
   // the token, Observe and Max-Age (at most 4 + 2 bytes), and room to spare.
   auto szx = n.szx;
   const auto payload = n.content->payload.size();
-  const auto overhead = coap::encoded_size(*n.content) - payload + n.token.size() + 6 + 16;
-  if (auto cap = block_size_for(n.peer, payload, overhead, now))
-    szx = std::min(szx, coap::szx_for_size(cap).value_or(0));
+  if (payload > config_.amplification.floor_payload) {  // within the floor, never cut
+    const auto overhead = coap::encoded_size(*n.content) - payload + n.token.size() +
+                          (n.observe ? 4 : 0) + (n.max_age ? 2 : 0) + 16;
+    if (auto cap = block_size_for(n.peer, payload, overhead, now))
+      szx = std::min(szx, coap::szx_for_size(cap).value_or(0));
+  }
   auto mid = next_mid(n.peer, now);
   if (!mid) {  // refused (header comment): RFC 7641 §4.5 lets the server drop the observer
     if (kind == owner::kind::notification) observer_gone(observers_.remove(n.id, now));
@@ -122,7 +126,7 @@ coap::bytes endpoint::shaped_datagram(const observe_registry::notification& n, s
   return datagram;
 }
 
-void endpoint::send_notification(observe_registry::notification n, owner::kind kind,
+void endpoint::send_notification(const observe_registry::notification& n, owner::kind kind,
                                  time_point now) {
   auto encoded = encode_notification(n, kind, now);
   if (!encoded) return;

@@ -18,17 +18,16 @@ bool number_fresher(std::uint32_t v1, std::uint32_t v2) {
 
 // The representation as it goes into notifications: everything but per-exchange options.
 // Shared, read-only, by every notification of one change (the fan-out copies no message).
-std::shared_ptr<const coap::message> content_of(const coap::message& response) {
-  coap::message m;
-  m.code = response.code;
-  for (const auto& o : response.options) {
-    if (o.number == coap::opt::observe || o.number == coap::opt::block2 ||
-        o.number == coap::opt::block1 || o.number == coap::opt::size2 ||
-        o.number == coap::opt::max_age)
-      continue;
-    m.options.push_back(o);
-  }
-  m.payload = response.payload;
+std::shared_ptr<const coap::message> content_of(coap::message m) {
+  // Only code, content options and payload: type, MID and token are each notification's own.
+  m.type = coap::type::con;
+  m.mid = 0;
+  m.token.clear();
+  std::erase_if(m.options, [](const coap::option& o) {
+    return o.number == coap::opt::observe || o.number == coap::opt::block2 ||
+           o.number == coap::opt::block1 || o.number == coap::opt::size2 ||
+           o.number == coap::opt::max_age;
+  });
   return std::make_shared<const coap::message>(std::move(m));
 }
 
@@ -103,7 +102,7 @@ std::optional<time_point> observe_registry::next_deadline() const {
 observe_registry::registration observe_registry::on_register(const peer& p,
                                                              const coap::bytes& token,
                                                              const resource_key& resource,
-                                                             const coap::message& representation,
+                                                             coap::message representation,
                                                              std::uint8_t szx, time_point now) {
   registration out;
   auto r = resources_.find(resource);
@@ -114,7 +113,7 @@ observe_registry::registration observe_registry::on_register(const peer& p,
       // in flight; a value that waited is the one this answer carries.
       const auto [id, relation] = it->second;
       auto& o = *relation;
-      r->second.latest = content_of(representation);
+      r->second.latest = content_of(std::move(representation));
       o.szx = szx;
       o.last_sent = now;
       o.stale = false;
@@ -147,7 +146,7 @@ observe_registry::registration observe_registry::on_register(const peer& p,
   ++o.client->observations;
   counts_.add(p);
   if (new_resource) r = resources_.emplace(resource, resource_state{}).first;
-  r->second.latest = content_of(representation);
+  r->second.latest = content_of(std::move(representation));
   r->second.observers.emplace(observer_key{p, token}, member{id, &o});
   o.state = &r->second;
   arm(id, o, now + options_.max_age);
@@ -177,22 +176,23 @@ std::optional<resource_key> observe_registry::erase(observation_id id, time_poin
   disarm(id, o);
   const peer who = o.peer;
   const bool freed_slot = o.in_flight;
-  auto c = clients_.find(who);
-  if (o.queued) std::erase(c->second.waiting, id);
-  if (freed_slot) --c->second.in_flight;
-  const bool client_gone = --c->second.observations == 0;
-  if (client_gone) clients_.erase(c);
+  // Through the relation's own pointers: a map is searched only for an entry that goes.
+  auto& client = *o.client;
+  if (o.queued) std::erase(client.waiting, id);
+  if (freed_slot) --client.in_flight;
+  const bool client_gone = --client.observations == 0;
+  if (client_gone) clients_.erase(who);
   counts_.remove(who);
 
   std::optional<resource_key> last;
-  auto r = resources_.find(o.resource);
-  r->second.observers.erase({o.peer, o.token});
-  if (r->second.observers.empty()) {
+  auto& state = *o.state;
+  state.observers.erase({o.peer, o.token});
+  if (state.observers.empty()) {
     last = std::move(o.resource);  // o is erased below
-    resources_.erase(r);
+    resources_.erase(*last);
   }
   observations_.erase(it);
-  if (freed_slot && !client_gone) release(c->second, now);
+  if (freed_slot && !client_gone) release(client, now);
   return last;
 }
 
@@ -238,7 +238,7 @@ void observe_registry::on_change(const resource_key& resource, coap::message con
                                  time_point now) {
   auto r = resources_.find(resource);
   if (r == resources_.end()) return;
-  r->second.latest = content_of(content);
+  r->second.latest = content_of(std::move(content));
   for (const auto& [who, m] : r->second.observers) {
     auto& o = *m.relation;
     const auto id = m.id;
@@ -258,7 +258,7 @@ std::vector<observe_registry::notification> observe_registry::on_final(const res
   if (r == resources_.end()) return out;
   std::vector<observation_id> ids;
   for (const auto& [who, m] : r->second.observers) ids.push_back(m.id);
-  const auto content_only = content_of(content);
+  const auto content_only = content_of(std::move(content));
   for (auto id : ids) {
     auto& o = observations_.at(id);
     out.push_back(
@@ -360,7 +360,8 @@ observe_registry::registration observe_registry::restore(const observer_record& 
   if (observations_.size() >= options_.max_observers ||
       (clients != clients_.end() &&
        clients->second.observations >= options_.max_observers_per_client) ||
-      (new_resource && resources_.size() >= options_.max_resources))
+      (new_resource && resources_.size() >= options_.max_resources) ||
+      (limits_ != nullptr && limits_->check(limited::observers, counts_, rec.peer)))
     return out;
 
   const auto id = next_id_++;
@@ -376,6 +377,7 @@ observe_registry::registration observe_registry::restore(const observer_record& 
   auto& o = observations_.emplace(id, std::move(fresh)).first->second;
   o.client = &clients_[rec.peer];
   ++o.client->observations;
+  counts_.add(rec.peer);  // erase() takes it off again, as for a relation made by on_register
   if (new_resource) {
     r = resources_.emplace(rec.resource, resource_state{}).first;
     r->second.latest = content_of(latest);

@@ -111,7 +111,7 @@ class observe_registry {
   // it already has there (RFC 7641 §4.1: the sequence keeps increasing). `szx` is the block
   // size negotiated for this observer's notifications.
   registration on_register(const peer& p, const coap::bytes& token, const resource_key& resource,
-                           const coap::message& representation, std::uint8_t szx, time_point now);
+                           coap::message representation, std::uint8_t szx, time_point now);
   // Observe 1 (or a non-2.xx answer to a registration) on `resource` from (peer, token), an RST
   // or a CON that was never acknowledged: the relation ends. Returns the resource when it lost
   // its last observer.
@@ -174,8 +174,8 @@ class observe_registry {
     resource_key resource;
     // Its entry in resources_ (stable: map nodes do not move), so that a notification does
     // not hash the CIK to find the representation.
-    const resource_state* state = nullptr;
-    client_state* client = nullptr;  // its peer's entry in clients_, likewise
+    resource_state* state = nullptr;
+    client_state* client = nullptr;    // its peer's entry in clients_, likewise
     std::optional<std::uint32_t> seq;  // the last Observe value sent
     std::uint8_t szx = 6;
     bool in_flight = false;

@@ -5,6 +5,7 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 
@@ -33,8 +34,14 @@ struct peer {
   mutable std::uint64_t address_memo = 0;
 
   friend bool operator==(const peer& a, const peer& b) {
-    return a.socket == b.socket && a.v6 == b.v6 && a.address == b.address && a.port == b.port &&
-           a.via == b.via;
+    // Two memos that differ tell unequal peers apart at once; the address is compared as two
+    // words (array == calls memcmp, and a datagram's peer is compared in every table).
+    if (a.hash_memo != 0 && b.hash_memo != 0 && a.hash_memo != b.hash_memo) return false;
+    std::uint64_t x[2], y[2];
+    std::memcpy(x, a.address.data(), sizeof x);
+    std::memcpy(y, b.address.data(), sizeof y);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0 && a.port == b.port && a.socket == b.socket &&
+           a.v6 == b.v6 && a.via == b.via;
   }
   // "127.0.0.1:5683" or "[::1]:5683"
   std::string to_string() const;
@@ -51,8 +58,8 @@ struct peer {
   std::uint64_t compute_hash() const;
 };
 
-// Feeds the fields that identify a peer into a hasher (a MAC over a peer, under a key other than
-// the tables').
+// Feeds the fields that identify a peer into a hasher: the peer's table hash (under the process
+// key), and MACs over a peer under a key of their own (Echo values).
 base::keyed_hasher& hash_append(base::keyed_hasher& h, const peer& p);
 // Feeds the peer's table hash (8 bytes instead of its 22), so that keys holding a peer
 // (mid_key, block_key, the observe registry's relations) chain it with their own fields.

@@ -19,7 +19,9 @@ bool retransmit_queue::replace(const mid_key& old_key, const mid_key& new_key,
   deadlines_.cancel(p.deadline);
   p.datagram = std::move(datagram);
   p.deadline = deadlines_.push(p.due, new_key);
-  pending_[new_key] = std::move(p);
+  auto& slot = pending_[new_key];
+  deadlines_.cancel(slot.deadline);  // as in add(): one deadline per key, whatever was there
+  slot = std::move(p);
   return true;
 }
 

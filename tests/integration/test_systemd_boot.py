@@ -282,9 +282,12 @@ class Container:
     @staticmethod
     def maybe_skip(output):
         """Raises SkipBoot when systemd-nspawn failed for lack of privileges (a sandbox that
-        forbids namespaces or mounts): the machine cannot boot a container, not a product bug."""
+        forbids namespaces or mounts) or of a place to run (a chroot, where / is no mount point
+        and no cgroup hierarchy is mounted, as when the README's commands are tried in a fresh
+        Debian tree): the machine cannot boot a container, not a product bug."""
         for line in output.splitlines():
-            if re.search(r"Operation not permitted|Permission denied|Read-only file system", line):
+            if re.search(r"Operation not permitted|Permission denied|Read-only file system"
+                         r"|unified cgroups hierarchy|on / \(MS_REC\|MS_SLAVE", line):
                 raise SkipBoot("systemd-nspawn cannot run here: %s" % line.strip())
 
     def path(self, inside):

@@ -127,6 +127,7 @@ TEST_CASE("one armed Max-Age deadline per observation whatever the notification 
   for (std::uint8_t i = 0; i < 10; ++i) {
     core::peer p = client;
     p.port = static_cast<std::uint16_t>(50000 + i);
+    p.forget();  // a changed field: the memo copied from `client` is not its hash
     ids.push_back(reg.on_register(p, {i}, key, value("v0"), 6, t).id);
   }
   CHECK(reg.armed_deadlines() == 10);

@@ -130,6 +130,7 @@ TEST_CASE("nothing restored goes beyond what a fresh registration would get") {
   SECTION("a socket this process does not have, a long token, a foreign key, a bad latest") {
     auto bad = snap;
     bad.observers[0].peer.socket = 1;
+    bad.observers[0].peer.forget();
     bad.observers[1].token = coap::bytes(9, 1);
     bad.observers[2].resource.cik = "A32C85BA9DDA45823BE416246CF8B433BAA068D7";  // not normalised
     next_process b(1s);
@@ -290,4 +291,33 @@ TEST_CASE("coaps relations and writes are left out of the snapshot") {
   REQUIRE(snap.observers.size() == 1);
   CHECK(snap.observers[0].peer == client);
   CHECK(snap.requests.empty());
+}
+
+TEST_CASE("restored relations count toward the per-address observer limit") {
+  // Found in review: restore() made relations without counting them, so after a restart an
+  // address could hold its limit again on top of them, and removing a restored relation took
+  // a count away from a live one.
+  core::endpoint_config cfg;
+  cfg.limits.per_address.observers = 3;
+  rig a(cfg);
+  old_process(a);
+  const auto port = [](std::uint16_t p) { return core::peer{0, false, {127, 0, 0, 9}, p}; };
+  for (std::uint16_t p = 1; p <= 3; ++p) register_observer(a, {1}, port(p), p);
+  REQUIRE(a.ep.observers() == 3);
+  auto snap = a.ep.snapshot(a.t0 + 1s);
+
+  next_process b(5s, cfg);
+  REQUIRE(b.ep.restore(snap, 1, b.t0).observers == 3);
+  b.sent();
+  // A fourth port of the address: at the limit, answered without a relation.
+  b.receive(observe_get(200, {4}, false, "temp"), b.t0, port(4));
+  auto fw = b.ep.take_forwards();
+  REQUIRE(fw.size() == 1);
+  auto resp = coap::make_response(fw[0].request, coap::codes::content);
+  resp.set_payload("v1");
+  b.ep.on_response(fw[0].id, resp, b.t0);
+  auto sent = b.sent();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].has(coap::opt::observe));
+  CHECK(b.ep.observers() == 3);
 }

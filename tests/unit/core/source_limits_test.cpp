@@ -121,6 +121,37 @@ TEST_CASE("two tiers: strict per source, generous per address, trusted proxies e
   CHECK(counts.sources() == 0);
 }
 
+TEST_CASE("counts at zero are kept for clients that come back and swept past a bound") {
+  // A client with one request at a time takes its count to zero after every answer: the entry
+  // stays (no map node made and freed per request) until zeros far outnumber live counts.
+  core::source_counts counts;
+  const auto peer_n = [](std::uint32_t n) {
+    return core::peer{0,
+                      false,
+                      {10, std::uint8_t(n >> 16), std::uint8_t(n >> 8), std::uint8_t(n)},
+                      static_cast<std::uint16_t>(1000 + n % 7)};
+  };
+  counts.add(peer_n(0));  // one live count throughout
+  for (std::uint32_t n = 1; n <= 5000; ++n) {
+    counts.add(peer_n(n));
+    counts.add(peer_n(n));
+    counts.remove(peer_n(n));
+    CHECK(counts.of_source(peer_n(n)) == 1);
+    counts.remove(peer_n(n));
+    CHECK(counts.of_source(peer_n(n)) == 0);
+    CHECK(counts.of_address(peer_n(n)) == 0);
+    REQUIRE(counts.sources() == 1);
+  }
+  // Back after its entry was swept, or while it is still there: counted from zero either way.
+  for (std::uint32_t n : {1u, 4999u, 5000u}) {
+    counts.add(peer_n(n));
+    CHECK(counts.of_source(peer_n(n)) == 1);
+    CHECK(counts.of_address(peer_n(n)) == 1);
+  }
+  CHECK(counts.sources() == 4);
+  CHECK(counts.of_source(peer_n(0)) == 1);
+}
+
 TEST_CASE("token buckets: burst, refill in virtual time, both tiers") {
   core::source_limits limits(slow_buckets());
   const time_point t0{std::chrono::hours(1)};
