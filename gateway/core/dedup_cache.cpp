@@ -97,6 +97,10 @@ void dedup_cache::set_reply(const mid_key& key, request_id id, coap::bytes reply
   if (s.bytes > s.max) make_room(e.kind, 0);
 }
 
+void dedup_cache::forget(const mid_key& key, request_id id) {
+  if (auto it = entries_.find(key); it != entries_.end() && it->second.id == id) erase(it);
+}
+
 void dedup_cache::set_max_bytes(std::size_t max_bytes) {
   const std::size_t safe = max_bytes / 4;
   store_of(kind::safe).max = safe;

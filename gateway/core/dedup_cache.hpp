@@ -89,6 +89,10 @@ class dedup_cache {
   void set_reply(const mid_key& key, request_id id, coap::bytes reply, bool answered,
                  time_point now, duration replay_window);
 
+  // Drops the entry of request `id` now, as if it had never been recorded (ignored when the
+  // key now belongs to another request).
+  void forget(const mid_key& key, request_id id);
+
   void expire(time_point now);
 
   // Answered unsafe requests still within their window at `now`, with their replies: what a

@@ -334,12 +334,13 @@ void endpoint::cache_reply(const peer& from, std::uint16_t mid, request_id id, c
   dedup_.set_reply({from, mid}, id, std::move(reply), answered, now, config_.replay_window);
 }
 
-void endpoint::on_response(request_id id, coap::message response, time_point now) {
-  handle_response(id, std::move(response), now);
+void endpoint::on_response(request_id id, coap::message response, time_point now, answered how) {
+  handle_response(id, std::move(response), now, how);
   send_notifications(now);
 }
 
-void endpoint::handle_response(request_id id, coap::message response, time_point now) {
+void endpoint::handle_response(request_id id, coap::message response, time_point now,
+                               answered how) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
   exchange ex = std::move(it->second);
@@ -390,7 +391,10 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
     response.mid = ex.mid;
     fit_error(ex.peer, response, now);
     auto bytes = coap::encode(response);
-    cache_reply(ex.peer, ex.mid, id, bytes, true, now);
+    if (replayed(ex, how))
+      cache_reply(ex.peer, ex.mid, id, bytes, true, now);
+    else
+      dedup_.forget({ex.peer, ex.mid}, id);
     send(ex.peer, std::move(bytes), now);
     update_dedup_window(now);
     return;
@@ -429,8 +433,15 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   response.mid = *own;
   fit_error(ex.peer, response, now);
   auto bytes = coap::encode(response);
-  cache_reply(ex.peer, ex.mid, id, bytes, true, now);
+  if (replayed(ex, how))
+    cache_reply(ex.peer, ex.mid, id, bytes, true, now);
+  else
+    dedup_.forget({ex.peer, ex.mid}, id);
   send(ex.peer, std::move(bytes), now);
+}
+
+bool endpoint::replayed(const exchange& ex, answered how) {
+  return how == answered::later || !coap::is_safe(ex.forwarded.request.code);
 }
 
 void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_point now) {

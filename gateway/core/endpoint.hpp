@@ -192,8 +192,14 @@ class endpoint {
 
   void on_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
   // The handler's answer to a forwarded request. Token, type and MID are filled in here.
-  // Ignored when the exchange is gone.
-  void on_response(request_id id, coap::message response, time_point now);
+  // Ignored when the exchange is gone. `in_place`: answered without waiting on anything (the
+  // discovery document, a local error): the answer to a safe request is then not kept for
+  // replay, since a copy is answered afresh at the same cost (RFC 7252 §4.5 lets a safe
+  // request be processed again); the cache keeps its room for answers that cost an upstream
+  // call, and a flood of such GETs does not churn it.
+  enum class answered : bool { later, in_place };
+  void on_response(request_id id, coap::message response, time_point now,
+                   answered how = answered::later);
   void on_timer(time_point now);
 
   std::vector<send_action> take_sends() { return std::exchange(sends_, {}); }
@@ -289,7 +295,7 @@ class endpoint {
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
-  void handle_response(request_id id, coap::message response, time_point now);
+  void handle_response(request_id id, coap::message response, time_point now, answered how);
   void on_request(const peer& from, coap::message request, std::span<const std::uint8_t> raw,
                   time_point now);
   void on_ack_or_reset(const peer& from, const coap::message& msg, time_point now);
@@ -322,6 +328,8 @@ class endpoint {
   void answer_now(const peer& from, coap::type type, std::uint16_t mid, const coap::bytes& token,
                   coap::message response, request_id id, time_point now);
   // Caches the reply to request `id`: `answered` when it is the final answer.
+  // Whether the answer to `ex` is kept for copies of its request (on_response: `in_place`).
+  static bool replayed(const exchange& ex, answered how);
   void cache_reply(const peer& from, std::uint16_t mid, request_id id, coap::bytes reply,
                    bool answered, time_point now);
   void send_empty(const peer& to, coap::type type, std::uint16_t mid, time_point now);

@@ -312,7 +312,8 @@ void worker::on_forward(core::forward_action forward) {
     handling = internal_error(std::current_exception());
   }
   if (auto* answer = std::get_if<coap::message>(&handling)) {
-    endpoint_.on_response(forward.id, std::move(*answer), core::clock::now());
+    endpoint_.on_response(forward.id, std::move(*answer), core::clock::now(),
+                          core::endpoint::answered::in_place);
     return;
   }
   asio::co_spawn(io_, std::move(std::get<1>(handling)),

@@ -17,12 +17,13 @@ coap::message fixed_mid(coap::code code, std::string_view payload = {}) {
 }
 
 // Answers every forwarded request at `now` with `code` and `payload`; returns how many.
-std::size_t answer_all(rig& r, time_point now, coap::code code, std::string_view payload = {}) {
+std::size_t answer_all(rig& r, time_point now, coap::code code, std::string_view payload = {},
+                       core::endpoint::answered how = core::endpoint::answered::later) {
   auto fw = r.ep.take_forwards();
   for (auto& f : fw) {
     auto resp = coap::make_response(f.request, code);
     if (!payload.empty()) resp.set_payload(payload);
-    r.ep.on_response(f.id, resp, now);
+    r.ep.on_response(f.id, resp, now, how);
   }
   return fw.size();
 }
@@ -222,4 +223,29 @@ TEST_CASE("the effective dedup window reports the age of the youngest write evic
   // A window later, with no eviction since, it is the configured window again.
   r.ep.on_timer(r.t0 + 110s + 247s);
   CHECK(r.ep.stats().dedup_effective_window == core::duration(247s));
+}
+
+TEST_CASE("a safe request answered in place is not kept for replay; an unsafe one still is") {
+  // The discovery document or a local error costs nothing to give again: a copy is answered
+  // afresh rather than from the cache, which keeps its room (and its lookups) for answers that
+  // cost an upstream call. A write's answer is kept whatever made it: never executed twice.
+  rig r;
+  const auto in_place = core::endpoint::answered::in_place;
+  const auto get = fixed_mid(coap::codes::get);
+  r.receive(get, r.t0);
+  REQUIRE(answer_all(r, r.t0, coap::codes::content, "doc", in_place) == 1);
+  REQUIRE(r.sent().size() == 1);
+  r.receive(get, r.t0 + 10ms);  // a copy within the replay window: handled again
+  REQUIRE(answer_all(r, r.t0 + 10ms, coap::codes::content, "doc", in_place) == 1);
+  CHECK(r.sent().at(0).payload_text() == "doc");
+  CHECK(r.ep.stats().duplicates == 0);
+
+  const auto post = fixed_mid(coap::codes::post, "7");
+  r.receive(post, r.t0 + 20ms);
+  REQUIRE(answer_all(r, r.t0 + 20ms, coap::codes::bad_request, {}, in_place) == 1);
+  r.sent();
+  r.receive(post, r.t0 + 30ms);
+  CHECK(r.ep.take_forwards().empty());  // answered from the cache
+  CHECK(r.sent().at(0).code == coap::codes::bad_request);
+  CHECK(r.ep.stats().duplicates == 1);
 }
