@@ -257,17 +257,18 @@ class Bench:
             % self.phase_s)
         gw, port, metrics = self.start_gateway(0, "p2")
         read = ["--clients", "64", "--request", "GET /1a/temp?<CIK>"]
-        g = self.measured(gw.pid, port, *read)
-        w = self.wrk(self.sim_url + "/onep:v1/stack/alias?temp")
-        ratio = g["throughput"] / max(w["throughput"], 1e-9)
+        g, w, ratio, ratios = self.alternate(
+            lambda: self.measured(gw.pid, port, *read),
+            lambda: self.wrk(self.sim_url + "/onep:v1/stack/alias?temp"))
         log("  %-28s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  codes %s"
             % ("gateway Read", g["throughput"], g["latency_us"]["p50"], g["latency_us"]["p99"],
                g["codes"]))
         log("  %-28s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  non-2xx %d"
             % ("wrk at onep-sim (HTTP)", w["throughput"], w["p50_us"] or 0, w["p99_us"] or 0,
                w["non_2xx"]))
-        log("  ratio gateway/wrk (HTTP): req/s x%.2f" % ratio)
-        self.results["P2"] = {"gateway": g, "wrk": w, "ratio": ratio}
+        log("  ratio gateway/wrk (HTTP): req/s x%.2f (median of %s)"
+            % (ratio, ", ".join("%.2f" % r for r in ratios)))
+        self.results["P2"] = {"gateway": g, "wrk": w, "ratio": ratio, "ratios": ratios}
         try:
             self.p2_https(read)
         except Exception as e:  # P3 still runs over HTTP
@@ -310,19 +311,33 @@ class Bench:
         cert, key = self.make_cert()
         sim, url = self.start_sim((cert, key))
         gw, port, _ = self.start_gateway(0, "p2-https", upstream=url, ca_file=cert)
-        g = self.measured(gw.pid, port, *read)
+        g, w, ratio, ratios = self.alternate(
+            lambda: self.measured(gw.pid, port, *read),
+            lambda: self.wrk(url + "/onep:v1/stack/alias?temp"))
         self.procs.stop(gw)
-        w = self.wrk(url + "/onep:v1/stack/alias?temp")
         self.procs.stop(sim)
-        ratio = g["throughput"] / max(w["throughput"], 1e-9)
         log("  %-28s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  codes %s"
             % ("gateway Read over HTTPS", g["throughput"], g["latency_us"]["p50"],
                g["latency_us"]["p99"], g["codes"]))
         log("  %-28s %9.0f req/s  p50 %6.0f us  p99 %6.0f us  non-2xx %d"
             % ("wrk at onep-sim (HTTPS)", w["throughput"], w["p50_us"] or 0, w["p99_us"] or 0,
                w["non_2xx"]))
-        log("  ratio gateway/wrk (HTTPS): req/s x%.2f" % ratio)
-        self.results["P2_https"] = {"gateway": g, "wrk": w, "ratio": ratio}
+        log("  ratio gateway/wrk (HTTPS): req/s x%.2f (median of %s)"
+            % (ratio, ", ".join("%.2f" % r for r in ratios)))
+        self.results["P2_https"] = {"gateway": g, "wrk": w, "ratio": ratio, "ratios": ratios}
+
+    def alternate(self, ours, reference, rounds=3):
+        """Runs ours and the reference alternately `rounds` times: wrk's own rate at onep-sim
+        swings by a third between runs minutes apart (54,000-81,000 req/s on one machine), more
+        than the gateway's does. Returns the round with the median ratio, and every ratio."""
+        runs = []
+        for _ in range(rounds):
+            g = ours()
+            w = reference()
+            runs.append((g["throughput"] / max(w["throughput"], 1e-9), g, w))
+        runs.sort(key=lambda r: r[0])
+        ratio, g, w = runs[len(runs) // 2]
+        return g, w, ratio, [r[0] for r in runs]
 
     def p4(self):
         n = self.args.observers

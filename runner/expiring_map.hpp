@@ -33,7 +33,14 @@ class expiring_map {
 
   void store(std::string key, Value value, core::time_point expires) {
     if (max_entries_ == 0) return;
-    if (auto it = entries_.find(key); it != entries_.end()) erase(it);
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      // Stored again (every Read refreshes its alias): updated and moved to the back of the
+      // order in place, without freeing and making the key, its node and its list entry.
+      it->second.value = std::move(value);
+      it->second.expires = expires;
+      order_.splice(order_.end(), order_, it->second.order);
+      return;
+    }
     while (entries_.size() >= max_entries_) erase(entries_.find(order_.front()));
     order_.push_back(key);
     entries_.emplace(std::move(key), entry{std::move(value), expires, std::prev(order_.end())});
