@@ -162,16 +162,12 @@ std::optional<resource_key> observe_registry::remove(const peer& p, const coap::
   if (r == resources_.end()) return std::nullopt;
   auto it = r->second.observers.find({p, token});
   if (it == r->second.observers.end()) return std::nullopt;
-  return erase(it->second.id, now);
+  return remove(it->second.id, now);
 }
 
 std::optional<resource_key> observe_registry::remove(observation_id id, time_point now) {
-  if (!observations_.contains(id)) return std::nullopt;
-  return erase(id, now);
-}
-
-std::optional<resource_key> observe_registry::erase(observation_id id, time_point now) {
   auto it = observations_.find(id);
+  if (it == observations_.end()) return std::nullopt;
   auto& o = it->second;
   disarm(id, o);
   const peer who = o.peer;
@@ -228,7 +224,7 @@ void observe_registry::release(client_state& client, time_point now) {
   while (client.in_flight < limit && !client.waiting.empty()) {
     const auto id = client.waiting.front();
     client.waiting.erase(client.waiting.begin());
-    auto& o = observations_.at(id);  // erase() takes a removed relation off the list
+    auto& o = observations_.at(id);  // remove() takes a removed relation off the list
     o.queued = false;
     outbox_.push_back(make(id, o, now));
   }
@@ -263,7 +259,7 @@ std::vector<observe_registry::notification> observe_registry::on_final(const res
     auto& o = observations_.at(id);
     out.push_back(
         notification{id, o.peer, content_only, o.token, std::nullopt, std::nullopt, o.szx});
-    erase(id, now);
+    remove(id, now);
   }
   // A slot freed above may have let out another relation of this resource, gone by now.
   std::erase_if(outbox_, [this](const notification& n) { return !observations_.contains(n.id); });
@@ -303,7 +299,7 @@ void observe_registry::on_timer(time_point now) {
   while (!refresh_.empty() && refresh_.begin()->first <= now) {
     const auto id = refresh_.begin()->second;
     refresh_.erase(refresh_.begin());
-    auto& o = observations_.at(id);  // erase() disarms
+    auto& o = observations_.at(id);  // remove() disarms
     o.refresh_at = unarmed;
     // One still being retransmitted refreshes the client's Max-Age when it lands; on_acked
     // sends the refresh if it is due by then. One waiting for a slot is sent when it gets one.
@@ -377,7 +373,7 @@ observe_registry::registration observe_registry::restore(const observer_record& 
   auto& o = observations_.emplace(id, std::move(fresh)).first->second;
   o.client = &clients_[rec.peer];
   ++o.client->observations;
-  counts_.add(rec.peer);  // erase() takes it off again, as for a relation made by on_register
+  counts_.add(rec.peer);  // remove() takes it off again, as for a relation made by on_register
   if (new_resource) {
     r = resources_.emplace(rec.resource, resource_state{}).first;
     r->second.latest = content_of(latest);

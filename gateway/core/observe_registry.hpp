@@ -210,7 +210,6 @@ class observe_registry {
   std::uint32_t next_seq(observation& o, time_point now);
   void arm(observation_id id, observation& o, time_point at);
   void disarm(observation_id id, observation& o);
-  std::optional<resource_key> erase(observation_id id, time_point now);
 
   observe_options options_;
   source_limits* limits_ = nullptr;
