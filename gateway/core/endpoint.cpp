@@ -391,10 +391,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
     response.mid = ex.mid;
     fit_error(ex.peer, response, now);
     auto bytes = coap::encode(response);
-    if (replayed(ex, how))
-      cache_reply(ex.peer, ex.mid, id, bytes, true, now);
-    else
-      dedup_.forget({ex.peer, ex.mid}, id);
+    settle_reply(ex, id, bytes, how, now);
     send(ex.peer, std::move(bytes), now);
     update_dedup_window(now);
     return;
@@ -433,15 +430,16 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
   response.mid = *own;
   fit_error(ex.peer, response, now);
   auto bytes = coap::encode(response);
-  if (replayed(ex, how))
-    cache_reply(ex.peer, ex.mid, id, bytes, true, now);
-  else
-    dedup_.forget({ex.peer, ex.mid}, id);
+  settle_reply(ex, id, bytes, how, now);
   send(ex.peer, std::move(bytes), now);
 }
 
-bool endpoint::replayed(const exchange& ex, answered how) {
-  return how == answered::later || !coap::is_safe(ex.forwarded.request.code);
+void endpoint::settle_reply(const exchange& ex, request_id id, const coap::bytes& reply,
+                            answered how, time_point now) {
+  if (how == answered::later || !coap::is_safe(ex.forwarded.request.code))
+    cache_reply(ex.peer, ex.mid, id, reply, true, now);
+  else
+    dedup_.forget({ex.peer, ex.mid}, id);
 }
 
 void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_point now) {

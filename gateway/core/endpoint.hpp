@@ -328,8 +328,10 @@ class endpoint {
   void answer_now(const peer& from, coap::type type, std::uint16_t mid, const coap::bytes& token,
                   coap::message response, request_id id, time_point now);
   // Caches the reply to request `id`: `answered` when it is the final answer.
-  // Whether the answer to `ex` is kept for copies of its request (on_response: `in_place`).
-  static bool replayed(const exchange& ex, answered how);
+  // The answer to `ex` kept for copies of its request, or its entry dropped for a safe
+  // request answered in place (on_response).
+  void settle_reply(const exchange& ex, request_id id, const coap::bytes& reply, answered how,
+                    time_point now);
   void cache_reply(const peer& from, std::uint16_t mid, request_id id, coap::bytes reply,
                    bool answered, time_point now);
   void send_empty(const peer& to, coap::type type, std::uint16_t mid, time_point now);
