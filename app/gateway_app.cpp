@@ -38,6 +38,7 @@ std::string render_metrics(const metrics::registry& registry, const server::udp_
   snap.set(metrics::rst_sent_total, s.endpoint.rst_sent);
   snap.set(metrics::rst_received_total, s.endpoint.rst_received);
   snap.set(metrics::separate_responses_total, s.endpoint.separate_responses);
+  snap.set(metrics::non_notifications_total, s.endpoint.non_notifications);
   snap.set(metrics::gave_up_total, s.endpoint.gave_up);
   snap.set(metrics::overloaded_total, s.endpoint.overloaded);
   snap.set(metrics::amplification_skipped_total, s.endpoint.amplification_skipped);

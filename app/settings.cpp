@@ -23,6 +23,7 @@ core::endpoint_config endpoint_config_from(const conf::config& c) {
   e.observe.max_observers = c.observe.max_observers;
   e.observe.max_observers_per_client = c.observe.max_observers_per_client;
   e.observe.max_resources = c.observe.max_resources;
+  e.observe.non_notifications = c.observe.non_notifications;
   e.observe.max_age = std::chrono::duration_cast<std::chrono::seconds>(c.observe.max_age);
   e.block.block_size = c.coap.block_size;
   e.block.max_body = c.block.max_body;

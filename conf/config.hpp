@@ -120,6 +120,7 @@ struct observe_config {
   std::uint32_t max_observers = 100000;
   std::uint32_t max_observers_per_client = 64;
   std::uint32_t max_resources = 1000;  // per worker: one upstream long-poll each
+  bool non_notifications = true;       // gateway/core/observe_registry.hpp
   friend bool operator==(const observe_config&, const observe_config&) = default;
 };
 

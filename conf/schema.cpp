@@ -290,6 +290,10 @@ constexpr key_spec table[] = {
     {"observe.max_resources", value_kind::count,
      at<&config::observe, &observe_config::max_resources>, {1, 100000}, {},
      "per worker: observed dataports at most, one upstream long-poll each"},
+    {"observe.non_notifications", value_kind::boolean,
+     at<&config::observe, &observe_config::non_notifications>, {}, {},
+     "NON notifications for relations registered with NON requests, once the client's round "
+     "trip is known, one per round trip, a CON at least every max_age; false: all CON"},
 
     {"limits.per_source.in_flight", value_kind::count,
      at<&config::limits, &limits_config::per_source, &source_tier_config::in_flight>,

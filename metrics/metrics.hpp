@@ -56,6 +56,8 @@ inline constexpr std::span<const double> no_buckets{};
     "Confirmable messages sent again because no ACK came in time")                                 \
   X(separate_responses_total, counter, worker, "coap_gateway_separate_responses_total", (),        \
     no_buckets, "Responses sent after an empty ACK because the upstream was slow")                 \
+  X(non_notifications_total, counter, worker, "coap_gateway_non_notifications_total", (),          \
+    no_buckets, "Observe notifications sent NON to relations registered with NON requests")        \
   X(malformed_total, counter, worker, "coap_gateway_malformed_total", (), no_buckets,              \
     "Datagrams that did not decode as CoAP messages")                                              \
   X(udp_receive_drops_total, counter, worker, "coap_gateway_udp_receive_drops_total", (),          \

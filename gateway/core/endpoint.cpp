@@ -446,8 +446,17 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   const bool reset = msg.type == coap::type::rst;
   if (reset) ++stats_.rst_received;
   // An ACK or RST for something we never sent (or already settled) changes nothing.
-  auto owner = retransmits_.settle({from, msg.mid});
-  if (!owner) {
+  auto settled = retransmits_.settle({from, msg.mid}, now);
+  if (!settled && reset) {
+    // RFC 7641 §3.6: an RST rejects a NON notification too. Its MID was random to this peer
+    // as well, so the RST proves the source as one to a CON does.
+    if (auto id = observers_.non_with_mid(from, msg.mid)) {
+      guard_.verify(from, verified_by::rst, now);
+      observer_gone(observers_.remove(*id, now));
+      return;
+    }
+  }
+  if (!settled) {
     ++stats_.unmatched_acks;
     guard_.on_unmatched(from, now);  // a source guessing MIDs is locked out (amplification.hpp)
     return;
@@ -456,23 +465,24 @@ void endpoint::on_ack_or_reset(const peer& from, const coap::message& msg, time_
   // source that received it could name it (RFC 9175 §2.4's proof of reachability). RFC 7252
   // §4.2 lets a CON be answered by an RST as well as an ACK, so either proves it.
   guard_.verify(from, reset ? verified_by::rst : verified_by::ack, now);
-  if (owner->what == owner::kind::separate_response) {
+  const auto& whose = settled->owner;
+  if (whose.what == owner::kind::separate_response) {
     // RFC 7641 §3.6: a registration's separate response is its first notification; an RST of
     // it rejects the relation like an RST of any later one.
-    auto reg = registering_.find(owner->id);
+    auto reg = registering_.find(whose.id);
     if (reg == registering_.end()) return;
     const auto observation = reg->second;
     registering_.erase(reg);
     if (reset) observer_gone(observers_.remove(observation, now));
     return;
   }
-  if (owner->what != owner::kind::notification) return;
+  if (whose.what != owner::kind::notification) return;
   // RFC 7641 §3.6: an RST to a notification ends the relation; an ACK lets the newest value
   // that waited behind it go out.
   if (reset) {
-    observer_gone(observers_.remove(owner->id, now));
+    observer_gone(observers_.remove(whose.id, now));
   } else {
-    observers_.on_acked(owner->id, now);
+    observers_.on_acked(whose.id, now, settled->round_trip);
   }
 }
 

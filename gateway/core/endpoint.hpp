@@ -84,6 +84,7 @@ struct endpoint_stats {
   std::uint64_t rst_sent = 0;
   std::uint64_t rst_received = 0;
   std::uint64_t separate_responses = 0;
+  std::uint64_t non_notifications = 0;  // observe_options::non_notifications
   std::uint64_t gave_up = 0;
   std::uint64_t rejected = 0;  // 4.02, 4.13, 5.05 answered by the message layer itself
   std::uint64_t overloaded = 0;
@@ -123,6 +124,7 @@ struct endpoint_stats {
     rst_sent += o.rst_sent;
     rst_received += o.rst_received;
     separate_responses += o.separate_responses;
+    non_notifications += o.non_notifications;
     gave_up += o.gave_up;
     rejected += o.rejected;
     overloaded += o.overloaded;
@@ -389,6 +391,7 @@ class endpoint {
     std::size_t token_size;
     std::optional<std::uint32_t> observe, max_age;
     std::uint8_t szx;
+    bool confirmable;
     coap::bytes datagram;
   };
   std::vector<notification_shape> shapes_;

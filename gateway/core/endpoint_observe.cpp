@@ -38,8 +38,8 @@ std::optional<observation_id> endpoint::register_observer(const exchange& ex,
   if (const auto* asked = ex.forwarded.request.find(coap::opt::block2)) {
     if (auto block = coap::decode_block(asked->value)) szx = std::min(szx, block->szx);
   }
-  auto reg =
-      observers_.on_register(ex.peer, ex.token, *ex.observe, std::move(representation), szx, now);
+  auto reg = observers_.on_register(ex.peer, ex.token, *ex.observe, std::move(representation), szx,
+                                    now, ex.type == coap::type::non);
   if (!reg.observe) return std::nullopt;  // a limit: a plain answer (RFC 7641 §4.1)
   response.set_uint_option(coap::opt::observe, *reg.observe);
   response.set_uint_option(coap::opt::max_age,
@@ -81,7 +81,8 @@ void endpoint::send_notifications(time_point now) {
 
 std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
     const observe_registry::notification& n, owner::kind kind, time_point now) {
-  // Notifications are CON, as the API document shows: an observer that never acknowledges is
+  // Notifications are CON, as the API document shows, unless the relation was registered with
+  // a NON request (observe_options::non_notifications): an observer that never acknowledges is
   // found out and removed (RFC 7641 §4.5).
   // An unverified observer gets a first block no larger than its budget allows (RFC 7959
   // §2.6: the rest comes with GETs, which add to the budget). Overhead: the content's options,
@@ -108,7 +109,7 @@ std::optional<std::pair<mid_key, coap::bytes>> endpoint::encode_notification(
 coap::bytes endpoint::shaped_datagram(const observe_registry::notification& n, std::uint8_t szx) {
   const auto same = [&](const notification_shape& s) {
     return s.content == n.content && s.token_size == n.token.size() && s.observe == n.observe &&
-           s.max_age == n.max_age && s.szx == szx;
+           s.max_age == n.max_age && s.szx == szx && s.confirmable == n.confirmable;
   };
   if (auto it = std::find_if(shapes_.begin(), shapes_.end(), same); it != shapes_.end()) {
     auto datagram = it->datagram;
@@ -117,12 +118,13 @@ coap::bytes endpoint::shaped_datagram(const observe_registry::notification& n, s
     return datagram;
   }
   auto message = first_block_of_notification(n.message(), szx, config_.max_message_size);
-  message.type = coap::type::con;
+  message.type = n.confirmable ? coap::type::con : coap::type::non;
   message.mid = 0;
   auto datagram = coap::encode(message);
   // A few shapes per change at most; past that (relations ahead of the clock), encode each.
   if (shapes_.size() < 16)
-    shapes_.push_back({n.content, n.token.size(), n.observe, n.max_age, szx, datagram});
+    shapes_.push_back(
+        {n.content, n.token.size(), n.observe, n.max_age, szx, n.confirmable, datagram});
   return datagram;
 }
 
@@ -131,6 +133,12 @@ void endpoint::send_notification(const observe_registry::notification& n, owner:
   auto encoded = encode_notification(n, kind, now);
   if (!encoded) return;
   auto& [key, bytes] = *encoded;
+  if (!n.confirmable) {
+    // Sent once; the registry frees the client's slot a round trip later.
+    if (send(n.peer, std::move(bytes), now)) ++stats_.non_notifications;
+    observers_.sent_non(n.id, key.mid);
+    return;
+  }
   send(n.peer, bytes, now);  // queued even when held back: a retransmission may fit
   retransmits_.add(key, std::move(bytes), owner{kind, n.id}, now, initial_timeout());
 }

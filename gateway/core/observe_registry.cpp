@@ -95,15 +95,15 @@ void observe_registry::disarm(observation_id id, observation& o) {
 }
 
 std::optional<time_point> observe_registry::next_deadline() const {
-  if (refresh_.empty()) return std::nullopt;
-  return refresh_.begin()->first;
+  auto next = paced_.next();
+  if (!refresh_.empty() && (!next || refresh_.begin()->first < *next))
+    next = refresh_.begin()->first;
+  return next;
 }
 
-observe_registry::registration observe_registry::on_register(const peer& p,
-                                                             const coap::bytes& token,
-                                                             const resource_key& resource,
-                                                             coap::message representation,
-                                                             std::uint8_t szx, time_point now) {
+observe_registry::registration observe_registry::on_register(
+    const peer& p, const coap::bytes& token, const resource_key& resource,
+    coap::message representation, std::uint8_t szx, time_point now, bool non) {
   registration out;
   auto r = resources_.find(resource);
   if (r != resources_.end()) {
@@ -115,6 +115,7 @@ observe_registry::registration observe_registry::on_register(const peer& p,
       auto& o = *relation;
       r->second.latest = content_of(std::move(representation));
       o.szx = szx;
+      o.non = non;
       o.last_sent = now;
       o.stale = false;
       arm(id, o, now + options_.max_age);
@@ -140,7 +141,9 @@ observe_registry::registration observe_registry::on_register(const peer& p,
   fresh.token = token;
   fresh.resource = resource;
   fresh.szx = szx;
+  fresh.non = non;
   fresh.last_sent = now;
+  fresh.last_con = now;
   auto& o = observations_.emplace(id, std::move(fresh)).first->second;
   o.client = &clients_[p];
   ++o.client->observations;
@@ -170,11 +173,13 @@ std::optional<resource_key> observe_registry::remove(observation_id id, time_poi
   if (it == observations_.end()) return std::nullopt;
   auto& o = it->second;
   disarm(id, o);
+  paced_.cancel(o.pace);
   const peer who = o.peer;
   const bool freed_slot = o.in_flight;
   // Through the relation's own pointers: a map is searched only for an entry that goes.
   auto& client = *o.client;
   if (o.queued) std::erase(client.waiting, id);
+  if (client.last_non == id) client.last_non = 0;
   if (freed_slot) --client.in_flight;
   const bool client_gone = --client.observations == 0;
   if (client_gone) clients_.erase(who);
@@ -193,11 +198,24 @@ std::optional<resource_key> observe_registry::remove(observation_id id, time_poi
 }
 
 observe_registry::notification observe_registry::make(observation_id id, observation& o,
-                                                      time_point now) {
+                                                      time_point now, bool confirmable) {
   notification n{id, o.peer, o.state->latest, o.token, next_seq(o, now),
                  // One byte on the wire: libexositecoap reads Max-Age only when it is one
                  // byte long.
                  static_cast<std::uint32_t>(options_.max_age.count()), o.szx};
+  // observe_options::non_notifications: NON only with a round trip to pace by, and a CON at
+  // least every max_age (which also makes every Max-Age refresh a CON).
+  const auto srtt = o.client->srtt;
+  n.confirmable = confirmable || !options_.non_notifications || !o.non ||
+                  srtt <= duration::zero() || now - o.last_con >= options_.max_age;
+  if (n.confirmable) {
+    o.last_con = now;
+  } else {
+    // RFC 7641 §4.5.1: one NON per round trip. The slot stays taken until then, so a newer
+    // value waits (only the newest is kept) as it would behind a CON.
+    paced_.cancel(o.pace);
+    o.pace = paced_.push(now + srtt, id);
+  }
   if (!o.in_flight) ++o.client->in_flight;
   o.in_flight = true;
   o.stale = false;
@@ -266,10 +284,21 @@ std::vector<observe_registry::notification> observe_registry::on_final(const res
   return out;
 }
 
-void observe_registry::on_acked(observation_id id, time_point now) {
+void observe_registry::on_acked(observation_id id, time_point now,
+                                std::optional<duration> round_trip) {
   auto it = observations_.find(id);
   if (it == observations_.end()) return;
   auto& o = it->second;
+  if (round_trip) {
+    // RFC 6298 §2.3's smoothing (alpha 1/8); the first sample is taken as it is.
+    auto& srtt = o.client->srtt;
+    srtt = srtt <= duration::zero() ? std::max(*round_trip, duration{1})
+                                    : srtt + (*round_trip - srtt) / 8;
+  }
+  settle(id, o, now);
+}
+
+void observe_registry::settle(observation_id id, observation& o, time_point now) {
   if (!o.in_flight) return;
   o.in_flight = false;
   --o.client->in_flight;
@@ -287,7 +316,28 @@ std::optional<observe_registry::notification> observe_registry::take_replacement
                                                                                  time_point now) {
   auto it = observations_.find(id);
   if (it == observations_.end() || !it->second.in_flight || !it->second.stale) return std::nullopt;
-  return make(id, it->second, now);
+  return make(id, it->second, now, true);
+}
+
+void observe_registry::sent_non(observation_id id, std::uint16_t mid) {
+  auto it = observations_.find(id);
+  if (it == observations_.end()) return;
+  it->second.client->last_non = id;
+  it->second.client->last_non_mid = mid;
+}
+
+std::optional<observation_id> observe_registry::non_with_mid(const peer& p,
+                                                             std::uint16_t mid) const {
+  auto it = clients_.find(p);
+  if (it == clients_.end() || it->second.last_non == 0 || it->second.last_non_mid != mid)
+    return std::nullopt;
+  return it->second.last_non;
+}
+
+std::optional<duration> observe_registry::round_trip(const peer& p) const {
+  auto it = clients_.find(p);
+  if (it == clients_.end() || it->second.srtt <= duration::zero()) return std::nullopt;
+  return it->second.srtt;
 }
 
 bool observe_registry::in_flight(observation_id id) const {
@@ -296,6 +346,11 @@ bool observe_registry::in_flight(observation_id id) const {
 }
 
 void observe_registry::on_timer(time_point now) {
+  for (const auto id : paced_.take_due(now)) {
+    auto& o = observations_.at(id);  // remove() cancels
+    o.pace = 0;
+    settle(id, o, now);
+  }
   while (!refresh_.empty() && refresh_.begin()->first <= now) {
     const auto id = refresh_.begin()->second;
     refresh_.erase(refresh_.begin());
@@ -316,6 +371,7 @@ std::vector<resource_key> observe_registry::clear() {
   clients_.clear();
   counts_ = {};
   refresh_.clear();
+  paced_ = {};
   outbox_.clear();
   return out;
 }

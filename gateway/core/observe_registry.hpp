@@ -25,6 +25,7 @@
 
 #include "gateway/coap/message.hpp"
 #include "gateway/core/clock.hpp"
+#include "gateway/core/deadline_queue.hpp"
 #include "gateway/core/peer.hpp"
 #include "gateway/core/resource_key.hpp"
 #include "gateway/core/source_limits.hpp"
@@ -43,6 +44,15 @@ struct observe_options {
   // at most one). RFC 7252 §4.7: NSTART is 1; RFC 7641 §4.5.1 leaves congestion control of
   // notifications to the server. Others wait their turn, keeping only their newest value.
   std::size_t max_in_flight_per_client = 1;
+  // RFC 7641 §4.5 leaves each notification's type to the server. A relation registered with a
+  // NON request gets NON notifications (libcoap's rule: the client chose to do without ACKs,
+  // which on a radio link are as costly as the notification), but only once its client's
+  // round-trip time is known from the ACK of a CON notification, at most one per round trip
+  // (§4.5.1), and a CON again whenever the relation has sent none for max_age, so a client that
+  // went away is found out within minutes (§4.5 asks for one at least every 24 hours). A
+  // relation's first notification is therefore CON, which also proves the registration did
+  // not come from a spoofed address. False: every notification is CON.
+  bool non_notifications = true;
 };
 
 // RFC 7641 §3.4: whether notification (v2, t2) is newer than (v1, t1), with 24-bit wrap-around
@@ -92,6 +102,9 @@ class observe_registry {
     std::optional<std::uint32_t> observe;  // none in a final notification (RFC 7641 §3.2)
     std::optional<std::uint32_t> max_age;  // seconds; none in a final notification
     std::uint8_t szx = 6;
+    // NON (observe_options::non_notifications): sent once, never retransmitted; the client's
+    // slot frees one round trip later instead of at an ACK.
+    bool confirmable = true;
     // Complete but for type and MID.
     coap::message message() const;
   };
@@ -109,9 +122,11 @@ class observe_registry {
   // A GET with Observe 0 on `resource` was answered 2.xx with `representation` (whole, before
   // any block was cut from it): add (peer, token) to the resource's list, or refresh the entry
   // it already has there (RFC 7641 §4.1: the sequence keeps increasing). `szx` is the block
-  // size negotiated for this observer's notifications.
+  // size negotiated for this observer's notifications; `non` that the registration was a NON
+  // request.
   registration on_register(const peer& p, const coap::bytes& token, const resource_key& resource,
-                           coap::message representation, std::uint8_t szx, time_point now);
+                           coap::message representation, std::uint8_t szx, time_point now,
+                           bool non = false);
   // Observe 1 (or a non-2.xx answer to a registration) on `resource` from (peer, token), an RST
   // or a CON that was never acknowledged: the relation ends. Returns the resource when it lost
   // its last observer.
@@ -128,13 +143,25 @@ class observe_registry {
                                      time_point now);
   // The peer acknowledged its in-flight notification: frees its slot; a newer value that waited
   // (or a Max-Age refresh that fell due) goes out as soon as the client has a free slot.
-  void on_acked(observation_id id, time_point now);
+  // `round_trip` is the time from its only transmission to the ACK (none after a
+  // retransmission, which makes the sample ambiguous): it feeds the client's smoothed RTT.
+  void on_acked(observation_id id, time_point now,
+                std::optional<duration> round_trip = std::nullopt);
+  // The endpoint sent the NON notification `id` with `mid`: an RST naming that MID rejects the
+  // relation (RFC 7641 §3.6). Only the client's latest NON is remembered; a client that rejects
+  // an older one rejects the next as well.
+  void sent_non(observation_id id, std::uint16_t mid);
+  // The relation whose latest NON notification to `p` had `mid`, if any.
+  std::optional<observation_id> non_with_mid(const peer& p, std::uint16_t mid) const;
+  // The client's smoothed round-trip time (RFC 6298's weights), when one was measured.
+  std::optional<duration> round_trip(const peer& p) const;
   // The in-flight notification of `id` is due for retransmission and a newer value waits: the
   // notification that replaces it (RFC 7641 §4.5.2); it stays in flight. nullopt otherwise.
   std::optional<notification> take_replacement(observation_id id, time_point now);
   // Whether `id` exists and has a notification in flight (a retransmission is still wanted).
   bool in_flight(observation_id id) const;
-  // Max-Age refresh: observers who heard nothing for max_age get the current value again.
+  // Max-Age refresh: observers who heard nothing for max_age get the current value again. Paced
+  // NON notifications whose round trip has passed free their client's slot.
   void on_timer(time_point now);
   std::optional<time_point> next_deadline() const;
   std::vector<notification> take_notifications() { return std::exchange(outbox_, {}); }
@@ -181,8 +208,11 @@ class observe_registry {
     bool in_flight = false;
     bool stale = false;   // a newer value (or a refresh) waits for this observer
     bool queued = false;  // in its client's waiting list
+    bool non = false;     // registered with a NON request
     time_point last_sent;
+    time_point last_con;              // its last CON notification, or its registration
     time_point refresh_at = unarmed;  // its one entry in refresh_
+    deadline_queue<observation_id>::handle pace = 0;  // a NON holding the slot, in paced_
   };
   // A relation in its resource's list, with where it lives in observations_ (stable), so that
   // a change walks its observers without looking each one up.
@@ -197,12 +227,19 @@ class observe_registry {
   struct client_state {
     std::size_t observations = 0;
     std::size_t in_flight = 0;
+    duration srtt{};  // zero until an ACK gave a sample
+    observation_id last_non = 0;
+    std::uint16_t last_non_mid = 0;
     // FIFO of relations with a value to send: at most max_observers_per_client, so a vector
     // (an empty std::deque costs over 500 bytes per client).
     std::vector<observation_id> waiting;
   };
 
-  notification make(observation_id id, observation& o, time_point now);
+  // `confirmable`: the notification replaces a CON in flight, whose retransmission it takes
+  // over, so it is one whatever the relation's type.
+  notification make(observation_id id, observation& o, time_point now, bool confirmable = false);
+  // The slot of `id`'s in-flight notification is free: acknowledged, or its NON paced out.
+  void settle(observation_id id, observation& o, time_point now);
   // Sends now if the client has a free slot, else queues the relation (once).
   void offer(observation_id id, observation& o, time_point now);
   // A slot of `client` freed: the longest-waiting relations go out.
@@ -223,6 +260,7 @@ class observe_registry {
   // One entry per observation that has a refresh armed, re-placed (not added) when a
   // notification moves its deadline: memory stays flat whatever the write rate.
   std::set<std::pair<time_point, observation_id>> refresh_;
+  deadline_queue<observation_id> paced_;
   std::vector<notification> outbox_;
 };
 

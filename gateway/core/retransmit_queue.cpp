@@ -26,12 +26,22 @@ bool retransmit_queue::replace(const mid_key& old_key, const mid_key& new_key,
 }
 
 std::optional<core::owner> retransmit_queue::settle(const mid_key& key) {
+  auto s = settle(key, time_point{});
+  if (!s) return std::nullopt;
+  return s->owner;
+}
+
+std::optional<retransmit_queue::settled> retransmit_queue::settle(const mid_key& key,
+                                                                  time_point now) {
   auto it = pending_.find(key);
   if (it == pending_.end()) return std::nullopt;
-  auto owner = it->second.owner;
-  deadlines_.cancel(it->second.deadline);
+  const auto& p = it->second;
+  settled out{p.owner, std::nullopt};
+  // Sent once: due is the send time plus the initial timeout.
+  if (p.retransmits == 0) out.round_trip = now - (p.due - p.timeout);
+  deadlines_.cancel(p.deadline);
   pending_.erase(it);
-  return owner;
+  return out;
 }
 
 void retransmit_queue::drop(owner::kind what) {

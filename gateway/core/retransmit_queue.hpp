@@ -38,6 +38,13 @@ class retransmit_queue {
   bool replace(const mid_key& old_key, const mid_key& new_key, coap::bytes datagram);
   // ACK or RST for one of ours: removes it and says whose it was.
   std::optional<core::owner> settle(const mid_key& key);
+  struct settled {
+    core::owner owner;
+    // From its only transmission to `now`; none once it was sent again, when the answer could
+    // be to either (Karn's rule, RFC 6298 §3).
+    std::optional<duration> round_trip;
+  };
+  std::optional<settled> settle(const mid_key& key, time_point now);
   bool contains(const mid_key& key) const { return pending_.contains(key); }
 
   // Datagrams due again are appended to `resends`, messages that ran out of attempts are

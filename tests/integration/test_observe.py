@@ -10,14 +10,15 @@ import coap
 from gwproc import Gateway, coap_client_command
 from simproc import DEMO_CIK, SimProcess, demo_state
 
-ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked", "plain")
+ALIASES = ("reg", "hundred", "unacked", "reset", "between", "libcoap", "revoked", "plain",
+           "non", "libcoap-non")
 FORM = {"X-Exosite-CIK": DEMO_CIK, "Content-Type": "application/x-www-form-urlencoded"}
 
 
 class Observer(coap.Client):
-    def register(self, alias="humidity", observe=b"", token=None):
+    def register(self, alias="humidity", observe=b"", token=None, mtype=coap.CON):
         self.token = token or coap.os_token()
-        req = coap.request(coap.GET, "/1a/" + alias, [DEMO_CIK], token=self.token,
+        req = coap.request(coap.GET, "/1a/" + alias, [DEMO_CIK], token=self.token, mtype=mtype,
                            options=[(coap.OPT_OBSERVE, observe)])
         return self.exchange(req)
 
@@ -79,7 +80,7 @@ class Observe(unittest.TestCase):
         cls.state = demo_state(ALIASES)
         cls.sim = SimProcess(state=cls.state)
         cls.gw = Gateway(cls.sim.url, coap_extra="  ack_timeout: 300ms\n  separate_response_after: 200ms\n  max_retransmit: 2\n",
-                         config_extra="observe:\n  poll_timeout: 2s\n")
+                         config_extra="observe:\n  poll_timeout: 2s\n", metrics=True)
 
     @classmethod
     def tearDownClass(cls):
@@ -237,9 +238,40 @@ class Observe(unittest.TestCase):
         o.deregister(alias="plain")
         self.wait_longpolls(0, "plain")
 
+    def test_non_registration_gets_non_notifications_after_one_con(self):
+        """RFC 7641 §4.5: the first notification is CON (its ACK gives the gateway the client's
+        round trip); later ones are NON, which need no ACK; an RST naming one ends the
+        relation (§3.6)."""
+        o = self.observer()
+        r = o.register(alias="non", mtype=coap.NON)
+        self.assertEqual(r.type, coap.NON)
+        self.assertIsNotNone(r.opt(coap.OPT_OBSERVE))
+        self.wait_longpolls(1, "non")
+        before = self.gw.metric("coap_gateway_non_notifications_total")
+        self.write_on_sim("first", alias="non")
+        first = o.next_notification()  # ACKed
+        self.assertEqual((first.type, first.payload), (coap.CON, b"first"))
+        next_second()
+        self.write_on_sim("second", alias="non")
+        second = o.next_notification()
+        self.assertEqual((second.type, second.payload), (coap.NON, b"second"))
+        self.assertGreater(self.gw.metric("coap_gateway_non_notifications_total"), before)
+        o.send(coap.Message(coap.RST, 0, second.mid))
+        self.wait_longpolls(0, "non")
+
+    def test_coap_client_observe_with_non(self):
+        """libcoap's coap-client -N registers with NON and takes the NON notifications."""
+        before = self.gw.metric("coap_gateway_non_notifications_total")
+        self.coap_client_observe("libcoap-non", ["-N"], ["one", "two", "three"])
+        self.assertGreaterEqual(self.gw.metric("coap_gateway_non_notifications_total"),
+                                before + 2)
+
     def test_coap_client_observe(self):
-        cmd = coap_client_command() + ["-s", "30", "-B", "30",
-                                       self.gw.uri("/1a/libcoap?" + DEMO_CIK)]
+        self.coap_client_observe("libcoap", [], ["observed-by-libcoap"])
+
+    def coap_client_observe(self, alias, extra, values):
+        cmd = coap_client_command() + extra + ["-s", "30", "-B", "30",
+                                               self.gw.uri("/1a/%s?%s" % (alias, DEMO_CIK))]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         def stop():
             proc.kill()
@@ -268,9 +300,12 @@ class Observe(unittest.TestCase):
             return buf[:end]
 
         read_until(b"initial")  # registration answered with the current value
-        self.wait_longpolls(1, "libcoap")
-        self.write_through_gateway("observed-by-libcoap", alias="libcoap")
-        read_until(b"observed-by-libcoap")
+        self.wait_longpolls(1, alias)
+        for i, value in enumerate(values):
+            if i:
+                next_second()
+            self.write_through_gateway(value, alias=alias)
+            read_until(value.encode())
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ TEST_CASE("the catalogue lists every metric the gateway exports, in order") {
                        "coap_gateway_duplicates_total counter",
                        "coap_gateway_retransmissions_total counter",
                        "coap_gateway_separate_responses_total counter",
+                       "coap_gateway_non_notifications_total counter",
                        "coap_gateway_malformed_total counter",
                        "coap_gateway_udp_receive_drops_total counter",
                        "coap_gateway_rst_sent_total counter",
