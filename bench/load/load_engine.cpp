@@ -113,6 +113,11 @@ class engine {
  private:
   bool is_writer(std::size_t c) const { return write_base_ && c + 1 == clients_.size(); }
   bool in_window(ns t) const { return t >= t_measure_ && t < t_end_; }
+  // Registrations are spread evenly over --register-over (the warm-up by default).
+  ns register_over() const { return o_.register_over.value_or(o_.warmup).count(); }
+  ns registration_due(std::size_t i) const {
+    return t_start_ + static_cast<ns>(i) * register_over() / static_cast<ns>(load_clients_);
+  }
   void send_new(std::size_t c, std::size_t s, ns intended, ns now, bool registration);
   void transmit(client& cl, const coap::bytes& datagram);
   void send_empty(client& cl, coap::type type, std::uint16_t mid);
@@ -270,7 +275,7 @@ void engine::send_new(std::size_t c, std::size_t s, ns intended, ns now, bool re
   ++ex.generation;
   transmit(cl, ex.datagram);
   if (writer) {
-    ++r_.writes;
+    if (in_window(intended)) ++r_.writes;  // not those of the warm-up (--register-over)
   } else if (!registration && in_window(intended)) {
     ++r_.sent;
   }
@@ -289,6 +294,7 @@ void engine::finish(std::size_t c, std::size_t s, ns now, const coap::message* a
   ++ex.generation;
   const std::string code = answer ? answer->code.to_string() : (rst ? "RST" : "timeout");
   if (is_writer(c)) {
+    if (!in_window(ex.intended)) return;  // a warm-up write (--register-over)
     if (answer) ++r_.writes_answered;
     ++r_.write_codes[code];
     return;
@@ -477,10 +483,7 @@ void engine::drive(ns now) {
   }
   if (o_.observe) {
     // Registrations are spread evenly over the warm-up rather than sent in one burst.
-    while (next_registration_ < load_clients_ && t_start_ + static_cast<ns>(next_registration_) *
-                                                                o_.warmup.count() /
-                                                                static_cast<ns>(load_clients_) <=
-                                                     now) {
+    while (next_registration_ < load_clients_ && registration_due(next_registration_) <= now) {
       send_new(next_registration_++, 0, now, now, true);
     }
   }
@@ -500,8 +503,7 @@ ns engine::next_wake() const {
   if (!timers_.empty()) wake = std::min(wake, timers_.top().due);
   if (pacer_ && next_open_ < t_end_) wake = std::min(wake, next_open_);
   if (o_.observe && next_registration_ < load_clients_)
-    wake = std::min(wake, t_start_ + static_cast<ns>(next_registration_) * o_.warmup.count() /
-                                         static_cast<ns>(load_clients_));
+    wake = std::min(wake, registration_due(next_registration_));
   if (write_base_ && next_write_ < t_end_) wake = std::min(wake, next_write_);
   return wake;
 }
@@ -604,7 +606,7 @@ load_results engine::run() {
   t_end_ = t_measure_ + o_.duration.count();
   t_stop_ = t_end_ + o_.drain.count();
   measure_start_us_ = realtime_us() + o_.warmup.count() / 1000;
-  next_write_ = t_measure_;
+  next_write_ = std::min(t_measure_, t_start_ + register_over() + o_.write_interval.count());
   if (o_.rate) {
     pacer_.emplace(*o_.rate, o_.poisson, o_.seed);
     next_open_ = t_start_ + pacer_->next().count();

@@ -61,6 +61,9 @@ const std::string_view usage_text =
     "                         and measure notification latency from a CLOCK_REALTIME us value\n"
     "  --write 'M /path?q'    observe mode: one extra socket sends this every\n"
     "                         --write-interval D (default 1s) with the current time as payload\n"
+    "  --register-over D      observe mode: spread the registrations over the first D of the\n"
+    "                         warm-up (default all of it); writes then start D + the write\n"
+    "                         interval in, uncounted until the window\n"
     "  --dtls-psk ID:KEY      DTLS 1.2 with this PSK (KEY: hex:..., text:... or text; '\\:'\n"
     "                         escapes a ':' in ID); handshakes done before the warm-up\n"
     "  --dtls-ciphers LIST    OpenSSL cipher list (default PSK-AES128-CCM8)\n"
@@ -323,6 +326,8 @@ bool parse_command_line(std::span<const std::string_view> args, load_options& ou
       if (!parse_duration(value, out.warmup)) return bad("a duration");
     } else if (flag == "--drain") {
       if (!parse_duration(value, out.drain)) return bad("a duration");
+    } else if (flag == "--register-over") {
+      if (!parse_duration(value, out.register_over.emplace())) return bad("a duration");
     } else if (flag == "--write-interval") {
       if (!parse_positive_duration(value, out.write_interval)) return bad("a duration above 0");
     } else if (flag == "--dtls-psk") {
@@ -353,6 +358,10 @@ bool parse_command_line(std::span<const std::string_view> args, load_options& ou
   }
   if (out.idle && (out.observe || out.rate)) {
     problem = "--idle sends nothing: it goes with neither --observe nor --rate";
+    return false;
+  }
+  if (out.register_over && (!out.observe || *out.register_over > out.warmup)) {
+    problem = "--register-over is for --observe mode, and at most the warm-up";
     return false;
   }
   if (out.write && !out.observe) {

@@ -85,6 +85,11 @@ struct load_options {
   // the sender's CLOCK_REALTIME in microseconds (the stamp the observers measure against).
   std::optional<request_template> write;
   nanoseconds write_interval = std::chrono::seconds(1);
+  // Observe mode: registrations are spread evenly over this much of the warm-up (by default all
+  // of it). When it ends a write_interval or more before the window, writes start that long
+  // after it, inside the warm-up: their notifications are not counted, and every relation has
+  // had one before the window (a gateway sends a NON relation's first notification as CON).
+  std::optional<nanoseconds> register_over;
   // DTLS (RFC 6347) with a PSK: every client completes its handshake before the warm-up starts,
   // at most handshake_concurrency at a time; a handshake not done within handshake_timeout fails
   // (counted) and that client sends nothing.

@@ -168,7 +168,9 @@ TEST_CASE("refused command lines say why", "[options]") {
       {"--duration", "0"},
       {"--request", "GET /1a/temp?<CIK>"},  // no CIK given
       {"--observe", "--rate", "100"},
-      {"--write", "POST /1a/temp"},  // writes are for observe mode
+      {"--write", "POST /1a/temp"},                              // writes are for observe mode
+      {"--register-over", "1s"},                                 // observe mode only
+      {"--observe", "--warmup", "1s", "--register-over", "2s"},  // within the warm-up
       {"--bogus", "1"},
   };
   for (const auto& args : bad) {
@@ -193,6 +195,15 @@ TEST_CASE("observe mode with a writer", "[options]") {
   CHECK(o.ciks_file == "/nonexistent");
   std::vector<std::string> ciks;
   CHECK_FALSE(load_ciks(o.ciks_file, ciks, problem));
+}
+
+TEST_CASE("--register-over: registrations in the first part of the warm-up", "[options]") {
+  load_options o;
+  std::string problem;
+  REQUIRE(parse({"--observe", "--register-over", "2s", "--warmup", "3500ms"}, o, problem));
+  REQUIRE(o.register_over);
+  CHECK(*o.register_over == 2s);
+  CHECK(o.warmup == 3500ms);
 }
 
 TEST_CASE("--dtls-psk: the identity ends at the first unescaped ':', keys hex, text or bare",
