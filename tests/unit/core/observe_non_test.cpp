@@ -9,20 +9,13 @@ using namespace gw::test;
 
 namespace {
 
-core::resource_key register_non(rig& r, coap::bytes token, std::uint16_t mid = 100) {
-  auto req = observe_get(mid, std::move(token));
-  req.type = coap::type::non;
-  r.receive(req, r.t0);
-  auto fw = r.ep.take_forwards();
-  REQUIRE(fw.size() == 1);
-  auto resp = coap::make_response(fw[0].request, coap::codes::content);
-  resp.set_payload("v0");
-  r.ep.on_response(fw[0].id, resp, r.t0);
+core::resource_key register_non(rig& r, coap::bytes token) {
+  auto resource = register_observer(r, std::move(token), client, 100, "temp", coap::type::non);
   auto answer = r.sent();
   REQUIRE(answer.size() == 1);
   CHECK(answer[0].type == coap::type::non);  // RFC 7252 §5.2.3
   REQUIRE(answer[0].has(coap::opt::observe));
-  return *observable(req);
+  return resource;
 }
 
 // One notification of `text` at `at`, which must go out at once.

@@ -32,8 +32,10 @@ inline coap::message value(std::string_view text) {
 // Registers `token` from `from` on `alias` and answers the registration with "v0".
 inline core::resource_key register_observer(rig& r, coap::bytes token,
                                             const core::peer& from = client,
-                                            std::uint16_t mid = 100, const char* alias = "temp") {
+                                            std::uint16_t mid = 100, const char* alias = "temp",
+                                            coap::type type = coap::type::con) {
   auto req = observe_get(mid, token, false, alias);
+  req.type = type;
   r.receive(req, r.t0, from);
   auto fw = r.ep.take_forwards();
   REQUIRE(fw.size() == 1);
