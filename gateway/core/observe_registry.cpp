@@ -334,12 +334,6 @@ std::optional<observation_id> observe_registry::non_with_mid(const peer& p,
   return it->second.last_non;
 }
 
-std::optional<duration> observe_registry::round_trip(const peer& p) const {
-  auto it = clients_.find(p);
-  if (it == clients_.end() || it->second.srtt <= duration::zero()) return std::nullopt;
-  return it->second.srtt;
-}
-
 bool observe_registry::in_flight(observation_id id) const {
   auto it = observations_.find(id);
   return it != observations_.end() && it->second.in_flight;

@@ -153,8 +153,6 @@ class observe_registry {
   void sent_non(observation_id id, std::uint16_t mid);
   // The relation whose latest NON notification to `p` had `mid`, if any.
   std::optional<observation_id> non_with_mid(const peer& p, std::uint16_t mid) const;
-  // The client's smoothed round-trip time (RFC 6298's weights), when one was measured.
-  std::optional<duration> round_trip(const peer& p) const;
   // The in-flight notification of `id` is due for retransmission and a newer value waits: the
   // notification that replaces it (RFC 7641 §4.5.2); it stays in flight. nullopt otherwise.
   std::optional<notification> take_replacement(observation_id id, time_point now);
