@@ -22,6 +22,7 @@
 #include "metrics/registry.hpp"
 #include "metrics/text_format.hpp"
 #include "translate/observable.hpp"
+#include "translate/route_table.hpp"
 
 namespace gw::app {
 
@@ -167,6 +168,7 @@ server::server_options gateway::make_server_options() {
   auto options = server_options_from(running_);
   options.dtls.psk = psk_;
   options.observable = translate::observable_resource;
+  options.local_answer = translate::answered_locally;
   return options;
 }
 

@@ -80,10 +80,13 @@ std::span<const route> routes() {
   return table();
 }
 
-route_lookup find_route(coap::code method, const coap::message& request) {
-  // Views into the request's Uri-Path options, no strings made. A path deeper than any route
-  // matches none: it is kept as one segment too many, which no pattern's length equals.
-  std::array<std::string_view, max_route_depth + 1> segments;
+namespace {
+
+using path_views = std::array<std::string_view, max_route_depth + 1>;
+
+// Views into the request's Uri-Path options, no strings made. A path deeper than any route
+// matches none: it is kept as one segment too many, which no pattern's length equals.
+std::span<const std::string_view> path_of(const coap::message& request, path_views& segments) {
   std::size_t depth = 0;
   for (const auto& o : request.options) {
     if (o.number != coap::opt::uri_path) continue;
@@ -91,7 +94,25 @@ route_lookup find_route(coap::code method, const coap::message& request) {
                                                   o.value.size()};
     ++depth;
   }
-  return find_route(method, std::span(segments).first(std::min(depth, max_route_depth + 1)));
+  return std::span(segments).first(std::min(depth, max_route_depth + 1));
+}
+
+}  // namespace
+
+route_lookup find_route(coap::code method, const coap::message& request) {
+  path_views segments;
+  return find_route(method, path_of(request, segments));
+}
+
+bool answered_locally(const coap::message& request) {
+  path_views segments;
+  const auto path = path_of(request, segments);
+  // find_route's walk without its captures: this runs for every safe request.
+  for (const auto& r : table()) {
+    if (r.method == request.code && path_matches(r, path, nullptr))
+      return r.procedure == procedure::discovery;
+  }
+  return true;
 }
 
 route_lookup find_route(coap::code method, const std::vector<std::string>& path) {

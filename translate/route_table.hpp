@@ -64,6 +64,11 @@ coap::code method_of(procedure p);
 // The procedure a request maps to, for logs and metrics; nullopt for no route.
 std::optional<procedure> classify(const coap::message& request);
 
+// Whether the request is answered without the upstream whatever else it carries: no route takes
+// its method and path (4.04, 4.05), or it asks for /.well-known/core. The endpoint does not
+// remember such a safe request for duplicates (core::local_answer_fn); false says nothing.
+bool answered_locally(const coap::message& request);
+
 // Whether the route can answer in Content-Format `format` (always, for a route whose ct is "").
 bool route_answers_in(const route& r, std::uint16_t format);
 

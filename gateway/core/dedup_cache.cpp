@@ -16,7 +16,17 @@ std::uint64_t request_fingerprint(std::span<const std::uint8_t> datagram) {
 
 dedup_cache::entry* dedup_cache::find(const mid_key& key, std::uint64_t fingerprint,
                                       time_point now) {
+  return live(entries_.find(key), fingerprint, now);
+}
+
+dedup_cache::entry* dedup_cache::find(const mid_key& key, std::span<const std::uint8_t> datagram,
+                                      time_point now) {
   auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  return live(it, request_fingerprint(datagram), now);
+}
+
+dedup_cache::entry* dedup_cache::live(map::iterator it, std::uint64_t fingerprint, time_point now) {
   if (it == entries_.end()) return nullptr;
   if (it->second.expires <= now) {
     // Past its window (for a safe request, the replay window): as if never seen, even when
@@ -99,6 +109,10 @@ void dedup_cache::set_reply(const mid_key& key, request_id id, coap::bytes reply
 
 void dedup_cache::forget(const mid_key& key, request_id id) {
   if (auto it = entries_.find(key); it != entries_.end() && it->second.id == id) erase(it);
+}
+
+void dedup_cache::drop(const mid_key& key) {
+  if (auto it = entries_.find(key); it != entries_.end()) erase(it);
 }
 
 void dedup_cache::set_max_bytes(std::size_t max_bytes) {

@@ -77,6 +77,9 @@ class dedup_cache {
 
   // The entry for this key if it holds the same request and has not expired, else nullptr.
   entry* find(const mid_key& key, std::uint64_t fingerprint, time_point now);
+  // The same for the request whose datagram is `datagram`: fingerprinted only when the key has
+  // an entry (most requests' keys have none).
+  entry* find(const mid_key& key, std::span<const std::uint8_t> datagram, time_point now);
   // Records a new request, replacing any entry with the same key. False when its store cannot
   // take it: for safe requests, full of running ones or at a limit of source_limits; for unsafe
   // ones, whenever the budget is reached (nothing is evicted to make room). `reply_reserve`: the
@@ -92,6 +95,9 @@ class dedup_cache {
   // Drops the entry of request `id` now, as if it had never been recorded (ignored when the
   // key now belongs to another request).
   void forget(const mid_key& key, request_id id);
+  // Drops whatever entry the key has: a request that is not recorded still takes its MID over
+  // from the one before (as insert does).
+  void drop(const mid_key& key);
 
   void expire(time_point now);
 
@@ -150,6 +156,8 @@ class dedup_cache {
   store& store_of(kind k) { return stores_[k == kind::safe ? 0 : 1]; }
   const store& store_of(kind k) const { return stores_[k == kind::safe ? 0 : 1]; }
   void erase(map::iterator it);
+  // The entry at `it` if it is live and holds the request with `fingerprint`.
+  entry* live(map::iterator it, std::uint64_t fingerprint, time_point now);
   // Evicts answered entries of `k`, oldest answer first, until `needed` more bytes fit.
   bool make_room(kind k, std::size_t needed);
 

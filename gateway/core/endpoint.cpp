@@ -59,13 +59,15 @@ amplification_options guard_options(const endpoint_config& config) {
 
 }  // namespace
 
-endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable)
+endpoint::endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable,
+                   local_answer_fn local)
     : config_(config),
       rng_(seed),
       limits_(config.limits),
       dedup_(config.dedup_cache_bytes),
       retransmits_(config.tx.max_retransmit),
       observable_(std::move(observable)),
+      local_answer_(std::move(local)),
       observers_(config.observe),
       blocks_(config.block, config.overload_max_age_s),
       guard_(guard_options(config)) {
@@ -136,8 +138,7 @@ void endpoint::on_request(const peer& from, coap::message request,
   // the client speaks Echo, so it may be challenged later.
   if (const auto* echo = request.find(coap::opt::echo)) guard_.on_echo(from, echo->value, now);
   const mid_key key{from, request.mid};
-  const auto fingerprint = request_fingerprint(raw);
-  if (auto* dup = dedup_.find(key, fingerprint, now)) {
+  if (auto* dup = dedup_.find(key, raw, now)) {
     // §4.5: same MID and same request: answer again without acting again. While still in
     // progress with nothing sent yet, the piggybacked answer will follow (the copy joins it).
     ++stats_.duplicates;
@@ -159,9 +160,11 @@ void endpoint::on_request(const peer& from, coap::message request,
   const duration window = safe  ? duration(lifetime)
                           : con ? config_.dedup_window
                                 : std::min<duration>(config_.dedup_window, lifetime);
-  if (!dedup_.insert(key, fingerprint, id,
-                     safe ? dedup_cache::kind::safe : dedup_cache::kind::unsafe, now, now + window,
-                     config_.max_message_size)) {
+  if (safe && local_answer_ && local_answer_(request)) {
+    dedup_.drop(key);  // local_answer_fn; the MID names this request now, as insert has it
+  } else if (!dedup_.insert(key, request_fingerprint(raw), id,
+                            safe ? dedup_cache::kind::safe : dedup_cache::kind::unsafe, now,
+                            now + window, config_.max_message_size)) {
     ++stats_.overloaded;
     answer_now(
         from, request,

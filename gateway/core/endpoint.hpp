@@ -158,6 +158,13 @@ struct send_action {
 // its observer lists by what it returns and never reads Uri-Path or Uri-Query itself.
 using observable_fn = std::function<std::optional<resource_key>(const coap::message&)>;
 
+// Whether the handler answers a request at once and from nothing but the request (no upstream
+// call, no state): true only when it surely does (translate::answered_locally). Such a safe
+// request is not remembered for duplicates: a copy, even one in the same receive batch, is
+// answered again as cheaply (RFC 7252 §4.5 lets a safe request be processed again), and a
+// flood of discovery requests or scans of unknown paths never touches the duplicate cache.
+using local_answer_fn = std::function<bool(const coap::message&)>;
+
 // A resource gained its first observer (start watching it upstream) or lost its last one.
 struct observe_event {
   enum class kind { started, stopped } what;
@@ -186,8 +193,10 @@ struct forward_action {
 class endpoint {
  public:
   // `observable` classifies GETs; an empty one makes nothing observable (every Observe option
-  // is then ignored and requests are answered as plain GETs).
-  endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable = {});
+  // is then ignored and requests are answered as plain GETs). An empty `local` remembers every
+  // request.
+  endpoint(endpoint_config config, std::uint64_t seed, observable_fn observable = {},
+           local_answer_fn local = {});
   // Its stores keep a pointer to its source_limits: neither copied nor moved.
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
@@ -397,6 +406,7 @@ class endpoint {
   std::vector<notification_shape> shapes_;
   deadline_queue<request_id> separate_deadlines_;
   observable_fn observable_;
+  local_answer_fn local_answer_;
   observe_registry observers_;
   // Separate CON responses that carried a registration, by the exchange that sent them: an RST
   // of one ends that relation (RFC 7641 §3.6), as an RST of a notification does.

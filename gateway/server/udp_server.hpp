@@ -114,6 +114,9 @@ struct server_options {
   // Which GETs name an observable resource (translate::observable_resource); given to every
   // worker's endpoint. Empty: nothing is observable.
   core::observable_fn observable;
+  // Which requests the handler answers at once from the request alone
+  // (translate::answered_locally); empty: every request is remembered for duplicates.
+  core::local_answer_fn local_answer;
   // How often each worker's loop stamps its heartbeat (stalled_workers()).
   std::chrono::milliseconds heartbeat{500};
 };

@@ -74,7 +74,8 @@ struct worker::io_batch {
 worker::worker(std::size_t index, const server_options& options, const services_factory& factory)
     : index_(index),
       grace_(options.grace),
-      endpoint_(options.endpoint, options.seed + index * 0x9E3779B97F4A7C15ULL, options.observable),
+      endpoint_(options.endpoint, options.seed + index * 0x9E3779B97F4A7C15ULL, options.observable,
+                options.local_answer),
       timer_(io_),
       batch_(std::make_unique<io_batch>()),
       receive_buffer_(options.socket_receive_buffer),

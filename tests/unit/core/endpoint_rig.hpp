@@ -49,8 +49,9 @@ struct rig {
 
   // Without the amplification bound: these scripts are about other rules, and their client
   // never proves its address. amplification_test.cpp runs with it.
-  explicit rig(core::endpoint_config cfg = {}, core::observable_fn classify = observable)
-      : ep(unbounded(std::move(cfg)), 42, std::move(classify)) {}
+  explicit rig(core::endpoint_config cfg = {}, core::observable_fn classify = observable,
+               core::local_answer_fn local = {})
+      : ep(unbounded(std::move(cfg)), 42, std::move(classify), std::move(local)) {}
   static core::endpoint_config unbounded(core::endpoint_config cfg) {
     cfg.amplification.factor = 0;
     return cfg;

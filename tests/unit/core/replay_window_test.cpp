@@ -249,3 +249,40 @@ TEST_CASE("a safe request answered in place is not kept for replay; an unsafe on
   CHECK(r.sent().at(0).code == coap::codes::bad_request);
   CHECK(r.ep.stats().duplicates == 1);
 }
+
+TEST_CASE("a safe request answered locally is never remembered, even while it runs") {
+  // core::local_answer_fn: here every GET is local. A copy in the same receive batch, before
+  // the first is answered, is handled again rather than joined; a GET not local is joined.
+  const core::local_answer_fn gets_are_local = [](const coap::message& m) {
+    return m.code == coap::codes::get;
+  };
+  rig r({}, observable, gets_are_local);
+  const auto get = fixed_mid(coap::codes::get);
+  r.receive(get, r.t0);
+  r.receive(get, r.t0);  // the same batch: nothing answered yet
+  CHECK(r.ep.stats().dedup_safe_running == 0);
+  CHECK(answer_all(r, r.t0, coap::codes::content, "doc", core::endpoint::answered::in_place) == 2);
+  CHECK(r.ep.stats().duplicates == 0);
+
+  rig plain;  // no classifier: the copy joins the first
+  plain.receive(get, plain.t0);
+  plain.receive(get, plain.t0);
+  CHECK(plain.ep.stats().dedup_safe_running == 1);
+  CHECK(answer_all(plain, plain.t0, coap::codes::content, "doc") == 1);
+  CHECK(plain.ep.stats().duplicates == 1);
+
+  // Unsafe requests are remembered whatever the classifier says, and a local request takes
+  // its MID over from the write before it, as any new request does: a copy of the write that
+  // comes after it runs again (the fixed-MID reading of DESIGN.md).
+  const core::local_answer_fn all_local = [](const coap::message&) { return true; };
+  rig w({}, observable, all_local);
+  const auto post = fixed_mid(coap::codes::post, "7");
+  w.receive(post, w.t0);
+  REQUIRE(answer_all(w, w.t0, coap::codes::changed) == 1);
+  w.receive(post, w.t0 + 10ms);
+  CHECK(w.ep.take_forwards().empty());  // a duplicate
+  w.receive(get, w.t0 + 20ms);
+  REQUIRE(answer_all(w, w.t0 + 20ms, coap::codes::content, "doc") == 1);
+  w.receive(post, w.t0 + 30ms);
+  CHECK(w.ep.take_forwards().size() == 1);
+}

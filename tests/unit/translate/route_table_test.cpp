@@ -67,6 +67,8 @@ TEST_CASE("every procedure of the CoAP API document has a route", "[translate][r
 
     auto request = test::make_request(c.method, c.path);
     CHECK(classify(request) == c.expected);
+    // Only discovery is answered without the upstream (or without a look at the CIK).
+    CHECK(answered_locally(request) == (c.expected == procedure::discovery));
   }
 }
 
@@ -99,6 +101,7 @@ TEST_CASE("a path no route has is 4.04", "[translate][routes]") {
       CHECK(found.error == not_found);
     }
     CHECK_FALSE(classify(test::make_request(get, path)).has_value());
+    CHECK(answered_locally(test::make_request(get, path)));  // 4.04 from the runner
   }
 }
 
@@ -122,6 +125,7 @@ TEST_CASE("a known path with another method is 4.05", "[translate][routes]") {
     const auto found = find_route(method, path);
     CHECK_FALSE(found.match.has_value());
     CHECK(found.error == method_not_allowed);
+    CHECK(answered_locally(test::make_request(method, path)));
   }
 }
 
