@@ -30,6 +30,7 @@
 #include "gateway/core/endpoint.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 #include "translate/observable.hpp"
+#include "translate/route_table.hpp"
 
 namespace {
 
@@ -91,7 +92,8 @@ struct harness {
     c.max_message_size = 1152;
     return c;
   }();
-  core::endpoint ep{config, 7, gw::translate::observable_resource};
+  core::endpoint ep{config, 7, gw::translate::observable_resource,
+                    gw::translate::answered_locally};
   core::time_point now{std::chrono::hours(1)};
 
   std::set<std::tuple<std::uint8_t, std::uint8_t, std::uint8_t, std::uint8_t>> peers_heard;
