@@ -160,7 +160,8 @@ void endpoint::on_request(const peer& from, coap::message request,
   const duration window = safe  ? duration(lifetime)
                           : con ? config_.dedup_window
                                 : std::min<duration>(config_.dedup_window, lifetime);
-  if (safe && local_answer_ && local_answer_(request)) {
+  const bool local = safe && local_answer_ && local_answer_(request);
+  if (local) {
     dedup_.drop(key);  // local_answer_fn; the MID names this request now, as insert has it
   } else if (!dedup_.insert(key, request_fingerprint(raw), id,
                             safe ? dedup_cache::kind::safe : dedup_cache::kind::unsafe, now,
@@ -275,6 +276,7 @@ void endpoint::on_request(const peer& from, coap::message request,
 
   exchange ex{from, mid, type, token, false, now, {}, {}};
   ex.block2_added = block2_added;
+  ex.remembered = !local;
   ex.observe = screen_observe(from, forwarded.request, now);
   if (con) {
     ex.separate_at = now + config_.separate_response_after;
@@ -439,6 +441,7 @@ void endpoint::handle_response(request_id id, coap::message response, time_point
 
 void endpoint::settle_reply(const exchange& ex, request_id id, const coap::bytes& reply,
                             answered how, time_point now) {
+  if (!ex.remembered) return;
   if (how == answered::later || !coap::is_safe(ex.forwarded.request.code))
     cache_reply(ex.peer, ex.mid, id, reply, true, now);
   else

@@ -303,6 +303,9 @@ class endpoint {
     deadline_queue<request_id>::handle separate_deadline = 0;
     // on_request asked the handler for a first block within the amplification budget.
     bool block2_added = false;
+    // In the duplicate cache (not a local answer, local_answer_fn): its reply is kept or
+    // dropped there once it is answered.
+    bool remembered = true;
   };
 
   void handle_datagram(const peer& from, std::span<const std::uint8_t> datagram, time_point now);
