@@ -482,7 +482,7 @@ void engine::drive(ns now) {
     }
   }
   if (o_.observe) {
-    // Registrations are spread evenly over the warm-up rather than sent in one burst.
+    // Registrations are spread evenly (register_over()) rather than sent in one burst.
     while (next_registration_ < load_clients_ && registration_due(next_registration_) <= now) {
       send_new(next_registration_++, 0, now, now, true);
     }
