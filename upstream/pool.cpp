@@ -76,15 +76,19 @@ asio::awaitable<result> pool::async_send(std::shared_ptr<pool> self, request req
   if (p.closed_) co_return error::shutting_down;
   if (auto ec = check_request(req)) co_return ec;
   lease l(p, clock::now() + req.timeout.value_or(p.options_.timeout));
-  if (auto ec = co_await p.async_acquire(l)) co_return ec;
   const bool idempotent = req.idempotent.value_or(is_idempotent(req.method));
+  if (auto ec = co_await p.async_acquire(l, idempotent)) co_return ec;
   for (;;) {
     const bool reused = l.conn != nullptr;
     if (!reused) {
       if (auto ec = co_await p.async_open(l)) co_return ec;
     }
     auto answer = co_await l.conn->async_exchange(req, p.options_.user_agent, l.deadline);
-    if (answer) {
+    // RFC 9110 §15.5.9: some servers send a 408 on an idle connection before closing it; read
+    // after our request, it answers nothing we sent, and the client may repeat the request (on
+    // a fresh connection: this one may be out of step).
+    const bool expired = answer && answer->status == 408;
+    if (answer && !(expired && reused && idempotent)) {
       p.release(l, true);
       co_return answer;
     }
@@ -92,18 +96,24 @@ asio::awaitable<result> pool::async_send(std::shared_ptr<pool> self, request req
     // RFC 9112 §9.3.1: a server may close an idle keep-alive connection just as a request
     // arrives. If no byte of an answer came back, an idempotent request is sent again, once, on
     // a fresh connection; any other may have been acted on and is never repeated.
-    const bool retry = reused && idempotent && !l.conn->answer_started() &&
-                       answer.error() == error::connection_closed;
+    const bool retry =
+        reused && idempotent &&
+        (expired || (!l.conn->answer_started() && answer.error() == error::connection_closed));
     p.discard(l.conn);
     if (!retry) co_return answer.error();
   }
 }
 
-asio::awaitable<error_code> pool::async_acquire(lease& l) {
+// A connection the server closed since it was last used fails the next request on it before any
+// byte of an answer, which async_send sends again on a fresh connection if it is idempotent. So
+// only a request that could not be sent again pays a system call to look first
+// (connection::peer_closed); every Read is idempotent, and most are served by reused
+// connections.
+asio::awaitable<error_code> pool::async_acquire(lease& l, bool idempotent) {
   // While anyone waits there is neither a free slot nor an idle connection (release() hands them
   // to the queue first), so newcomers simply queue behind: FIFO.
   if (queue_.empty()) {
-    l.conn = take_idle();
+    l.conn = take_idle(!idempotent);
     if (l.conn || busy_ + idle_.size() < options_.max_connections) {
       ++busy_;
       l.holds_slot = true;
@@ -126,7 +136,7 @@ asio::awaitable<error_code> pool::async_acquire(lease& l) {
   }
   // The connection comes straight from the previous request; the server may have closed it
   // since, as it does after its per-connection request limit.
-  if (l.conn && l.conn->peer_closed()) discard(l.conn);
+  if (l.conn && !idempotent && l.conn->peer_closed()) discard(l.conn);
   co_return error_code{};
 }
 
@@ -215,12 +225,12 @@ void pool::release(lease& l, bool keep) {
 
 // Most recently used first: the oldest connections then stay idle and expire, so the pool
 // shrinks back after a burst.
-std::unique_ptr<connection> pool::take_idle() {
+std::unique_ptr<connection> pool::take_idle(bool check) {
   const auto now = clock::now();
   while (!idle_.empty()) {
     auto entry = std::move(idle_.back());
     idle_.pop_back();
-    if (now - entry.since < options_.idle_timeout && !entry.conn->peer_closed()) {
+    if (now - entry.since < options_.idle_timeout && !(check && entry.conn->peer_closed())) {
       return std::move(entry.conn);
     }
     discard(entry.conn);

@@ -42,14 +42,17 @@ class pool : public std::enable_shared_from_this<pool> {
     clock::time_point since;
   };
 
-  boost::asio::awaitable<boost::system::error_code> async_acquire(lease& l);
+  // `idempotent`: the request may be sent again if the connection it gets turns out closed.
+  boost::asio::awaitable<boost::system::error_code> async_acquire(lease& l, bool idempotent);
   boost::asio::awaitable<boost::system::error_code> async_open(lease& l);
   boost::asio::awaitable<boost::system::error_code> async_resolve(lease& l,
                                                                   clock::time_point deadline);
   // Gives the lease's slot (and, when keep and reusable, its connection) to the first waiting
   // request, or back to the pool.
   void release(lease& l, bool keep);
-  std::unique_ptr<connection> take_idle();
+  // The most recently used idle connection still within idle_timeout; `check`: one the server
+  // has not closed (connection::peer_closed).
+  std::unique_ptr<connection> take_idle(bool check);
   void discard(std::unique_ptr<connection>& conn);
   void start_resolve();
   void on_resolved(boost::system::error_code ec,

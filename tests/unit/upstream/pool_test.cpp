@@ -161,6 +161,63 @@ TEST_CASE("a connection the server closed while idle is not used again", "[upstr
   });
 }
 
+TEST_CASE("a 408 a server sent on an idle connection before closing it answers nothing we sent",
+          "[upstream][pool]") {
+  asio::io_context io;
+  scripted_server server(io.get_executor(), [](const seen_request& r) {
+    return make_reply(reply_kind::answer_then_408, r.method + " " + r.target);
+  });
+  auto client = make_client(io, options_for(server.url()));
+  auto body = [&]() -> asio::awaitable<void> {
+    const auto first = co_await client->async_send(get("/a"));
+    REQUIRE(first.has_value());
+    CHECK(client->stats().idle == 1);
+    server.release();
+    const bool expired = co_await eventually([&] { return server.closed_by_server() == 1; });
+    REQUIRE(expired);
+    // A GET takes the connection without looking first (it may be sent again), reads the 408
+    // and goes again on a fresh connection.
+    auto res = co_await client->async_send(get("/b"));
+    REQUIRE(res.has_value());
+    CHECK(res->status == 200);
+    CHECK(res->body == "GET /b");
+    CHECK(server.accepted() == 2);
+
+    // A POST looks before it writes: it never goes on the expired connection.
+    const bool expired_again = co_await eventually([&] { return server.closed_by_server() == 2; });
+    REQUIRE(expired_again);
+    auto write = co_await client->async_send(post("/w", "a=1"));
+    REQUIRE(write.has_value());
+    CHECK(write->body == "POST /w");
+    CHECK(server.count("POST") == 1);
+    CHECK(server.accepted() == 3);
+  };
+  run(io, body, [&] {
+    server.stop();
+    client->close();
+  });
+}
+
+TEST_CASE("a 408 on a fresh connection is the answer", "[upstream][pool]") {
+  asio::io_context io;
+  scripted_server server(io.get_executor(), [](const seen_request&) {
+    reply r = make_reply(reply_kind::answer_and_close, "slow");
+    r.status = 408;
+    return r;
+  });
+  auto client = make_client(io, options_for(server.url()));
+  auto body = [&]() -> asio::awaitable<void> {
+    auto res = co_await client->async_send(get("/x"));
+    REQUIRE(res.has_value());
+    CHECK(res->status == 408);
+    CHECK(server.accepted() == 1);
+  };
+  run(io, body, [&] {
+    server.stop();
+    client->close();
+  });
+}
+
 TEST_CASE("200 concurrent requests share at most max_connections", "[upstream][pool]") {
   asio::io_context io;
   scripted_server server(io.get_executor(), [](const seen_request& r) {

@@ -209,7 +209,15 @@ asio::awaitable<void> scripted_server::serve(Stream& stream, std::size_t id) {
       lowest(stream).close(ignored);
       co_return;
     }
-    if (r.kind == reply_kind::answer_and_close || r.kind == reply_kind::answer_then_drop) {
+    if (r.kind == reply_kind::answer_then_408) {
+      // As a server that expires an idle connection with a 408 (RFC 9110 §15.5.9) does.
+      while (!released_) co_await gate_.async_wait(use_tuple);
+      static constexpr std::string_view expired =
+          "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+      co_await asio::async_write(stream, asio::buffer(expired), use_tuple);
+    }
+    if (r.kind == reply_kind::answer_and_close || r.kind == reply_kind::answer_then_drop ||
+        r.kind == reply_kind::answer_then_408) {
       lowest(stream).close(ignored);
       ++closed_by_server_;
       co_return;

@@ -37,6 +37,7 @@ enum class reply_kind {
   answer,            // keep-alive answer
   answer_and_close,  // answer with Connection: close, then close
   answer_then_drop,  // keep-alive answer, then close anyway (a server expiring an idle connection)
+  answer_then_408,   // keep-alive answer; once release() is called, a 408 and close
   drop,              // close without answering
   garbage,           // bytes that are not HTTP
   oversized,         // a head announcing a body beyond the client's 64 MiB limit
