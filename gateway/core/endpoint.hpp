@@ -31,6 +31,7 @@
 //                  client that sent Echo before gets 4.01 + Echo instead of a cut answer to
 //                  a safe request (RFC 9175 §2.4).
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <random>
@@ -213,7 +214,11 @@ class endpoint {
                    answered how = answered::later);
   void on_timer(time_point now);
 
-  std::vector<send_action> take_sends() { return std::exchange(sends_, {}); }
+  // What to send, in order. Notifications of a change are encoded here, at most
+  // `max_notifications` per call: a caller that sends each batch before taking the next gets
+  // the first datagrams of a fan-out to thousands of observers on the wire while the rest are
+  // still to be encoded. Call until empty; the default takes everything at once.
+  std::vector<send_action> take_sends(std::size_t max_notifications = SIZE_MAX);
   std::vector<forward_action> take_forwards() { return std::exchange(forwards_, {}); }
   std::vector<observe_event> take_observe_events() { return std::exchange(events_, {}); }
 
@@ -323,8 +328,11 @@ class endpoint {
   // goes out, perhaps one block of it). Returns the relation the response now carries, if any.
   std::optional<observation_id> register_observer(const exchange& ex, coap::message representation,
                                                   coap::message& response, time_point now);
-  // Sends what the observe registry decided (its outbox), until it has nothing more.
+  // Queues what the observe registry decided (its outbox) for encode_unsent.
   void send_notifications(time_point now);
+  // Encodes and sends up to `max` queued notifications, and what the registry decides
+  // meanwhile (a MID refused ends a relation, which can free a slot for another).
+  void encode_unsent(std::size_t max);
   void send_notification(const observe_registry::notification& n, owner::kind kind, time_point now);
   // The notification cut to fit (first block at the observer's size) and encoded as a CON with
   // a new MID; nullopt when no MID is free (the relation is then removed).
@@ -407,6 +415,12 @@ class endpoint {
     coap::bytes datagram;
   };
   std::vector<notification_shape> shapes_;
+  // Notifications decided and not yet encoded (take_sends), with the time they were decided
+  // at and the registry's removals() when the queue began: if it moved, a relation may have
+  // ended since, and each is looked up before it goes.
+  std::deque<observe_registry::notification> unsent_;
+  time_point unsent_at_{};
+  std::uint64_t unsent_removals_ = 0;
   deadline_queue<request_id> separate_deadlines_;
   observable_fn observable_;
   local_answer_fn local_answer_;

@@ -172,6 +172,7 @@ std::optional<resource_key> observe_registry::remove(observation_id id, time_poi
   auto it = observations_.find(id);
   if (it == observations_.end()) return std::nullopt;
   auto& o = it->second;
+  ++removals_;
   disarm(id, o);
   paced_.cancel(o.pace);
   const peer who = o.peer;
@@ -220,7 +221,10 @@ observe_registry::notification observe_registry::make(observation_id id, observa
   o.in_flight = true;
   o.stale = false;
   o.last_sent = now;
-  arm(id, o, now + options_.max_age);
+  // The refresh falls due max_age after the last notification. Its entry is not moved for
+  // every notification (a tree erase and insert per observer per change): it stays where it
+  // is, and on_timer moves it on when it comes up early.
+  if (o.refresh_at == unarmed) arm(id, o, now + options_.max_age);
   return n;
 }
 
@@ -350,6 +354,10 @@ void observe_registry::on_timer(time_point now) {
     refresh_.erase(refresh_.begin());
     auto& o = observations_.at(id);  // remove() disarms
     o.refresh_at = unarmed;
+    if (const auto due = o.last_sent + options_.max_age; due > now) {
+      arm(id, o, due);  // notified since it was placed
+      continue;
+    }
     // One still being retransmitted refreshes the client's Max-Age when it lands; on_acked
     // sends the refresh if it is due by then. One waiting for a slot is sent when it gets one.
     if (o.in_flight || o.queued) continue;
@@ -360,6 +368,7 @@ void observe_registry::on_timer(time_point now) {
 std::vector<resource_key> observe_registry::clear() {
   std::vector<resource_key> out;
   for (auto& [key, r] : resources_) out.push_back(key);
+  ++removals_;
   observations_.clear();
   resources_.clear();
   clients_.clear();

@@ -179,6 +179,9 @@ class observe_registry {
   duration wall_offset() const { return wall_offset_; }
 
   std::size_t observers() const { return observations_.size(); }
+  // Relations ended so far (remove(), clear()): when it has not moved, every relation of a
+  // notification taken earlier still exists.
+  std::uint64_t removals() const { return removals_; }
   std::size_t resources() const { return resources_.size(); }
   // Armed Max-Age deadlines: at most one per observation, whatever the notification rate.
   std::size_t armed_deadlines() const { return refresh_.size(); }
@@ -252,11 +255,13 @@ class observe_registry {
   duration wall_offset_{};
   std::optional<std::uint32_t> high_;  // the highest Observe number issued (serial order)
   observation_id next_id_ = 1;
+  std::uint64_t removals_ = 0;
   std::unordered_map<observation_id, observation> observations_;
   std::unordered_map<resource_key, resource_state, observe_hash> resources_;
   std::unordered_map<peer, client_state, peer_hash> clients_;
-  // One entry per observation that has a refresh armed, re-placed (not added) when a
-  // notification moves its deadline: memory stays flat whatever the write rate.
+  // One entry per observation that has a refresh armed, at or before its due time: a
+  // notification leaves it in place and on_timer moves it on, so memory stays flat and a change
+  // costs no tree operation per observer whatever the write rate.
   std::set<std::pair<time_point, observation_id>> refresh_;
   deadline_queue<observation_id> paced_;
   std::vector<notification> outbox_;

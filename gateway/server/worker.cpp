@@ -36,6 +36,8 @@ core::duration wall_clock_offset() {
 // Datagrams read (recvmmsg) or sent (sendmmsg) per system call. A full batch yields to the
 // answers it started before reading on, so a flood cannot starve them.
 constexpr std::size_t batch_size = 32;
+// Notifications encoded per sendmmsg when a change fans out.
+constexpr std::size_t fan_out_batch = 256;
 // The one timer fires at most once per millisecond: deadlines are rounded up to the next whole
 // millisecond, so a busy worker (a deadline per request) re-arms its timerfd about once per
 // millisecond instead of once per request. CoAP's timers are hundreds of milliseconds and up
@@ -377,7 +379,12 @@ void worker::send_all(std::vector<core::send_action>& sends) {
 void worker::flush() {
   // Forwards first, so that the answers given at once leave in this flush's sendmmsg.
   for (auto& forward : endpoint_.take_forwards()) on_forward(std::move(forward));
-  if (auto sends = endpoint_.take_sends(); !sends.empty()) send_all(sends);
+  // A fan-out leaves in batches, each sent before the next is encoded: its first observers
+  // are served while the last are still to be encoded.
+  for (auto sends = endpoint_.take_sends(fan_out_batch); !sends.empty();
+       sends = endpoint_.take_sends(fan_out_batch)) {
+    send_all(sends);
+  }
   for (const auto& event : endpoint_.take_observe_events()) services_->on_observe(event);
 
   // Re-armed only when the earliest deadline moves earlier than the armed one.

@@ -1,4 +1,6 @@
 // Observe (RFC 7641) through the endpoint, in virtual time.
+#include <set>
+
 #include <catch2/catch.hpp>
 
 #include "tests/unit/core/observe_rig.hpp"
@@ -64,6 +66,39 @@ TEST_CASE("a change is notified to every observer with increasing sequence numbe
     last_seq = *out[0].uint_option(coap::opt::observe);
     for (auto& n : out) ack(r, n, r.t0 + 1s * i, n.token == coap::bytes{1} ? client : other_client);
   }
+}
+
+TEST_CASE("a fan-out is encoded a batch at a time; a relation ended meanwhile gets nothing") {
+  rig r;
+  core::resource_key resource;
+  for (std::uint8_t i = 0; i < 10; ++i) {
+    const core::peer p{0, false, {127, 0, 0, 1}, static_cast<std::uint16_t>(41000 + i)};
+    resource = register_observer(r, {i}, p, static_cast<std::uint16_t>(100 + i));
+  }
+  r.sent();
+  r.ep.notify(resource, value("v1"), r.t0 + 1s);
+  std::set<std::uint16_t> served;
+  auto take = [&](std::size_t expected) {
+    auto batch = r.ep.take_sends(4);
+    CHECK(batch.size() == expected);
+    for (const auto& s : batch) {
+      CHECK(decode(s.datagram).payload_text() == "v1");
+      CHECK(served.insert(s.peer.port).second);
+    }
+  };
+  take(4);
+  // A client still waiting for its notification deregisters before the next batch is taken.
+  std::uint16_t leaving = 41000;
+  while (served.contains(leaving)) ++leaving;
+  auto bye = observe_get(300, {static_cast<std::uint8_t>(leaving - 41000)});
+  bye.set_uint_option(coap::opt::observe, 1);
+  r.receive(bye, r.t0 + 1s, core::peer{0, false, {127, 0, 0, 1}, leaving});
+  CHECK(r.ep.observers() == 9);
+  take(4);
+  take(1);
+  take(0);
+  CHECK_FALSE(served.contains(leaving));
+  CHECK(served.size() == 9);
 }
 
 TEST_CASE("a slow observer gets only the newest value, once it acknowledges") {
