@@ -31,7 +31,6 @@
 //                  client that sent Echo before gets 4.01 + Echo instead of a cut answer to
 //                  a safe request (RFC 9175 §2.4).
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <optional>
 #include <random>
@@ -261,7 +260,9 @@ class endpoint {
   // RSTs of what is in flight are still taken.
   void set_draining(bool draining);
   // Nothing forwarded unanswered and no CON awaiting its ACK.
-  bool idle() const { return exchanges_.empty() && retransmits_.size() == 0; }
+  bool idle() const {
+    return exchanges_.empty() && retransmits_.size() == 0 && !observers_.fanning_out();
+  }
 
   // By value: the effective dedup window is the configured one until an event updates it.
   endpoint_stats stats() const {
@@ -328,10 +329,11 @@ class endpoint {
   // goes out, perhaps one block of it). Returns the relation the response now carries, if any.
   std::optional<observation_id> register_observer(const exchange& ex, coap::message representation,
                                                   coap::message& response, time_point now);
-  // Queues what the observe registry decided (its outbox) for encode_unsent.
-  void send_notifications(time_point now);
-  // Encodes and sends up to `max` queued notifications, and what the registry decides
-  // meanwhile (a MID refused ends a relation, which can free a slot for another).
+  // Notes the time for what the observe registry decides; take_sends encodes it.
+  void send_notifications(time_point now) { unsent_at_ = now; }
+  // Encodes and sends about `max` notifications the registry decided (its outbox, then the
+  // observers of a change it has not visited yet), and what it decides meanwhile (a MID
+  // refused ends a relation, which can free a slot for another).
   void encode_unsent(std::size_t max);
   void send_notification(const observe_registry::notification& n, owner::kind kind, time_point now);
   // The notification cut to fit (first block at the observer's size) and encoded as a CON with
@@ -415,12 +417,7 @@ class endpoint {
     coap::bytes datagram;
   };
   std::vector<notification_shape> shapes_;
-  // Notifications decided and not yet encoded (take_sends), with the time they were decided
-  // at and the registry's removals() when the queue began: if it moved, a relation may have
-  // ended since, and each is looked up before it goes.
-  std::deque<observe_registry::notification> unsent_;
-  time_point unsent_at_{};
-  std::uint64_t unsent_removals_ = 0;
+  time_point unsent_at_{};  // the latest time the endpoint was given
   deadline_queue<request_id> separate_deadlines_;
   observable_fn observable_;
   local_answer_fn local_answer_;

@@ -2,7 +2,6 @@
 // fan-out of a change to every observer, encoded once per shape. Kept apart from endpoint.cpp
 // (the message layer) as endpoint_restore.cpp is: the registry decides, this sends.
 #include <algorithm>
-#include <iterator>
 
 #include "gateway/coap/codec.hpp"
 #include "gateway/core/endpoint.hpp"
@@ -70,27 +69,14 @@ void endpoint::notify_final(const resource_key& resource, coap::message content,
   send_notifications(now);  // relations of the same clients on other resources
 }
 
-void endpoint::send_notifications(time_point now) {
-  auto batch = observers_.take_notifications();
-  if (batch.empty()) return;
-  if (unsent_.empty()) unsent_removals_ = observers_.removals();
-  unsent_at_ = now;
-  std::move(batch.begin(), batch.end(), std::back_inserter(unsent_));
-}
-
 void endpoint::encode_unsent(std::size_t max) {
-  for (std::size_t sent = 0; sent < max && !unsent_.empty();) {
-    const auto n = std::move(unsent_.front());
-    unsent_.pop_front();
-    // A relation ended since (a deregistration read before this batch was taken) gets nothing.
-    if (observers_.removals() != unsent_removals_ && !observers_.in_flight(n.id)) continue;
-    send_notification(n, owner::kind::notification, unsent_at_);
-    ++sent;
-    // A notification refused for want of a MID removes its relation, which can free a slot
-    // for another: drain until the registry has nothing more to say.
-    if (unsent_.empty()) send_notifications(unsent_at_);
+  for (std::size_t sent = 0; sent < max;) {
+    auto batch = observers_.take_notifications(max - sent);
+    if (batch.empty()) break;
+    for (const auto& n : batch) send_notification(n, owner::kind::notification, unsent_at_);
+    sent += batch.size();
   }
-  if (unsent_.empty()) shapes_.clear();
+  if (!observers_.fanning_out()) shapes_.clear();
 }
 
 std::vector<send_action> endpoint::take_sends(std::size_t max_notifications) {

@@ -257,15 +257,35 @@ void observe_registry::on_change(const resource_key& resource, coap::message con
   auto r = resources_.find(resource);
   if (r == resources_.end()) return;
   r->second.latest = content_of(std::move(content));
-  for (const auto& [who, m] : r->second.observers) {
-    auto& o = *m.relation;
-    const auto id = m.id;
-    // In flight: replaces the one in flight at its next retransmission, or follows its ACK.
-    if (o.in_flight || o.queued)
-      o.stale = true;
-    else
-      offer(id, o, now);
+  // An earlier change still being fanned out: the new walk visits every observer, and those
+  // the old one reached have theirs in flight, so they get this value after it.
+  std::erase_if(walks_, [&](const walk& w) { return w.resource == resource; });
+  walk w{resource, {}, 0, now, removals_};
+  w.members.reserve(r->second.observers.size());
+  for (const auto& [who, m] : r->second.observers) w.members.push_back(m);
+  walks_.push_back(std::move(w));
+}
+
+std::vector<observe_registry::notification> observe_registry::take_notifications(std::size_t max) {
+  while (outbox_.size() < max && !walks_.empty()) {
+    auto& w = walks_.front();
+    while (outbox_.size() < max && w.next < w.members.size()) {
+      auto [id, relation] = w.members[w.next++];
+      if (removals_ != w.removals) {
+        auto it = observations_.find(id);
+        if (it == observations_.end()) continue;
+        relation = &it->second;
+      }
+      auto& o = *relation;
+      // In flight: replaces the one in flight at its next retransmission, or follows its ACK.
+      if (o.in_flight || o.queued)
+        o.stale = true;
+      else
+        offer(id, o, w.at);
+    }
+    if (w.next == w.members.size()) walks_.pop_front();
   }
+  return std::exchange(outbox_, {});
 }
 
 std::vector<observe_registry::notification> observe_registry::on_final(const resource_key& resource,
@@ -274,6 +294,7 @@ std::vector<observe_registry::notification> observe_registry::on_final(const res
   std::vector<notification> out;
   auto r = resources_.find(resource);
   if (r == resources_.end()) return out;
+  std::erase_if(walks_, [&](const walk& w) { return w.resource == resource; });
   std::vector<observation_id> ids;
   for (const auto& [who, m] : r->second.observers) ids.push_back(m.id);
   const auto content_only = content_of(std::move(content));
@@ -376,6 +397,7 @@ std::vector<resource_key> observe_registry::clear() {
   refresh_.clear();
   paced_ = {};
   outbox_.clear();
+  walks_.clear();
   return out;
 }
 

@@ -12,9 +12,12 @@
 //
 // Notifications the registry decides to send collect in an outbox that the endpoint drains with
 // take_notifications() after each call: a removal or an ACK can free a client's in-flight slot
-// for another of its relations, whichever call caused it.
+// for another of its relations, whichever call caused it. A change is not fanned out in
+// on_change: its observers are visited as take_notifications asks for more, so that the first
+// of ten thousand observers gets its notification before the last one has been looked at.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -135,7 +138,9 @@ class observe_registry {
   std::optional<resource_key> remove(observation_id id, time_point now);
 
   // A new representation of `resource`: notifications for every observer that can take one now;
-  // the others get the newest value once their in-flight one is acknowledged or replaced.
+  // the others get the newest value once their in-flight one is acknowledged or replaced. The
+  // observers are visited by take_notifications, as it is asked for more; a newer change of the
+  // same resource before they all were restarts the visit.
   void on_change(const resource_key& resource, coap::message content, time_point now);
   // A final error for every observer of `resource` (no Observe option), who are all removed.
   // Sent whatever is in flight: the relation is over.
@@ -162,7 +167,11 @@ class observe_registry {
   // NON notifications whose round trip has passed free their client's slot.
   void on_timer(time_point now);
   std::optional<time_point> next_deadline() const;
-  std::vector<notification> take_notifications() { return std::exchange(outbox_, {}); }
+  // What to send: the outbox, topped up to `max` (when it holds fewer) by visiting the
+  // observers of changes not yet fanned out. Empty when there is nothing more.
+  std::vector<notification> take_notifications(std::size_t max = SIZE_MAX);
+  // Changes whose observers have not all been visited yet.
+  bool fanning_out() const { return !walks_.empty(); }
 
   // Every relation ends at once (shutdown); returns the resources that had observers.
   std::vector<resource_key> clear();
@@ -179,9 +188,6 @@ class observe_registry {
   duration wall_offset() const { return wall_offset_; }
 
   std::size_t observers() const { return observations_.size(); }
-  // Relations ended so far (remove(), clear()): when it has not moved, every relation of a
-  // notification taken earlier still exists.
-  std::uint64_t removals() const { return removals_; }
   std::size_t resources() const { return resources_.size(); }
   // Armed Max-Age deadlines: at most one per observation, whatever the notification rate.
   std::size_t armed_deadlines() const { return refresh_.size(); }
@@ -255,7 +261,7 @@ class observe_registry {
   duration wall_offset_{};
   std::optional<std::uint32_t> high_;  // the highest Observe number issued (serial order)
   observation_id next_id_ = 1;
-  std::uint64_t removals_ = 0;
+  std::uint64_t removals_ = 0;  // relations ended so far (remove, clear): see walk
   std::unordered_map<observation_id, observation> observations_;
   std::unordered_map<resource_key, resource_state, observe_hash> resources_;
   std::unordered_map<peer, client_state, peer_hash> clients_;
@@ -265,6 +271,17 @@ class observe_registry {
   std::set<std::pair<time_point, observation_id>> refresh_;
   deadline_queue<observation_id> paced_;
   std::vector<notification> outbox_;
+  // A change being fanned out: its observers as they were at on_change, visited in order. The
+  // relations are reached through their pointers while no relation has ended since (removals_
+  // has not moved); after that, each is looked up first.
+  struct walk {
+    resource_key resource;
+    std::vector<member> members;
+    std::size_t next = 0;
+    time_point at;
+    std::uint64_t removals = 0;
+  };
+  std::deque<walk> walks_;
 };
 
 }  // namespace gw::core

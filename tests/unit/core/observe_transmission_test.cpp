@@ -119,6 +119,49 @@ TEST_CASE("separate responses are not held back by a notification in flight") {
   CHECK(out[0].payload_text() == "1795000000");
 }
 
+TEST_CASE("a change reaches its observers as they are asked for; a newer one restarts the visit") {
+  core::observe_registry reg({});
+  const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
+  time_point t{std::chrono::hours(1)};
+  std::vector<core::observation_id> ids;
+  for (std::uint8_t i = 0; i < 10; ++i) {
+    core::peer p = client;
+    p.port = static_cast<std::uint16_t>(50000 + i);
+    p.forget();
+    ids.push_back(reg.on_register(p, {i}, key, value("v0"), 6, t).id);
+  }
+  reg.on_change(key, value("v1"), t + 1s);
+  CHECK(reg.fanning_out());
+  auto first = reg.take_notifications(4);
+  REQUIRE(first.size() == 4);
+  for (const auto& n : first) CHECK(n.content->payload_text() == "v1");
+
+  // v2 before the other six were visited: they get v2 (none gets v1), and the four with v1 in
+  // flight get v2 once they acknowledge it, as a stale value waits behind any notification.
+  reg.on_change(key, value("v2"), t + 2s);
+  auto rest = reg.take_notifications();
+  REQUIRE(rest.size() == 6);
+  for (const auto& n : rest) CHECK(n.content->payload_text() == "v2");
+  CHECK_FALSE(reg.fanning_out());
+  for (const auto& n : first) reg.on_acked(n.id, t + 3s);
+  auto after = reg.take_notifications();
+  REQUIRE(after.size() == 4);
+  for (const auto& n : after) CHECK(n.content->payload_text() == "v2");
+  for (const auto& n : rest) reg.on_acked(n.id, t + 3s);
+  for (const auto& n : after) reg.on_acked(n.id, t + 3s);
+  CHECK(reg.take_notifications().empty());
+
+  // A relation removed before it was visited gets nothing; the others are reached all the same.
+  reg.on_change(key, value("v3"), t + 4s);
+  auto one = reg.take_notifications(1);
+  REQUIRE(one.size() == 1);
+  const auto gone = one[0].id == ids[0] ? ids[1] : ids[0];
+  reg.remove(gone, t + 4s);
+  auto others = reg.take_notifications();
+  CHECK(others.size() == 8);
+  for (const auto& n : others) CHECK(n.id != gone);
+}
+
 TEST_CASE("one armed Max-Age deadline per observation whatever the notification rate") {
   core::observe_registry reg({});
   const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
