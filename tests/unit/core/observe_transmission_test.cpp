@@ -26,6 +26,19 @@ std::vector<std::pair<time_point, coap::message>> lossy_run(rig& r, const char* 
   return out;
 }
 
+// Ten observers of `key` on one resource, from ten ports of one address, registered at `t`.
+const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
+std::vector<core::observation_id> register_ten(core::observe_registry& reg, time_point t) {
+  std::vector<core::observation_id> ids;
+  for (std::uint8_t i = 0; i < 10; ++i) {
+    core::peer p = client;
+    p.port = static_cast<std::uint16_t>(50000 + i);
+    p.forget();  // a changed field: the memo copied from `client` is not its hash
+    ids.push_back(reg.on_register(p, {i}, key, value("v0"), 6, t).id);
+  }
+  return ids;
+}
+
 }  // namespace
 
 TEST_CASE("a newer value replaces the notification in flight, keeping its retransmission state") {
@@ -121,15 +134,8 @@ TEST_CASE("separate responses are not held back by a notification in flight") {
 
 TEST_CASE("a change reaches its observers as they are asked for; a newer one restarts the visit") {
   core::observe_registry reg({});
-  const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
   time_point t{std::chrono::hours(1)};
-  std::vector<core::observation_id> ids;
-  for (std::uint8_t i = 0; i < 10; ++i) {
-    core::peer p = client;
-    p.port = static_cast<std::uint16_t>(50000 + i);
-    p.forget();
-    ids.push_back(reg.on_register(p, {i}, key, value("v0"), 6, t).id);
-  }
+  const auto ids = register_ten(reg, t);
   reg.on_change(key, value("v1"), t + 1s);
   CHECK(reg.fanning_out());
   auto first = reg.take_notifications(4);
@@ -164,15 +170,8 @@ TEST_CASE("a change reaches its observers as they are asked for; a newer one res
 
 TEST_CASE("one armed Max-Age deadline per observation whatever the notification rate") {
   core::observe_registry reg({});
-  const core::resource_key key{"a32c85ba9dda45823be416246cf8b433baa068d7", "temp"};
   time_point t{std::chrono::hours(1)};
-  std::vector<core::observation_id> ids;
-  for (std::uint8_t i = 0; i < 10; ++i) {
-    core::peer p = client;
-    p.port = static_cast<std::uint16_t>(50000 + i);
-    p.forget();  // a changed field: the memo copied from `client` is not its hash
-    ids.push_back(reg.on_register(p, {i}, key, value("v0"), 6, t).id);
-  }
+  const auto ids = register_ten(reg, t);
   CHECK(reg.armed_deadlines() == 10);
   for (int round = 0; round < 1000; ++round) {
     t += 1s;
