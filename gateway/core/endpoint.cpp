@@ -89,8 +89,9 @@ void endpoint::set_config(const endpoint_config& config) {
 void endpoint::on_datagram(const peer& from, std::span<const std::uint8_t> datagram,
                            time_point now) {
   handle_datagram(from, datagram, now);
-  // An ACK, an RST or a deregistration may have freed a client's slot for a waiting value.
-  send_notifications(now);
+  // An ACK, an RST or a deregistration may have freed a client's slot for a waiting value:
+  // take_sends encodes it.
+  note_time(now);
 }
 
 void endpoint::handle_datagram(const peer& from, std::span<const std::uint8_t> datagram,
@@ -341,7 +342,7 @@ void endpoint::cache_reply(const peer& from, std::uint16_t mid, request_id id, c
 
 void endpoint::on_response(request_id id, coap::message response, time_point now, answered how) {
   handle_response(id, std::move(response), now, how);
-  send_notifications(now);
+  note_time(now);
 }
 
 void endpoint::handle_response(request_id id, coap::message response, time_point now,
@@ -568,7 +569,7 @@ void endpoint::on_timer(time_point now) {
   }
 
   observers_.on_timer(now);
-  send_notifications(now);
+  note_time(now);
 
   dedup_.expire(now);
   mids_.expire(now);

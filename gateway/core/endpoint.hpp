@@ -329,8 +329,9 @@ class endpoint {
   // goes out, perhaps one block of it). Returns the relation the response now carries, if any.
   std::optional<observation_id> register_observer(const exchange& ex, coap::message representation,
                                                   coap::message& response, time_point now);
-  // Notes the time for what the observe registry decides; take_sends encodes it.
-  void send_notifications(time_point now) { unsent_at_ = now; }
+  // The time at which take_sends encodes what the observe registry has decided (after every
+  // call that may have made it decide something).
+  void note_time(time_point now) { unsent_at_ = now; }
   // Encodes and sends about `max` notifications the registry decided (its outbox, then the
   // observers of a change it has not visited yet), and what it decides meanwhile (a MID
   // refused ends a relation, which can free a slot for another).

@@ -57,7 +57,7 @@ void endpoint::observer_gone(std::optional<resource_key> last_of_resource) {
 void endpoint::notify(const resource_key& resource, coap::message content, time_point now) {
   if (draining_) return;
   observers_.on_change(resource, std::move(content), now);
-  send_notifications(now);
+  note_time(now);  // take_sends fans it out
 }
 
 void endpoint::notify_final(const resource_key& resource, coap::message content, time_point now) {
@@ -66,7 +66,7 @@ void endpoint::notify_final(const resource_key& resource, coap::message content,
   if (finals.empty()) return;
   for (auto& n : finals) send_notification(n, owner::kind::final_notification, now);
   events_.push_back({observe_event::kind::stopped, resource, {}});
-  send_notifications(now);  // relations of the same clients on other resources
+  note_time(now);  // relations of the same clients on other resources
 }
 
 void endpoint::encode_unsent(std::size_t max) {
